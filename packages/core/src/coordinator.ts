@@ -1,0 +1,303 @@
+/**
+ * `createCoordinator` turns a driver into the public API. Everything that is the same on
+ * every backend lives here: validation before I/O, TTL rounding, handles and renewal,
+ * waiting, counter coalescing, and a close() that leaves nothing behind.
+ * @module
+ */
+import { AddCoalescer } from './coalesce.js';
+import type {
+  AddOutcome,
+  BackendDriver,
+  CounterDriver,
+  CounterRef,
+  LeaseGrant,
+  ResourceRef,
+} from './driver.js';
+import {
+  BackendUnavailableError,
+  CounterBoundError,
+  InvalidArgumentError,
+  UnsupportedError,
+} from './errors.js';
+import { LeaseHandle, normaliseTtl } from './lease.js';
+import { encodeName, validateName, validatePrefix } from './names.js';
+import { randomOwnerId } from './random.js';
+import type {
+  AcquireOptions,
+  Coordinator,
+  Counter,
+  CounterOptions,
+  Lock,
+  LockHandle,
+  LockOptions,
+} from './types.js';
+import {
+  validateAmount,
+  validateBoolean,
+  validateSafeInteger,
+  validateSignal,
+  validateWaitMs,
+} from './validate.js';
+import { type RecheckPolicy, waitForGrant } from './wait.js';
+
+/** Default namespace prefix. */
+export const DEFAULT_PREFIX = 'lockstep';
+/** Default lease length. */
+export const DEFAULT_TTL_MS = 15_000;
+
+/** Options of {@link createCoordinator}. */
+export interface CreateCoordinatorOptions {
+  /** Namespace prefix; default `"lockstep"`. */
+  prefix?: string;
+  /** Overrides the fallback re-check timing of try-then-wait drivers. */
+  recheck?: RecheckPolicy;
+}
+
+/** Builds a {@link Coordinator} over an adapter's driver. */
+export function createCoordinator(
+  driver: BackendDriver,
+  options: CreateCoordinatorOptions = {},
+): Coordinator {
+  return new DriverCoordinator(driver, options);
+}
+
+/** Derives a {@link ResourceRef}; exported for adapters' own tests and tools. */
+export function resourceRef(prefix: string, name: string): ResourceRef {
+  return { name, prefix, segment: encodeName(name), prefixSegment: encodeName(prefix) };
+}
+
+class DriverCoordinator implements Coordinator {
+  readonly backend;
+  readonly capabilities;
+  readonly prefix: string;
+  readonly #driver: BackendDriver;
+  readonly #closing = new AbortController();
+  readonly #handles = new Set<LeaseHandle>();
+  readonly #waits = new Set<Promise<unknown>>();
+  readonly #coalescers = new Map<string, AddCoalescer>();
+  readonly #recheck: RecheckPolicy | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(driver: BackendDriver, options: CreateCoordinatorOptions) {
+    this.#driver = driver;
+    this.backend = driver.backend;
+    this.capabilities = driver.capabilities;
+    this.prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX);
+    this.#recheck = options.recheck;
+  }
+
+  lock(name: string, options: LockOptions = {}): Lock {
+    validateName(name);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'must be an object');
+    }
+    const caps = this.capabilities.lock;
+    const ttlMs = normaliseTtl(
+      options.ttlMs ?? Math.max(DEFAULT_TTL_MS, caps.minTtlMs),
+      caps.minTtlMs,
+      caps.ttlGranularityMs,
+    );
+    const autoExtend = validateBoolean(options.autoExtend, 'autoExtend', true);
+    const ref = resourceRef(this.prefix, name);
+    const acquire = (opts: AcquireOptions = {}, forceAutoExtend = false): Promise<LockHandle> => {
+      const waitMs = validateWaitMs(opts.waitMs);
+      const signal = validateSignal(opts.signal);
+      return this.#acquire(ref, ttlMs, autoExtend || forceAutoExtend, waitMs, signal);
+    };
+    return {
+      name,
+      acquire: (opts) => acquire(opts),
+      tryAcquire: () => this.#tryAcquire(ref, ttlMs, autoExtend),
+      withLock: async (fn, opts) => {
+        if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+        const handle = await acquire(opts, true);
+        try {
+          return await fn(handle);
+        } finally {
+          await handle.release().catch(() => {});
+        }
+      },
+    };
+  }
+
+  counter(name: string, options: CounterOptions = {}): Counter {
+    validateName(name);
+    const caps = this.capabilities.counter;
+    const driver = this.#driver.counters;
+    if (!caps.supported || !driver) {
+      throw new UnsupportedError(this.backend, 'counters', 'this backend declares no counter support');
+    }
+    const min = options.min === undefined ? undefined : validateSafeInteger(options.min, 'min');
+    const max = options.max === undefined ? undefined : validateSafeInteger(options.max, 'max');
+    if (min !== undefined && max !== undefined && min > max) {
+      throw new InvalidArgumentError('min', `must not exceed max (${min} > ${max})`);
+    }
+    if ((min !== undefined || max !== undefined) && !caps.bounds) {
+      throw new UnsupportedError(this.backend, 'counter bounds', 'bounds cannot be enforced atomically here');
+    }
+    const ref: CounterRef = { ...resourceRef(this.prefix, name), min, max };
+    return new BoundedCounter(
+      ref,
+      driver,
+      () => this.#coalescer(ref, driver),
+      () => this.#assertOpen(),
+    );
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closing.abort(new BackendUnavailableError(this.backend, 'the coordinator was closed'));
+    await Promise.allSettled([...this.#waits]);
+    await Promise.allSettled([...this.#handles].map((h) => h.release()));
+    await this.#driver.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+  }
+
+  async #acquire(
+    ref: ResourceRef,
+    ttlMs: number,
+    autoExtend: boolean,
+    waitMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<LockHandle> {
+    this.#assertOpen();
+    const request = { lock: ref, ttlMs, ownerId: randomOwnerId() };
+    const wait = waitForGrant({
+      driver: this.#driver.locks,
+      request,
+      waitMs,
+      signal,
+      closing: this.#closing.signal,
+      recheck: this.#recheck,
+    });
+    this.#waits.add(wait);
+    try {
+      const { grant, sentAt } = await wait;
+      return this.#handle(ref, grant, ttlMs, autoExtend, sentAt);
+    } finally {
+      this.#waits.delete(wait);
+    }
+  }
+
+  async #tryAcquire(ref: ResourceRef, ttlMs: number, autoExtend: boolean): Promise<LockHandle | null> {
+    this.#assertOpen();
+    const sentAt = performance.now();
+    const grant = await this.#driver.locks.tryAcquire({ lock: ref, ttlMs, ownerId: randomOwnerId() });
+    return grant ? this.#handle(ref, grant, ttlMs, autoExtend, sentAt) : null;
+  }
+
+  #handle(
+    ref: ResourceRef,
+    grant: LeaseGrant,
+    ttlMs: number,
+    autoExtend: boolean,
+    sentAt: number,
+  ): LockHandle {
+    const caps = this.capabilities.lock;
+    const handle = new LeaseHandle({
+      backend: this.backend,
+      lockName: ref.name,
+      grant,
+      ttlMs,
+      autoExtend,
+      fencing: caps.fencing,
+      lease: caps.lease,
+      minTtlMs: caps.minTtlMs,
+      ttlGranularityMs: caps.ttlGranularityMs,
+      sentAt,
+      onSettled: (h) => this.#handles.delete(h),
+    });
+    this.#handles.add(handle);
+    if (this.#closing.signal.aborted) {
+      void handle.release();
+    }
+    return handle;
+  }
+
+  #coalescer(ref: CounterRef, driver: CounterDriver): AddCoalescer {
+    const key = JSON.stringify([ref.segment, ref.min ?? null, ref.max ?? null]);
+    let coalescer = this.#coalescers.get(key);
+    if (!coalescer) {
+      const bounded = ref.min !== undefined || ref.max !== undefined;
+      const created = new AddCoalescer(async (delta) => {
+        try {
+          return await driver.add(ref, delta);
+        } finally {
+          if (created.idle) this.#coalescers.delete(key);
+        }
+      }, bounded);
+      coalescer = created;
+      this.#coalescers.set(key, coalescer);
+    }
+    return coalescer;
+  }
+}
+
+class BoundedCounter implements Counter {
+  readonly name: string;
+  readonly #ref: CounterRef;
+  readonly #driver: CounterDriver;
+  readonly #coalescer: () => AddCoalescer;
+  readonly #assertOpen: () => void;
+
+  constructor(ref: CounterRef, driver: CounterDriver, coalescer: () => AddCoalescer, assertOpen: () => void) {
+    this.name = ref.name;
+    this.#ref = ref;
+    this.#driver = driver;
+    this.#coalescer = coalescer;
+    this.#assertOpen = assertOpen;
+  }
+
+  async get(): Promise<number> {
+    this.#assertOpen();
+    return this.#driver.get(this.#ref);
+  }
+
+  async increment(by: number = 1): Promise<number> {
+    return this.#add(validateAmount(by));
+  }
+
+  async decrement(by: number = 1): Promise<number> {
+    return this.#add(-validateAmount(by));
+  }
+
+  async set(value: number): Promise<void> {
+    this.#assertInBounds(validateSafeInteger(value, 'value'));
+    this.#assertOpen();
+    await this.#driver.set(this.#ref, value);
+  }
+
+  async compareAndSet(expected: number, next: number): Promise<boolean> {
+    validateSafeInteger(expected, 'expected');
+    this.#assertInBounds(validateSafeInteger(next, 'next'));
+    this.#assertOpen();
+    return this.#driver.compareAndSet(this.#ref, expected, next);
+  }
+
+  async #add(delta: number): Promise<number> {
+    this.#assertOpen();
+    return this.#unwrap(await this.#coalescer().add(delta));
+  }
+
+  #unwrap(outcome: AddOutcome): number {
+    if (outcome.ok) return outcome.value;
+    throw new CounterBoundError(this.name, outcome.bound, outcome.limit, outcome.attempted);
+  }
+
+  #assertInBounds(value: number): void {
+    const { min, max } = this.#ref;
+    if (min !== undefined && value < min) throw new CounterBoundError(this.name, 'min', min, value);
+    if (max !== undefined && value > max) throw new CounterBoundError(this.name, 'max', max, value);
+  }
+}

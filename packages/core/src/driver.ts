@@ -1,0 +1,128 @@
+/**
+ * The adapter-facing contract. An adapter implements a {@link BackendDriver} — a few
+ * backend operations — and `createCoordinator` supplies everything else: validation,
+ * renewal, loss signals, waiting with timeout and abort, counter coalescing, close.
+ *
+ * Drivers receive only validated input: names are checked, TTLs rounded to the declared
+ * granularity and above the declared minimum, amounts are non-zero safe integers.
+ * @module
+ */
+import type { BackendName, Capabilities } from './types.js';
+
+/** Where a lock or counter lives. Adapters derive their keys from these fields injectively. */
+export interface ResourceRef {
+  /** The user's name, validated (non-empty, <= 1024 UTF-8 bytes, well-formed). */
+  readonly name: string;
+  /** The coordinator's namespace prefix, validated like a name. */
+  readonly prefix: string;
+  /** `encodeName(name)`: one ASCII path segment, injective. */
+  readonly segment: string;
+  /** `encodeName(prefix)`. */
+  readonly prefixSegment: string;
+}
+
+/** One acquisition attempt. */
+export interface AcquireRequest {
+  readonly lock: ResourceRef;
+  /** Lease length, already validated and rounded up to the backend's granularity. */
+  readonly ttlMs: number;
+  /** A fresh random id (32 hex chars) for this attempt; the owner value stored in the backend. */
+  readonly ownerId: string;
+}
+
+/**
+ * What a driver returns for a granted lock. Core wraps it in a `LockHandle` that renews
+ * it, watches {@link LeaseGrant.lost}, and turns failures into `LockLostError`.
+ */
+export interface LeaseGrant {
+  /** The fencing token; required when the backend declares `fencing: 'monotonic'`. */
+  readonly fencingToken?: bigint;
+  /**
+   * Aborted by the driver as soon as the backend tells it ownership is gone (session
+   * expired, connection ended, key deleted). Core then aborts the handle's signal.
+   */
+  readonly lost?: AbortSignal;
+  /**
+   * Optional `performance.now()` instant until which the lease is certainly ours (Redlock
+   * subtracts elapsed time and drift). Default: the instant the request was sent + ttl.
+   */
+  readonly validUntil?: number;
+  /**
+   * Renews the lease for `ttlMs` (per-lock leases) or verifies the lock is still held
+   * (per-session leases). `true`: still ours. `false`: gone or owned by another.
+   * Throws when the backend cannot be reached (core retries until the lease would end).
+   */
+  renew(ttlMs: number): Promise<boolean>;
+  /** Releases; `true` when it was ours. Must never remove another owner's lock. */
+  release(): Promise<boolean>;
+  /** Asks the backend whether we still hold it. */
+  isHeld(): Promise<boolean>;
+}
+
+/**
+ * Resolves when the lock may have become free: after a release notification that
+ * arrived since the previous `next()` (or since the watch began), or after `maxMs`
+ * (core's fallback re-check, so a lost notification can never hang a waiter), or
+ * when `signal` aborts. Never rejects.
+ */
+export interface LockWatch {
+  next(maxMs: number, signal: AbortSignal): Promise<void>;
+  close(): void;
+}
+
+/** Lock operations of a backend. */
+export interface LockDriver {
+  /** One attempt that never waits: a grant, or `null` when another owner holds the lock. */
+  tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null>;
+  /**
+   * Queue-based backends (etcd, ZooKeeper, memory): wait in the backend's own queue until
+   * granted. When `signal` aborts, the driver removes its queue entry (or releases a grant
+   * that raced the abort) and only then rejects with `signal.reason`.
+   */
+  acquire?(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant>;
+  /**
+   * Try-then-wait backends: a subscription to release notifications, opened before the
+   * first attempt so no release can slip between an attempt and the wait.
+   */
+  watch?(lock: ResourceRef): LockWatch;
+}
+
+/** A counter and the bounds of this `Counter` object. */
+export interface CounterRef extends ResourceRef {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Result of an atomic bounded add. */
+export type AddOutcome =
+  | { readonly ok: true; readonly value: number }
+  | { readonly ok: false; readonly bound: 'min' | 'max'; readonly limit: number; readonly attempted: number };
+
+/** Counter operations of a backend. Every check-and-change must be atomic on the server. */
+export interface CounterDriver {
+  /** The value; 0 when the counter was never written. */
+  get(counter: CounterRef): Promise<number>;
+  /**
+   * Adds `delta` (a non-zero safe integer) atomically, unless the result would leave
+   * `[min, max]` or the safe-integer range: then writes nothing and says which bound.
+   */
+  add(counter: CounterRef, delta: number): Promise<AddOutcome>;
+  /** Writes `value` (already checked against the bounds). */
+  set(counter: CounterRef, value: number): Promise<void>;
+  /** Writes `next` only if the value is `expected` (absent counts as 0). */
+  compareAndSet(counter: CounterRef, expected: number, next: number): Promise<boolean>;
+}
+
+/** Everything an adapter provides. */
+export interface BackendDriver {
+  readonly backend: BackendName;
+  readonly capabilities: Capabilities;
+  readonly locks: LockDriver;
+  /** Absent when the backend has no counters (`counter()` then throws `UnsupportedError`). */
+  readonly counters?: CounterDriver;
+  /**
+   * Called once by `coordinator.close()` after every handle was released and every wait
+   * cancelled. Close the connections the driver opened (not the ones the user passed in).
+   */
+  close(): Promise<void>;
+}

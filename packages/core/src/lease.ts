@@ -1,0 +1,227 @@
+/**
+ * The life of a held lock on the client: renewal at about ttl/3, an expiry watchdog that
+ * never trusts the lease past the instant it could have ended, and the loss signal.
+ *
+ * States: `held` → `released` (by release/close) or `held` → `lost` (expired, stolen,
+ * session lost, unreachable). Loss aborts `signal` exactly once; release never does.
+ * @module
+ */
+import type { LeaseGrant } from './driver.js';
+import { type LockLossReason, LockLostError, UnsupportedError } from './errors.js';
+import type { LockHandle } from './types.js';
+import { validateTtl } from './validate.js';
+
+/** Everything a handle needs from its coordinator. */
+export interface LeaseContext {
+  readonly backend: string;
+  readonly lockName: string;
+  readonly grant: LeaseGrant;
+  readonly ttlMs: number;
+  readonly autoExtend: boolean;
+  readonly fencing: 'monotonic' | 'none';
+  readonly lease: 'per-lock' | 'per-session';
+  readonly minTtlMs: number;
+  readonly ttlGranularityMs: number;
+  /** `performance.now()` when the acquiring request was sent. */
+  readonly sentAt: number;
+  /** Called once when the handle stops being held (released or lost). */
+  readonly onSettled: (handle: LeaseHandle) => void;
+}
+
+type State = 'held' | 'released' | 'lost';
+
+/** Rounds a TTL up to the backend's granularity and checks its minimum. */
+export function normaliseTtl(ttlMs: unknown, minTtlMs: number, granularityMs: number): number {
+  const ttl = validateTtl(ttlMs);
+  const rounded = Math.ceil(ttl / granularityMs) * granularityMs;
+  return validateTtl(rounded, minTtlMs);
+}
+
+/** The core implementation of {@link LockHandle}. */
+export class LeaseHandle implements LockHandle {
+  readonly name: string;
+  readonly #ctx: LeaseContext;
+  readonly #controller = new AbortController();
+  #ttlMs: number;
+  #state: State = 'held';
+  #validUntil: number;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #lastRenewError: unknown;
+  #renewing = false;
+  #releasing: Promise<boolean> | undefined;
+
+  constructor(ctx: LeaseContext) {
+    this.#ctx = ctx;
+    this.name = ctx.lockName;
+    this.#ttlMs = ctx.ttlMs;
+    this.#validUntil = ctx.grant.validUntil ?? ctx.sentAt + ctx.ttlMs;
+    const lost = ctx.grant.lost;
+    if (lost) {
+      const onLost = () => this.#lose('session-lost', lost.reason);
+      if (lost.aborted) queueMicrotask(onLost);
+      else lost.addEventListener('abort', onLost, { once: true });
+    }
+    this.#armExpiry();
+    if (ctx.autoExtend) this.#scheduleRenewal(this.#ttlMs / 3);
+  }
+
+  get fencingToken(): bigint {
+    if (this.#ctx.fencing === 'none' || this.#ctx.grant.fencingToken === undefined) {
+      throw new UnsupportedError(
+        this.#ctx.backend,
+        'fencing tokens',
+        'it cannot issue tokens that are monotonic across grants (see capabilities.lock.fencing)',
+      );
+    }
+    return this.#ctx.grant.fencingToken;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
+  /** `held`, `released` or `lost`. */
+  get state(): State {
+    return this.#state;
+  }
+
+  async extend(ttlMs?: number): Promise<void> {
+    const ttl =
+      ttlMs === undefined ? this.#ttlMs : normaliseTtl(ttlMs, this.#ctx.minTtlMs, this.#ctx.ttlGranularityMs);
+    this.#assertHeld();
+    const sentAt = performance.now();
+    const ok = await this.#ctx.grant.renew(ttl);
+    this.#assertHeld();
+    if (!ok) {
+      this.#lose('stolen');
+      this.#assertHeld();
+    }
+    this.#ttlMs = ttl;
+    this.#confirmed(sentAt);
+  }
+
+  release(): Promise<boolean> {
+    // Idempotent: only the first call can report true; later ones wait for it, then say false.
+    if (this.#releasing)
+      return this.#releasing.then(
+        () => false,
+        () => false,
+      );
+    this.#releasing = this.#doRelease();
+    return this.#releasing;
+  }
+
+  async isHeld(): Promise<boolean> {
+    if (this.#state !== 'held') return false;
+    const held = await this.#ctx.grant.isHeld();
+    if (!held && this.#state === 'held') this.#lose('stolen');
+    return held && this.#state === 'held';
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+
+  /** Marks the handle lost (used by the coordinator on close). */
+  abandon(reason: LockLossReason): void {
+    this.#lose(reason);
+  }
+
+  async #doRelease(): Promise<boolean> {
+    const wasHeld = this.#state === 'held';
+    this.#stopTimers();
+    if (wasHeld) {
+      this.#state = 'released';
+      this.#ctx.onSettled(this);
+    }
+    try {
+      const released = await this.#ctx.grant.release();
+      return wasHeld && released;
+    } catch (error) {
+      // A lost handle's release is best-effort cleanup: the lock is not ours to report on.
+      if (!wasHeld) return false;
+      throw error;
+    }
+  }
+
+  #assertHeld(): void {
+    if (this.#state === 'lost') {
+      const reason = this.#controller.signal.reason;
+      throw reason instanceof LockLostError ? reason : new LockLostError(this.name, 'stolen');
+    }
+    if (this.#state === 'released') throw new LockLostError(this.name, 'stolen', { cause: 'released' });
+  }
+
+  #confirmed(sentAt: number): void {
+    if (this.#state !== 'held') return;
+    this.#lastRenewError = undefined;
+    this.#validUntil = Math.max(this.#validUntil, sentAt + this.#ttlMs);
+    this.#armExpiry();
+    if (this.#ctx.autoExtend) this.#scheduleRenewal(this.#ttlMs / 3);
+  }
+
+  #armExpiry(): void {
+    clearTimeout(this.#expiryTimer);
+    const delay = Math.max(0, this.#validUntil - performance.now());
+    this.#expiryTimer = setTimeout(() => this.#onExpiry(), delay);
+    this.#expiryTimer.unref();
+  }
+
+  #onExpiry(): void {
+    if (this.#state !== 'held') return;
+    if (this.#ctx.lease === 'per-session' && !this.#ctx.autoExtend && this.#lastRenewError === undefined) {
+      // A per-session backend keeps the lock while the session lives; a pure lease must end
+      // at its TTL anyway, so give it back and report expiry.
+      this.#lose('expired');
+      this.#ctx.grant.release().catch(() => {});
+      return;
+    }
+    this.#lose(this.#lastRenewError === undefined ? 'expired' : 'unreachable', this.#lastRenewError);
+  }
+
+  #scheduleRenewal(delayMs: number): void {
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = setTimeout(() => void this.#renew(), Math.max(1, delayMs));
+    this.#renewTimer.unref();
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#state !== 'held' || this.#renewing) return;
+    this.#renewing = true;
+    const sentAt = performance.now();
+    try {
+      const ok = await this.#ctx.grant.renew(this.#ttlMs);
+      if (this.#state !== 'held') return;
+      if (ok) this.#confirmed(sentAt);
+      else this.#lose('stolen');
+    } catch (error) {
+      // Unreachable: keep trying until the lease could have ended (the expiry watchdog
+      // then declares the loss). Retry often enough to get several tries in.
+      this.#lastRenewError = error;
+      if (this.#state === 'held') this.#scheduleRenewal(Math.max(25, this.#ttlMs / 10));
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  #lose(reason: LockLossReason, cause?: unknown): void {
+    if (this.#state !== 'held') return;
+    this.#state = 'lost';
+    this.#stopTimers();
+    this.#ctx.onSettled(this);
+    const error = new LockLostError(this.name, reason, cause === undefined ? undefined : { cause });
+    this.#controller.abort(error);
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#renewTimer);
+    clearTimeout(this.#expiryTimer);
+    this.#renewTimer = undefined;
+    this.#expiryTimer = undefined;
+  }
+}

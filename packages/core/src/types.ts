@@ -1,0 +1,225 @@
+/**
+ * The public API: what an application sees, whatever the backend.
+ * @module
+ */
+
+/** Backends lockstep knows. */
+export type BackendName =
+  | 'memory'
+  | 'file'
+  | 'redis'
+  | 'redlock'
+  | 'etcd'
+  | 'zookeeper'
+  | 'consul'
+  | 'postgres';
+
+/**
+ * What a backend really guarantees. Declared per primitive, and checked by the
+ * conformance suite: a capability that is declared must be true.
+ */
+export interface Capabilities {
+  readonly lock: LockCapabilities;
+  readonly counter: CounterCapabilities;
+}
+
+/** Guarantees of a backend's locks. */
+export interface LockCapabilities {
+  /**
+   * `monotonic`: `handle.fencingToken` strictly increases across grants of one name, so a
+   * resource that remembers the largest token it saw can reject a deposed holder.
+   * `none`: the backend cannot give such tokens; reading `fencingToken` throws
+   * `UnsupportedError`.
+   */
+  readonly fencing: 'monotonic' | 'none';
+  /**
+   * `per-lock`: each lock has its own lease that must be renewed (Redis, memory).
+   * `per-session`: locks live as long as a session or connection (Postgres, ZooKeeper,
+   * etcd and Consul leases shared per coordinator); `ttlMs` bounds how long loss
+   * detection may take, not the lock itself.
+   */
+  readonly lease: 'per-lock' | 'per-session';
+  /** Smallest TTL the backend accepts; shorter TTLs are rejected before I/O. */
+  readonly minTtlMs: number;
+  /** TTLs are rounded up to a multiple of this (1 for millisecond precision). */
+  readonly ttlGranularityMs: number;
+  /** `notify`: waiters are woken by the backend on release. `poll`: they re-check. */
+  readonly waiting: 'notify' | 'poll';
+  /** `fifo`: waiters are granted in arrival order. `none`: any waiter may win. */
+  readonly fairness: 'fifo' | 'none';
+  /**
+   * `single-node`: one server; its loss loses locks. `quorum`: a majority of independent
+   * nodes must agree (Redlock). `replicated`: consensus-replicated state (etcd, ZooKeeper,
+   * Consul).
+   */
+  readonly faultTolerance: 'single-node' | 'quorum' | 'replicated';
+}
+
+/** Guarantees of a backend's counters. */
+export interface CounterCapabilities {
+  /** Whether `coordinator.counter()` works at all (else it throws `UnsupportedError`). */
+  readonly supported: boolean;
+  /** Whether `min`/`max` are enforced atomically on the server. */
+  readonly bounds: boolean;
+}
+
+/** Options every adapter's `connect` accepts (also as URL query parameters). */
+export interface ConnectOptions {
+  /**
+   * Namespace for every key this coordinator touches, so apps sharing a backend stay
+   * isolated. Default `"lockstep"`.
+   */
+  prefix?: string;
+  /** How long connecting may take before `BackendUnavailableError`. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Adapter-specific options. */
+  [option: string]: unknown;
+}
+
+/** Options of `coordinator.lock(name, options)`. */
+export interface LockOptions {
+  /**
+   * Lease length in ms. A holder that stops renewing loses the lock after this long.
+   * Default 15 000. Rounded up to the backend's granularity; below its minimum it is rejected.
+   */
+  ttlMs?: number;
+  /**
+   * Renew the lease at about ttl/3 while held (default `true`). With `false` the handle is
+   * a pure lease: it ends after `ttlMs` unless `extend()` is called, and its signal aborts then.
+   */
+  autoExtend?: boolean;
+}
+
+/** Options of `lock.acquire()` and `lock.withLock()`. */
+export interface AcquireOptions {
+  /**
+   * Longest time to wait for the lock; then `LockTimeoutError`. Default: wait until acquired
+   * or aborted. `0` means a single attempt (like `tryAcquire`, but rejecting).
+   */
+  waitMs?: number;
+  /** Aborting it cancels the wait: the promise rejects with `signal.reason`, nothing stays queued. */
+  signal?: AbortSignal;
+}
+
+/** A named distributed lock. Creating one does no I/O. */
+export interface Lock {
+  /** The lock's name, as given. */
+  readonly name: string;
+  /**
+   * Waits for the lock. Not reentrant: a second acquire of a held name, from anywhere
+   * (this process included), waits like any other contender.
+   * @throws LockTimeoutError when `waitMs` passes first.
+   * @throws `signal.reason` when the signal aborts first.
+   * @throws BackendUnavailableError when the backend cannot be reached.
+   */
+  acquire(options?: AcquireOptions): Promise<LockHandle>;
+  /** One attempt that never waits: `null` when someone else holds the lock. */
+  tryAcquire(): Promise<LockHandle | null>;
+  /**
+   * Acquires, runs `fn`, and releases in `finally`. The lease is renewed while `fn` runs;
+   * `fn` receives the handle and should watch `handle.signal` — it aborts if the lock is lost.
+   * The lock is released even if `fn` throws; `fn`'s error is rethrown.
+   */
+  withLock<T>(fn: (handle: LockHandle) => Promise<T> | T, options?: AcquireOptions): Promise<T>;
+}
+
+/**
+ * Proof of holding a lock. Renews itself at about ttl/3 until released (unless
+ * `autoExtend: false`). `await using held = await lock.acquire()` releases at scope exit.
+ */
+export interface LockHandle {
+  /** The lock's name. */
+  readonly name: string;
+  /**
+   * Strictly increasing across grants of this name (capability `fencing: 'monotonic'`).
+   * Pass it to the resource you protect and have it reject writes carrying a token smaller
+   * than the largest it has seen: that, not the lock alone, stops a paused or partitioned
+   * former holder. Throws `UnsupportedError` on backends declaring `fencing: 'none'`.
+   */
+  readonly fencingToken: bigint;
+  /**
+   * Aborted with a `LockLostError` as soon as ownership is lost or can no longer be proven
+   * (lease expired, renewal refused, session or connection lost). Never aborted by `release()`.
+   */
+  readonly signal: AbortSignal;
+  /** The lease length in ms this handle renews with. */
+  readonly ttlMs: number;
+  /**
+   * Pushes the lease out to `ttlMs` from now (default: the lock's ttl).
+   * @throws LockLostError when the lock is no longer held (and aborts `signal`).
+   */
+  extend(ttlMs?: number): Promise<void>;
+  /**
+   * Releases the lock and stops renewal. Idempotent. Returns `false` when it was no longer
+   * held (lost, or already released). Never frees a lock someone else holds.
+   */
+  release(): Promise<boolean>;
+  /** Asks the backend whether this handle still holds the lock. */
+  isHeld(): Promise<boolean>;
+  /** Same as `release()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of `coordinator.counter(name, options)`. */
+export interface CounterOptions {
+  /** Lowest allowed value, enforced atomically by the backend. */
+  min?: number;
+  /** Highest allowed value, enforced atomically by the backend. */
+  max?: number;
+}
+
+/**
+ * A named integer counter. Values are safe integers; every check-and-change is atomic on
+ * the backend. A counter that was never written reads as `0`.
+ */
+export interface Counter {
+  /** The counter's name. */
+  readonly name: string;
+  /** The current value (0 when never written). */
+  get(): Promise<number>;
+  /**
+   * Adds `by` (default 1) and returns the new value.
+   * @throws CounterBoundError when the result would exceed `max`; nothing is written.
+   */
+  increment(by?: number): Promise<number>;
+  /**
+   * Subtracts `by` (default 1) and returns the new value.
+   * @throws CounterBoundError when the result would go below `min`; nothing is written.
+   */
+  decrement(by?: number): Promise<number>;
+  /** Sets the value. @throws CounterBoundError when `value` is outside the bounds. */
+  set(value: number): Promise<void>;
+  /**
+   * Sets `next` only if the value is `expected` (a never-written counter counts as 0).
+   * @returns whether it was set.
+   */
+  compareAndSet(expected: number, next: number): Promise<boolean>;
+}
+
+/** A connection to one backend: the factory for locks and counters. */
+export interface Coordinator {
+  /** Which backend this is. */
+  readonly backend: BackendName;
+  /** What it guarantees. */
+  readonly capabilities: Capabilities;
+  /** The namespace prefix in use. */
+  readonly prefix: string;
+  /**
+   * A lock object for `name` (no I/O). Lock `x` and counter `x` never collide.
+   * @throws InvalidArgumentError for a bad name or options.
+   */
+  lock(name: string, options?: LockOptions): Lock;
+  /**
+   * A counter object for `name` (no I/O).
+   * @throws UnsupportedError when the backend has no counters.
+   * @throws InvalidArgumentError for a bad name or bounds.
+   */
+  counter(name: string, options?: CounterOptions): Counter;
+  /**
+   * Releases every lock this coordinator holds, cancels waits, stops timers and closes
+   * connections it owns, so the process can exit. Idempotent.
+   */
+  close(): Promise<void>;
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
