@@ -40,8 +40,8 @@ export function encodeName(name: string): string {
   let out = '';
   for (const byte of encoder.encode(name)) {
     const ch = String.fromCharCode(byte);
-    const escape = byte >= 0x80 || !VERBATIM.test(ch) || (out.length === 0 && ch === '.');
-    out += escape ? `%${byte.toString(16).toUpperCase().padStart(2, '0')}` : ch;
+    const escaped = byte >= 0x80 || !VERBATIM.test(ch) || (out.length === 0 && ch === '.');
+    out += escaped ? `%${byte.toString(16).toUpperCase().padStart(2, '0')}` : ch;
   }
   return out;
 }
