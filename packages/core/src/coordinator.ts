@@ -98,7 +98,7 @@ class DriverCoordinator implements Coordinator {
       caps.ttlGranularityMs,
     );
     const autoExtend = validateBoolean(options.autoExtend, 'autoExtend', true);
-    const ref = resourceRef(this.prefix, name);
+    const ref = this.#lockRef(name, options.native);
     const acquire = (opts: AcquireOptions = {}, forceAutoExtend = false): Promise<LockHandle> => {
       const waitMs = validateWaitMs(opts.waitMs);
       const signal = validateSignal(opts.signal);
@@ -144,6 +144,16 @@ class DriverCoordinator implements Coordinator {
     );
   }
 
+  #lockRef(name: string, native: LockOptions['native']): LockRef {
+    const ref = resourceRef(this.prefix, name);
+    if (native === undefined) return ref;
+    const validate = this.#driver.locks.validateNative;
+    if (!validate)
+      throw new UnsupportedError(this.backend, 'native lock locations', 'no native recipe to share');
+    validate.call(this.#driver.locks, native);
+    return { ...ref, native };
+  }
+
   close(): Promise<void> {
     this.#closed ??= this.#close();
     return this.#closed;
@@ -165,7 +175,7 @@ class DriverCoordinator implements Coordinator {
   }
 
   async #acquire(
-    ref: ResourceRef,
+    ref: LockRef,
     ttlMs: number,
     autoExtend: boolean,
     waitMs: number | undefined,
@@ -190,7 +200,7 @@ class DriverCoordinator implements Coordinator {
     }
   }
 
-  async #tryAcquire(ref: ResourceRef, ttlMs: number, autoExtend: boolean): Promise<LockHandle | null> {
+  async #tryAcquire(ref: LockRef, ttlMs: number, autoExtend: boolean): Promise<LockHandle | null> {
     this.#assertOpen();
     const sentAt = performance.now();
     const grant = await this.#driver.locks.tryAcquire({ lock: ref, ttlMs, ownerId: randomOwnerId() });

@@ -7,7 +7,7 @@
  * granularity and above the declared minimum, amounts are non-zero safe integers.
  * @module
  */
-import type { BackendName, Capabilities } from './types.js';
+import type { BackendName, Capabilities, NativeLockLocation } from './types.js';
 
 /** Where a lock or counter lives. Adapters derive their keys from these fields injectively. */
 export interface ResourceRef {
@@ -21,9 +21,15 @@ export interface ResourceRef {
   readonly prefixSegment: string;
 }
 
+/** A lock's location: lockstep's own, or a native one (`LockOptions.native`). */
+export interface LockRef extends ResourceRef {
+  /** Set when the user asked for a native location; already accepted by `validateNative`. */
+  readonly native?: NativeLockLocation;
+}
+
 /** One acquisition attempt. */
 export interface AcquireRequest {
-  readonly lock: ResourceRef;
+  readonly lock: LockRef;
   /** Lease length, already validated and rounded up to the backend's granularity. */
   readonly ttlMs: number;
   /** A fresh random id (32 hex chars) for this attempt; the owner value stored in the backend. */
@@ -84,7 +90,13 @@ export interface LockDriver {
    * Try-then-wait backends: a subscription to release notifications, opened before the
    * first attempt so no release can slip between an attempt and the wait.
    */
-  watch?(lock: ResourceRef): LockWatch;
+  watch?(lock: LockRef): LockWatch;
+  /**
+   * Checks a `native` location before any I/O; throws `InvalidArgumentError` when it is not
+   * a valid location for this backend. Absent: the backend has no native interop, and
+   * `lock(name, { native })` throws `UnsupportedError`.
+   */
+  validateNative?(native: NativeLockLocation): void;
 }
 
 /** A counter and the bounds of this `Counter` object. */

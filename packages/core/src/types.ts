@@ -88,7 +88,19 @@ export interface LockOptions {
    * a pure lease: it ends after `ttlMs` unless `extend()` is called, and its signal aborts then.
    */
   autoExtend?: boolean;
+  /**
+   * Place the lock where another language's native recipe keeps it, instead of lockstep's
+   * namespaced, encoded key, so both exclude each other: a ZooKeeper path (Curator's
+   * `InterProcessMutex`), an etcd key prefix (`concurrency.Mutex`, `etcdctl lock`), a Redis
+   * key (node-redlock, redis-semaphore), a Postgres advisory key (a bigint, or a pair of
+   * int4), a Consul KV key (`consul lock`). Validated per backend before any I/O; backends
+   * without native interop throw `UnsupportedError`.
+   */
+  native?: NativeLockLocation;
 }
+
+/** A native lock location: a path or key (string), or a Postgres advisory key. */
+export type NativeLockLocation = string | bigint | readonly [number, number];
 
 /** Options of `lock.acquire()` and `lock.withLock()`. */
 export interface AcquireOptions {
