@@ -11,6 +11,7 @@ import type {
   CounterDriver,
   CounterRef,
   LeaseGrant,
+  LockRef,
   ResourceRef,
 } from './driver.js';
 import {
