@@ -1,11 +1,14 @@
+import { basename, join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 /**
  * Workspace packages resolve to their TypeScript sources through the `@lockstep/source`
- * export condition, so tests never depend on a stale build.
+ * export condition, so tests never depend on a stale build. When the root test command sets
+ * LOCKSTEP_VITEST_JSON_DIR, each package also writes a JSON summary there for the final tally.
  */
 export function lockstepVitestConfig(overrides: { testTimeout?: number } = {}) {
   const conditions = ['@lockstep/source', 'node', 'import', 'module', 'default'];
+  const jsonDir = process.env.LOCKSTEP_VITEST_JSON_DIR;
   return defineConfig({
     resolve: { conditions },
     ssr: { resolve: { conditions, externalConditions: ['@lockstep/source'] } },
@@ -15,6 +18,8 @@ export function lockstepVitestConfig(overrides: { testTimeout?: number } = {}) {
       hookTimeout: 120_000,
       pool: 'forks',
       fileParallelism: false,
+      reporters: jsonDir ? ['default', 'json'] : ['default'],
+      outputFile: jsonDir ? { json: join(jsonDir, `${basename(process.cwd())}.json`) } : undefined,
     },
   });
 }

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { createCoordinator } from './coordinator.js';
+import type { BackendDriver, LeaseGrant } from './driver.js';
+import { LockLostError } from './errors.js';
+import { MEMORY_CAPABILITIES } from './memory/driver.js';
+
+/** A one-lock driver whose renew behaviour the test controls. */
+function scriptedDriver(renew: () => Promise<boolean>, lost?: AbortController) {
+  let renewals = 0;
+  let releases = 0;
+  const grant: LeaseGrant = {
+    fencingToken: 1n,
+    lost: lost?.signal,
+    renew: async () => {
+      renewals++;
+      return renew();
+    },
+    release: async () => {
+      releases++;
+      return true;
+    },
+    isHeld: async () => true,
+  };
+  const driver: BackendDriver = {
+    backend: 'memory',
+    capabilities: MEMORY_CAPABILITIES,
+    locks: { tryAcquire: async () => grant },
+    close: async () => {},
+  };
+  return { driver, renewals: () => renewals, releases: () => releases };
+}
+
+function lostReason(signal: AbortSignal): Promise<LockLostError> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(signal.reason);
+    else signal.addEventListener('abort', () => resolve(signal.reason));
+  });
+}
+
+describe('lease handles', () => {
+  it('renew answered "not yours" aborts the signal at once as stolen', async () => {
+    const s = scriptedDriver(async () => false);
+    const coord = createCoordinator(s.driver);
+    const held = await coord.lock('x', { ttlMs: 90 }).acquire();
+    const reason = await lostReason(held.signal);
+    expect(reason).toBeInstanceOf(LockLostError);
+    expect(reason.reason).toBe('stolen');
+    expect(s.renewals()).toBe(1);
+    await coord.close();
+  });
+
+  it('an unreachable backend is retried until the lease would have ended, then reported', async () => {
+    const s = scriptedDriver(async () => {
+      throw new Error('ECONNREFUSED');
+    });
+    const coord = createCoordinator(s.driver);
+    const t0 = performance.now();
+    const held = await coord.lock('x', { ttlMs: 150 }).acquire();
+    const reason = await lostReason(held.signal);
+    const elapsed = performance.now() - t0;
+    expect(reason.reason).toBe('unreachable');
+    expect(elapsed).toBeGreaterThanOrEqual(140);
+    expect(elapsed).toBeLessThan(1_500);
+    expect(s.renewals()).toBeGreaterThan(2);
+    await coord.close();
+  });
+
+  it('a driver-side loss (session ended) aborts the signal with session-lost', async () => {
+    const lost = new AbortController();
+    const s = scriptedDriver(async () => true, lost);
+    const coord = createCoordinator(s.driver);
+    const held = await coord.lock('x', { ttlMs: 10_000 }).acquire();
+    lost.abort(new Error('session expired'));
+    const reason = await lostReason(held.signal);
+    expect(reason.reason).toBe('session-lost');
+    await expect(held.extend()).rejects.toBeInstanceOf(LockLostError);
+    await coord.close();
+  });
+
+  it('release never aborts the signal, stops renewal, and close() releases what is held', async () => {
+    const s = scriptedDriver(async () => true);
+    const coord = createCoordinator(s.driver);
+    const a = await coord.lock('a', { ttlMs: 60 }).acquire();
+    expect(await a.release()).toBe(true);
+    const renewalsAfterRelease = s.renewals();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.renewals()).toBe(renewalsAfterRelease);
+    expect(a.signal.aborted).toBe(false);
+    await coord.lock('b', { ttlMs: 60 }).acquire();
+    await coord.close();
+    expect(s.releases()).toBe(2);
+    await expect(coord.lock('c').acquire()).rejects.toThrow(/closed/);
+  });
+});

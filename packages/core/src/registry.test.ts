@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { AdapterNotInstalledError, InvalidArgumentError } from './errors.js';
+import { connect, queryOptions, registerAdapter } from './index.js';
+
+describe('connect(url)', () => {
+  it('passes query parameters as options, explicit options winning', async () => {
+    let seen: unknown;
+    registerAdapter({
+      schemes: ['testscheme'],
+      packageName: '@example/test',
+      connect: async (_url, options) => {
+        seen = options;
+        return connect('memory://registry');
+      },
+    });
+    const coord = await connect('testscheme://h?prefix=app&connectTimeoutMs=250&flag=true', {
+      prefix: 'win',
+    });
+    expect(seen).toEqual({ prefix: 'win', connectTimeoutMs: 250, flag: true });
+    await coord.close();
+  });
+
+  it('rejects unknown schemes and malformed URLs with InvalidArgumentError', async () => {
+    await expect(connect('ftp://x')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(connect('not a url')).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(queryOptions(new URL('x://h?a=1&b=no'))).toEqual({ a: 1, b: 'no' });
+  });
+
+  it('names the package to install when a known adapter is missing', async () => {
+    // core does not depend on @lockstep/consul, so neither core nor this package can load it.
+    const error = await connect('consul://127.0.0.1:1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AdapterNotInstalledError);
+    expect((error as AdapterNotInstalledError).packageName).toBe('@lockstep/consul');
+    expect((error as Error).message).toContain('npm install @lockstep/consul');
+  });
+});

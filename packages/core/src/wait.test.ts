@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { createCoordinator } from './coordinator.js';
+import type { BackendDriver, LeaseGrant } from './driver.js';
+import { LockTimeoutError } from './errors.js';
+import { MEMORY_CAPABILITIES } from './memory/driver.js';
+import { ReleaseHub } from './notify.js';
+
+/** A try-then-wait driver over one in-process slot; `silent` drops release notifications. */
+function slotDriver(options: { silent?: boolean } = {}) {
+  const hub = new ReleaseHub();
+  let owner: string | undefined;
+  let attempts = 0;
+  const driver: BackendDriver = {
+    backend: 'memory',
+    capabilities: { ...MEMORY_CAPABILITIES, lock: { ...MEMORY_CAPABILITIES.lock, fairness: 'none' } },
+    locks: {
+      tryAcquire: async (req): Promise<LeaseGrant | null> => {
+        attempts++;
+        if (owner) return null;
+        owner = req.ownerId;
+        return {
+          fencingToken: BigInt(attempts),
+          renew: async () => owner === req.ownerId,
+          isHeld: async () => owner === req.ownerId,
+          release: async () => {
+            if (owner !== req.ownerId) return false;
+            owner = undefined;
+            if (!options.silent) hub.notify('slot');
+            return true;
+          },
+        };
+      },
+      watch: () => hub.watch('slot'),
+    },
+    close: async () => {},
+  };
+  return { driver, attempts: () => attempts };
+}
+
+describe('waiting', () => {
+  it('a notified waiter is granted right after release, without polling', async () => {
+    const s = slotDriver();
+    const coord = createCoordinator(s.driver);
+    const held = await coord.lock('x').acquire();
+    const waiting = coord.lock('x').acquire();
+    await new Promise((r) => setTimeout(r, 50));
+    const attemptsBefore = s.attempts();
+    const t0 = performance.now();
+    await held.release();
+    const next = await waiting;
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(s.attempts() - attemptsBefore).toBe(1);
+    await next.release();
+    await coord.close();
+  });
+
+  it('a lost notification is recovered by the bounded fallback re-check', async () => {
+    const s = slotDriver({ silent: true });
+    const coord = createCoordinator(s.driver, { recheck: { initialMs: 40, maxMs: 80 } });
+    const held = await coord.lock('x').acquire();
+    const waiting = coord.lock('x').acquire({ waitMs: 5_000 });
+    await new Promise((r) => setTimeout(r, 30));
+    await held.release();
+    const next = await waiting;
+    expect(next.signal.aborted).toBe(false);
+    await next.release();
+    await coord.close();
+  });
+
+  it('waitMs: 0 is a single attempt that rejects with LockTimeoutError', async () => {
+    const s = slotDriver();
+    const coord = createCoordinator(s.driver);
+    const held = await coord.lock('x').acquire();
+    const before = s.attempts();
+    await expect(coord.lock('x').acquire({ waitMs: 0 })).rejects.toBeInstanceOf(LockTimeoutError);
+    expect(s.attempts() - before).toBe(1);
+    await held.release();
+    await coord.close();
+  });
+
+  it('close() cancels pending waits', async () => {
+    const s = slotDriver();
+    const coord = createCoordinator(s.driver);
+    await coord.lock('x').acquire();
+    const waiting = coord.lock('x').acquire();
+    await coord.close();
+    await expect(waiting).rejects.toThrow(/closed/);
+  });
+});
