@@ -26,6 +26,27 @@ describe('connect(url)', () => {
     expect(queryOptions(new URL('x://h?a=1&b=no'))).toEqual({ a: 1, b: 'no' });
   });
 
+  it('parses comma-separated host:port lists as one host (redlock://, etcd://, zookeeper://)', async () => {
+    let seen: URL | undefined;
+    registerAdapter({
+      schemes: ['hostlist'],
+      packageName: '@example/hostlist',
+      connect: async (url) => {
+        seen = url;
+        return connect('memory://registry');
+      },
+    });
+    const coord = await connect('hostlist://u:pw@h1:1,h2:2,[::1]:3/db?prefix=p');
+    expect(decodeURIComponent(seen!.hostname).split(',')).toEqual(['h1:1', 'h2:2', '[::1]:3']);
+    expect([seen!.username, seen!.password, seen!.pathname, seen!.search]).toEqual([
+      'u',
+      'pw',
+      '/db',
+      '?prefix=p',
+    ]);
+    await coord.close();
+  });
+
   it('names the package to install when a known adapter is missing', async () => {
     // core does not depend on @lockstep/consul, so neither core nor this package can load it.
     const error = await connect('consul://127.0.0.1:1').catch((e: unknown) => e);

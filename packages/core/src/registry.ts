@@ -69,13 +69,26 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
 function parseUrl(url: string | URL): URL {
   if (url instanceof URL) return url;
   if (typeof url !== 'string') throw new InvalidArgumentError('url', 'must be a string or URL');
-  // Comma-separated host lists (redlock://, etcd://, zookeeper://) are not valid WHATWG
-  // hosts; URL still parses them for non-special schemes, which all of ours are.
   try {
     return new URL(url);
   } catch {
+    const listed = escapeHostList(url);
+    if (listed !== undefined && URL.canParse(listed)) return new URL(listed);
     throw new InvalidArgumentError('url', `is not a valid URL: ${JSON.stringify(url)}`);
   }
+}
+
+/**
+ * Comma-separated host lists (`redlock://h1:p1,h2:p2`, `etcd://`, `zookeeper://`) are not
+ * valid WHATWG hosts: `h1:p1,h2:p2` fails as host `h1` with port `p1,h2:p2`. With each `:`
+ * (and IPv6 bracket) of the list percent-encoded the whole list parses as one opaque host (our schemes are all
+ * non-special), so adapters read it back as `decodeURIComponent(url.hostname).split(',')`.
+ */
+function escapeHostList(url: string): string | undefined {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*@)?([^/?#@]*,[^/?#@]*)(.*)$/is.exec(url);
+  if (!match) return undefined;
+  const [, scheme, userinfo = '', hosts = '', rest = ''] = match;
+  return scheme + userinfo + hosts.replace(/[:[\]]/g, (c) => encodeURIComponent(c)) + rest;
 }
 
 /** URL query parameters as options; numeric and boolean strings are converted. */
