@@ -9,7 +9,8 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const work = mkdtempSync(join(tmpdir(), 'lockstep-pack-'));
-const sh = (cmd, args, cwd = root) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const sh = (cmd, args, cwd = root) =>
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 
 const dirs = ['conformance', ...readdirSync(join(root, 'packages')).map((d) => `packages/${d}`)];
 let failures = 0;
@@ -30,7 +31,10 @@ try {
     }
   }
 
-  const coreTarball = join(work, readdirSync(work).find((f) => f.startsWith('lockstep-core-')));
+  const coreTarball = join(
+    work,
+    readdirSync(work).find((f) => f.startsWith('lockstep-core-')),
+  );
   const probe = `
     const lock = coord.lock('packed');
     const held = await lock.acquire();
@@ -41,7 +45,10 @@ try {
   for (const kind of ['esm', 'cjs']) {
     const app = join(work, `app-${kind}`);
     sh('mkdir', ['-p', app]);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: `app-${kind}`, private: true, type: kind === 'esm' ? 'module' : 'commonjs' }));
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: `app-${kind}`, private: true, type: kind === 'esm' ? 'module' : 'commonjs' }),
+    );
     sh('npm', ['install', '--no-audit', '--no-fund', '--silent', coreTarball], app);
     const body = probe.replace('${KIND}', kind);
     const code =

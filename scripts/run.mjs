@@ -35,8 +35,11 @@ function has(cmd, args = ['--version']) {
 /** pnpm 10: on PATH, else installed globally with npm, else through npx. */
 function ensurePnpm() {
   if (has('pnpm')) return ['pnpm'];
-  step('pnpm not found: installing pnpm@10 with npm (corepack is not used: its signature check can fail offline)');
-  if (spawnSync('npm', ['i', '-g', 'pnpm@10'], { stdio: 'inherit' }).status === 0 && has('pnpm')) return ['pnpm'];
+  step(
+    'pnpm not found: installing pnpm@10 with npm (corepack is not used: its signature check can fail offline)',
+  );
+  if (spawnSync('npm', ['i', '-g', 'pnpm@10'], { stdio: 'inherit' }).status === 0 && has('pnpm'))
+    return ['pnpm'];
   step('global install failed: using npx pnpm@10');
   return ['npx', '-y', 'pnpm@10'];
 }
@@ -48,8 +51,7 @@ step('installing dependencies (pnpm install)');
 p(['install', '--frozen-lockfile', '--reporter=append-only']);
 
 if (command === 'demo') {
-  step('building the packages the demo uses');
-  p(['turbo', 'run', 'build', '--filter=@lockstep/demo...', '--output-logs=errors-only']);
+  // The demo runs from TypeScript sources (tsx + the @lockstep/source condition): no build.
   step('running the demo');
   process.exit(p(['--filter', '@lockstep/demo', 'start', ...rest], { allowFail: true }));
 }
