@@ -41,7 +41,7 @@ try {
     if (typeof held.fencingToken !== 'bigint') throw new Error('no token');
     await held.release();
     await coord.close();
-    console.log('${'${KIND}'} consumer ok');`;
+    console.log('__KIND__ consumer ok');`;
   for (const kind of ['esm', 'cjs']) {
     const app = join(work, `app-${kind}`);
     sh('mkdir', ['-p', app]);
@@ -50,7 +50,7 @@ try {
       JSON.stringify({ name: `app-${kind}`, private: true, type: kind === 'esm' ? 'module' : 'commonjs' }),
     );
     sh('npm', ['install', '--no-audit', '--no-fund', '--silent', coreTarball], app);
-    const body = probe.replace('${KIND}', kind);
+    const body = probe.replace('__KIND__', kind);
     const code =
       kind === 'esm'
         ? `import { connect } from '@lockstep/core';\nconst coord = await connect('memory://');\n${body}`

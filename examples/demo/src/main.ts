@@ -87,7 +87,6 @@ let maxHolders = 0;
 let lastRelease: { worker: number; at: number } | undefined;
 let increments = 0;
 let crashed: number | undefined;
-let finished = 0;
 const errors: string[] = [];
 const children = new Map<number, ChildProcess>();
 
@@ -117,9 +116,6 @@ function onEvent(event: WorkerEvent): void {
     case 'lost':
       holders.delete(event.worker);
       line(now(), `${who} ${colour.yellow('lost')} the lock (token ${event.token}): ${event.reason}`);
-      break;
-    case 'done':
-      finished++;
       break;
     case 'error':
       errors.push(`worker ${event.worker}: ${event.message}`);
@@ -151,7 +147,6 @@ function maybeCrash(worker: number): void {
     line(now(), `${colour.worker(worker)} ${colour.red('SIGKILL')} while holding the lock`);
     child.kill('SIGKILL');
     holders.delete(worker);
-    finished++;
     return;
   }
   const pauseMs = ttlMs * 2 + 500;
