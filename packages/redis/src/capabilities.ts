@@ -1,0 +1,68 @@
+/**
+ * What `redis://` and `redlock://` guarantee, with the reason for each value.
+ * @module
+ */
+import type { Capabilities } from '@lockstep/core';
+
+/**
+ * Smallest lease accepted. Redis itself takes `PX 1`, but a lease shorter than a few
+ * round trips cannot be renewed in time, and Redlock subtracts 2 ms of clock drift from
+ * every lease, so shorter TTLs are rejected before any I/O.
+ */
+export const REDIS_MIN_TTL_MS = 10;
+
+/**
+ * `redis://` and `rediss://` — one Redis server.
+ *
+ * - fencing `monotonic`: the acquire script issues `max(last + 1, server µs clock)` per
+ *   name in the same atomic step as the SET, so tokens strictly increase across grants —
+ *   even across a restart that lost the data, unless the server clock stepped back.
+ * - lease `per-lock`: each lock key has its own PX expiry, renewed by compare-then-PEXPIRE.
+ * - waiting `notify`: releases PUBLISH; waiters listen on one subscriber connection and
+ *   re-check no later than the holder's lease end.
+ * - fairness `none`: whoever's SET arrives first after a release wins; there is no queue.
+ * - faultTolerance `single-node`: if that server restarts without persistence (or fails
+ *   over to a replica that missed the write), a second holder can appear. Fencing tokens
+ *   and `handle.signal` are the defence, not the lock alone.
+ * - counters with atomic bounds: one Lua script checks and INCRBYs.
+ */
+export const REDIS_CAPABILITIES: Capabilities = {
+  lock: {
+    fencing: 'monotonic',
+    lease: 'per-lock',
+    minTtlMs: REDIS_MIN_TTL_MS,
+    ttlGranularityMs: 1,
+    waiting: 'notify',
+    fairness: 'none',
+    faultTolerance: 'single-node',
+  },
+  counter: { supported: true, bounds: true },
+};
+
+/**
+ * `redlock://h1:p1,h2:p2,h3:p3` — the Redlock algorithm over N independent servers.
+ *
+ * - fencing `none`: a token that strictly increases across grants needs one agreed order
+ *   of grants, i.e. consensus. Redlock has none: each instance counts for itself, two
+ *   quorums share only some instances, and an instance that restarts forgets. Any token
+ *   built from per-instance counters (or clocks) can repeat or go backwards across grants,
+ *   so lockstep gives none rather than one that looks safe. Use etcd, ZooKeeper, Consul or
+ *   PostgreSQL when the protected resource needs fencing.
+ * - lease `per-lock`, validity `ttl − elapsed − (0.01·ttl + 2 ms)`, measured per attempt.
+ * - faultTolerance `quorum`: floor(N/2)+1 instances must agree; fewer live instances →
+ *   `BackendUnavailableError`.
+ * - counters unsupported: a counter needs one authoritative value; across independent
+ *   instances there is none (`UnsupportedError`).
+ */
+export const REDLOCK_CAPABILITIES: Capabilities = {
+  lock: {
+    fencing: 'none',
+    lease: 'per-lock',
+    minTtlMs: REDIS_MIN_TTL_MS,
+    ttlGranularityMs: 1,
+    waiting: 'notify',
+    fairness: 'none',
+    faultTolerance: 'quorum',
+  },
+  counter: { supported: false, bounds: false },
+};

@@ -1,0 +1,80 @@
+/**
+ * ioredis clients configured for a lock service: commands fail fast instead of queueing
+ * while disconnected (a renewal that cannot reach Redis must say so, so core can count
+ * down the lease), a command that gets no reply fails after `commandTimeoutMs`, and the
+ * connection keeps coming back in the background.
+ * @module
+ */
+import { Redis, type Redis as RedisClient, type RedisOptions } from 'ioredis';
+import type { RedisEndpoint, RedisTarget } from './url.js';
+
+/** Connection options shared by `redis://` and `redlock://`. */
+export interface ConnectionOptions {
+  /** How long connecting may take. Default 5000. */
+  readonly connectTimeoutMs: number;
+  /** How long one command may wait for its reply before it fails. Default 2000. */
+  readonly commandTimeoutMs: number;
+  /** TLS even without `rediss://` (e.g. for `redlock://`). */
+  readonly tls: boolean;
+}
+
+/** Reconnect backoff: 50 ms doubling up to 1 s, forever (until `disconnect()`). */
+function reconnectDelay(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt - 1, 5), 1_000);
+}
+
+/** A command client for one endpoint, not yet connected. */
+export function commandClient(
+  target: RedisTarget,
+  endpoint: RedisEndpoint,
+  options: ConnectionOptions,
+): RedisClient {
+  const redisOptions: RedisOptions = {
+    host: endpoint.host,
+    port: endpoint.port,
+    username: target.username,
+    password: target.password,
+    db: target.db,
+    tls: target.tls || options.tls ? {} : undefined,
+    lazyConnect: true,
+    connectTimeout: options.connectTimeoutMs,
+    commandTimeout: options.commandTimeoutMs,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: reconnectDelay,
+  };
+  const client = new Redis(redisOptions);
+  // Errors surface on the commands that hit them; the event would only be logged.
+  client.on('error', () => {});
+  return client;
+}
+
+/**
+ * The subscriber connection for `client` (its own socket: a subscribed connection can run
+ * nothing else). SUBSCRIBE may queue while it connects; ioredis re-subscribes after reconnects.
+ */
+export function subscriberFor(client: RedisClient): RedisClient {
+  const subscriber = client.duplicate({
+    lazyConnect: true,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    autoResubscribe: true,
+    retryStrategy: reconnectDelay,
+  });
+  subscriber.on('error', () => {});
+  return subscriber;
+}
+
+/** Connects, or rejects after `timeoutMs` (or at the first refused connection). */
+export async function connectWithin(client: RedisClient, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([client.connect(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

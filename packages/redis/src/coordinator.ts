@@ -1,0 +1,121 @@
+/**
+ * Building coordinators: from a URL (connections owned and closed by lockstep) or from the
+ * application's own ioredis client(s) (never closed by lockstep).
+ * @module
+ */
+import {
+  BackendUnavailableError,
+  type Coordinator,
+  createCoordinator,
+  InvalidArgumentError,
+  validateName,
+} from '@lockstep/core';
+import type { Redis } from 'ioredis';
+import { commandClient, connectWithin } from './connection.js';
+import { redlockDriver, singleInstanceDriver } from './driver.js';
+import { type RedisConnectOptions, resolveOptions } from './options.js';
+import { quorumOf } from './quorum.js';
+import { DEFAULT_DRIFT_FACTOR } from './redlock.js';
+import { parseRedisUrl } from './url.js';
+
+/** Options of {@link redisCoordinator}. */
+export interface RedisCoordinatorOptions {
+  /** Namespace for every key. Default `"lockstep"`. */
+  prefix?: string;
+}
+
+/** Options of {@link redlockCoordinator}. */
+export interface RedlockCoordinatorOptions extends RedisCoordinatorOptions {
+  /** Clock drift allowed per ms of lease. Default 0.01 (plus 2 ms). */
+  driftFactor?: number;
+}
+
+/**
+ * A `redis` coordinator over your own connected ioredis client. lockstep adds one
+ * connection of its own (`client.duplicate()`, for pub/sub) and closes only that one;
+ * `coordinator.close()` leaves your client open.
+ *
+ * For bounded failure your client should fail commands rather than queue them while
+ * disconnected (`enableOfflineQueue: false`, `maxRetriesPerRequest: 0`) and set a
+ * `commandTimeout`; with ioredis's defaults an acquire or release during an outage waits
+ * for the reconnect.
+ * @throws InvalidArgumentError when `client` is not an ioredis client or the prefix is bad.
+ */
+export function redisCoordinator(client: Redis, options: RedisCoordinatorOptions = {}): Coordinator {
+  assertClient(client, 'client');
+  return createCoordinator(singleInstanceDriver(client, { ownsClients: false }), { prefix: options.prefix });
+}
+
+/**
+ * A `redlock` coordinator over your own ioredis clients, one per independent Redis server
+ * (use an odd number, 3 or 5). Your clients are never closed by lockstep.
+ * @throws InvalidArgumentError when `clients` is empty or holds something else.
+ */
+export function redlockCoordinator(
+  clients: readonly Redis[],
+  options: RedlockCoordinatorOptions = {},
+): Coordinator {
+  if (!Array.isArray(clients) || clients.length === 0) {
+    throw new InvalidArgumentError('clients', 'must be a non-empty array of ioredis clients');
+  }
+  for (const [i, client] of clients.entries()) assertClient(client, `clients[${i}]`);
+  const { driftFactor } = resolveOptions({ driftFactor: options.driftFactor ?? DEFAULT_DRIFT_FACTOR });
+  return createCoordinator(redlockDriver(clients, { ownsClients: false, driftFactor }), {
+    prefix: options.prefix,
+  });
+}
+
+/**
+ * `connect()` for our schemes: everything is validated before the first connection is
+ * opened, and a failure to connect closes what was opened.
+ */
+export async function connectFromUrl(url: URL, options: RedisConnectOptions): Promise<Coordinator> {
+  const resolved = resolveOptions(options);
+  if (resolved.prefix !== undefined) validateName(resolved.prefix, 'prefix');
+  const target = parseRedisUrl(url);
+  const isRedlock = url.protocol.toLowerCase() === 'redlock:';
+  const clients = target.endpoints.map((endpoint) => commandClient(target, endpoint, resolved));
+  const driver = isRedlock
+    ? redlockDriver(clients, { ownsClients: true, driftFactor: resolved.driftFactor })
+    : singleInstanceDriver(clients[0]!, { ownsClients: true });
+  const coordinator = createCoordinator(driver, { prefix: resolved.prefix });
+
+  const attempts = await Promise.allSettled(
+    clients.map((client) => connectWithin(client, resolved.connectTimeoutMs)),
+  );
+  const connected = attempts.filter((a) => a.status === 'fulfilled').length;
+  // Redlock runs with a quorum; the other instances keep reconnecting in the background.
+  const needed = isRedlock ? quorumOf(clients.length) : 1;
+  if (connected < needed) {
+    await coordinator.close();
+    const failures = attempts.flatMap((a, i) =>
+      a.status === 'rejected'
+        ? [`${describe(target.endpoints[i]!)}: ${String(a.reason?.message ?? a.reason)}`]
+        : [],
+    );
+    throw new BackendUnavailableError(
+      driver.backend,
+      `connected to ${connected} of ${clients.length} (${needed} needed) within ${resolved.connectTimeoutMs} ms — ${failures.join('; ')}`,
+      { cause: attempts.find((a) => a.status === 'rejected')?.reason },
+    );
+  }
+  return coordinator;
+}
+
+function describe(endpoint: { host: string; port: number }): string {
+  return endpoint.host.includes(':')
+    ? `[${endpoint.host}]:${endpoint.port}`
+    : `${endpoint.host}:${endpoint.port}`;
+}
+
+function assertClient(client: unknown, what: string): void {
+  const c = client as Partial<Redis> | null;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.evalsha !== 'function' ||
+    typeof c.duplicate !== 'function'
+  ) {
+    throw new InvalidArgumentError(what, 'must be an ioredis client (new Redis(...))');
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * A granted lock as core sees it (`LeaseGrant`), built from the three owner-checked
+ * operations a Redis lock has. Shared by the single-instance and Redlock drivers.
+ * @module
+ */
+import type { LeaseGrant } from '@lockstep/core';
+import type { LossMonitor } from './loss-monitor.js';
+
+/** Owner-checked operations on one granted lock. */
+export interface OwnedLockOps {
+  /** Compare-then-PEXPIRE: true while ours; throws when unreachable. */
+  extend(ttlMs: number): Promise<boolean>;
+  /** Compare-then-DEL: true when it was ours; never touches another owner's key. */
+  release(): Promise<boolean>;
+  /** Whether the key still holds our owner id; throws when unreachable. */
+  isHeld(): Promise<boolean>;
+}
+
+/** Extras of a grant. */
+export interface GrantDetails {
+  readonly fencingToken?: bigint;
+  /** Redlock's `start + ttl − drift`; absent for a single instance (core uses sent + ttl). */
+  readonly validUntil?: number;
+}
+
+/**
+ * Wraps `ops` as a `LeaseGrant` whose `lost` signal the {@link LossMonitor} aborts when a
+ * reconnect shows the key is no longer ours. After a refused renewal or a release the grant
+ * stops being monitored: core already knows it is over.
+ */
+export function monitoredGrant(ops: OwnedLockOps, monitor: LossMonitor, details: GrantDetails): LeaseGrant {
+  const lost = new AbortController();
+  const untrack = monitor.track({
+    stillHeld: () => ops.isHeld(),
+    markLost: (why) => lost.abort(new Error(why)),
+  });
+  return {
+    fencingToken: details.fencingToken,
+    validUntil: details.validUntil,
+    lost: lost.signal,
+    async renew(ttlMs) {
+      const ours = await ops.extend(ttlMs);
+      if (!ours) untrack();
+      return ours;
+    },
+    async release() {
+      untrack();
+      return ops.release();
+    },
+    isHeld: () => ops.isHeld(),
+  };
+}

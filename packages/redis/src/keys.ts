@@ -1,0 +1,66 @@
+/**
+ * Every Redis key and channel lockstep touches, derived in this one place.
+ *
+ * Layout (`P` = encoded prefix, `N` = encoded name; encoded segments never contain `/`,
+ * so `/` separates the parts unambiguously and the map is injective):
+ *
+ * | what | key |
+ * |---|---|
+ * | lock (owner id, with a PX lease) | `P/lock/N` |
+ * | fencing state of that lock (never expires) | `P/fence/N` |
+ * | release notifications | channel `P/released/N` |
+ * | counter (a plain integer string) | `P/counter/N` |
+ *
+ * A lock with a `native` location (issue 10) lives at exactly the key the user named, set
+ * with `SET key owner NX PX ttl` like node-redlock and redis-semaphore's Mutex do, so they
+ * and lockstep exclude each other. Its fencing state sits beside it at `KEY:lockstep-fence`
+ * and its channel is `lockstep-released:KEY`: neither depends on the coordinator's prefix,
+ * so every lockstep process sharing a native lock shares its tokens and wake-ups too.
+ * @module
+ */
+import type { CounterRef, LockRef } from '@lockstep/core';
+import { InvalidArgumentError, MAX_NAME_BYTES, type NativeLockLocation, validateName } from '@lockstep/core';
+
+/** Where one lock lives. */
+export interface LockKeys {
+  /** The key holding the owner id with its lease. */
+  readonly lock: string;
+  /** The key holding the last fencing token issued for this lock. */
+  readonly fence: string;
+  /** The pub/sub channel its releases are announced on. */
+  readonly channel: string;
+}
+
+/** Keys of a lock, lockstep-namespaced or native. */
+export function lockKeys(ref: LockRef): LockKeys {
+  if (typeof ref.native === 'string') {
+    return {
+      lock: ref.native,
+      fence: `${ref.native}:lockstep-fence`,
+      channel: `lockstep-released:${ref.native}`,
+    };
+  }
+  return {
+    lock: `${ref.prefixSegment}/lock/${ref.segment}`,
+    fence: `${ref.prefixSegment}/fence/${ref.segment}`,
+    channel: `${ref.prefixSegment}/released/${ref.segment}`,
+  };
+}
+
+/** The key of a counter. */
+export function counterKey(ref: CounterRef): string {
+  return `${ref.prefixSegment}/counter/${ref.segment}`;
+}
+
+/**
+ * Accepts a native Redis key: a non-empty, well-formed string of at most
+ * {@link MAX_NAME_BYTES} UTF-8 bytes, used verbatim (no prefix, no encoding). Note that
+ * redis-semaphore's `Mutex(client, 'x')` stores its lock at `mutex:x`: pass that full key.
+ * @throws InvalidArgumentError for anything else (bigints and key pairs are Postgres's).
+ */
+export function validateNativeKey(native: NativeLockLocation): void {
+  if (typeof native !== 'string') {
+    throw new InvalidArgumentError('native', 'a Redis native lock location is a key (a string)');
+  }
+  validateName(native, 'native');
+}

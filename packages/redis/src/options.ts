@@ -1,0 +1,74 @@
+/**
+ * Options of `connect('redis://…' | 'rediss://…' | 'redlock://…', options)`, also accepted
+ * as URL query parameters (`?commandTimeoutMs=1000&tls=true`). Checked before any I/O.
+ * @module
+ */
+import { type ConnectOptions, InvalidArgumentError } from '@lockstep/core';
+import { DEFAULT_DRIFT_FACTOR } from './redlock.js';
+
+/** Options understood by the Redis adapter. */
+export interface RedisConnectOptions extends ConnectOptions {
+  /** Namespace for every key (see the README's key layout). Default `"lockstep"`. */
+  prefix?: string;
+  /** How long connecting may take before `BackendUnavailableError`. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /**
+   * How long one command may wait for its reply. Default 2000 ms. Bounds how long a
+   * paused or partitioned server can stall an acquire attempt, a renewal or a release.
+   */
+  commandTimeoutMs?: number;
+  /** Use TLS (implied by `rediss://`; for `redlock://` it applies to every instance). */
+  tls?: boolean;
+  /** Redlock only: clock drift allowed per ms of lease. Default 0.01 (plus 2 ms). */
+  driftFactor?: number;
+}
+
+/** Validated, defaulted options. */
+export interface ResolvedOptions {
+  readonly prefix: string | undefined;
+  readonly connectTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  readonly tls: boolean;
+  readonly driftFactor: number;
+}
+
+/** @throws InvalidArgumentError for a malformed option. */
+export function resolveOptions(options: RedisConnectOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'must be an object');
+  }
+  const prefix = options.prefix;
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new InvalidArgumentError('prefix', `must be a string, got ${typeof prefix}`);
+  }
+  return {
+    prefix,
+    connectTimeoutMs: positiveMs(options.connectTimeoutMs, 'connectTimeoutMs', 5_000),
+    commandTimeoutMs: positiveMs(options.commandTimeoutMs, 'commandTimeoutMs', 2_000),
+    tls: bool(options.tls, 'tls'),
+    driftFactor: driftFactor(options.driftFactor),
+  };
+}
+
+function positiveMs(value: unknown, what: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2_147_483_647) {
+    throw new InvalidArgumentError(what, `must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+function bool(value: unknown, what: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean')
+    throw new InvalidArgumentError(what, `must be a boolean, got ${String(value)}`);
+  return value;
+}
+
+function driftFactor(value: unknown): number {
+  if (value === undefined) return DEFAULT_DRIFT_FACTOR;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= 0.5) {
+    throw new InvalidArgumentError('driftFactor', `must be a number in [0, 0.5), got ${String(value)}`);
+  }
+  return value;
+}

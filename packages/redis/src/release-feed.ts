@@ -1,0 +1,106 @@
+/**
+ * Waking waiters: release scripts PUBLISH on the lock's channel, and each coordinator
+ * listens on ONE subscriber connection per Redis instance (not one per lock), fanning
+ * messages out to its local waiters through core's `ReleaseHub`.
+ *
+ * A channel is subscribed while someone here waits on it, and for a short linger after
+ * the last waiter leaves, so a lock that is contended again and again does not pay a
+ * SUBSCRIBE round trip per wait.
+ *
+ * Nothing is published when a lease simply runs out (a crashed holder), and a message can
+ * be lost while a subscriber reconnects. So every failed attempt records when the
+ * holder's lease will end (its PTTL), and a waiter re-checks at that instant at the
+ * latest, or at core's fallback re-check if that comes first. No waiter sleeps past the
+ * moment the lock could be free.
+ * @module
+ */
+import { type LockWatch, ReleaseHub } from '@lockstep/core';
+import type { Redis } from 'ioredis';
+
+/** How long a channel stays subscribed after its last local waiter left. */
+export const SUBSCRIPTION_LINGER_MS = 5_000;
+
+/** The subscriber side of one coordinator. */
+export class ReleaseFeed {
+  readonly #subscribers: readonly Redis[];
+  readonly #hub: ReleaseHub;
+  /** channel → `performance.now()` instant when the holder's lease ends, from the last failed attempt. */
+  readonly #freeAt = new Map<string, number>();
+  /** Subscribed (or subscribing) channels, with the timer that will drop an idle one. */
+  readonly #channels = new Map<string, NodeJS.Timeout | undefined>();
+  #closed = false;
+
+  /** `subscribers`: dedicated connections (subscriber mode), one per Redis instance. */
+  constructor(subscribers: readonly Redis[]) {
+    this.#subscribers = subscribers;
+    this.#hub = new ReleaseHub({
+      onActive: (channel) => this.#activate(channel),
+      onIdle: (channel) => this.#idle(channel),
+    });
+    for (const subscriber of subscribers) {
+      subscriber.on('message', (channel: string) => this.#hub.notify(channel));
+      // Messages published while we were disconnected are gone: have every waiter re-check.
+      subscriber.on('ready', () => this.#hub.notifyAll());
+      subscriber.on('error', () => {});
+    }
+  }
+
+  /** A watch on `channel`; open it before the first attempt (core does). */
+  watch(channel: string): LockWatch {
+    const watch = this.#hub.watch(channel);
+    return {
+      next: (maxMs, signal) => watch.next(this.#boundDelay(channel, maxMs), signal),
+      close: () => watch.close(),
+    };
+  }
+
+  /**
+   * Records, after a failed attempt, in how many ms the holder's lease ends
+   * (`undefined` when it has no expiry, e.g. a native key set without PX).
+   */
+  holderLeaseEndsIn(channel: string, ms: number | undefined): void {
+    if (ms === undefined || ms < 0) this.#freeAt.delete(channel);
+    else this.#freeAt.set(channel, performance.now() + ms);
+  }
+
+  /** Stops listening and disconnects the subscriber connections. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#channels.values()) clearTimeout(timer);
+    this.#channels.clear();
+    for (const subscriber of this.#subscribers) subscriber.disconnect();
+  }
+
+  #boundDelay(channel: string, maxMs: number): number {
+    const freeAt = this.#freeAt.get(channel);
+    if (freeAt === undefined) return maxMs;
+    // +1 ms: Redis expires keys with millisecond precision; arrive just after, not before.
+    return Math.min(maxMs, Math.max(0, freeAt - performance.now()) + 1);
+  }
+
+  #activate(channel: string): void {
+    if (this.#closed) return;
+    if (this.#channels.has(channel)) {
+      clearTimeout(this.#channels.get(channel));
+      this.#channels.set(channel, undefined);
+      return;
+    }
+    this.#channels.set(channel, undefined);
+    const subscribed = this.#subscribers.map((subscriber) => subscriber.subscribe(channel));
+    // A release published between a waiter's first attempt and the moment the server
+    // confirmed this subscription was not seen: wake the waiters for one more attempt.
+    void Promise.allSettled(subscribed).then(() => this.#hub.notify(channel));
+  }
+
+  #idle(channel: string): void {
+    this.#freeAt.delete(channel);
+    if (this.#closed || !this.#channels.has(channel)) return;
+    const timer = setTimeout(() => {
+      this.#channels.delete(channel);
+      for (const subscriber of this.#subscribers) subscriber.unsubscribe(channel).catch(() => {});
+    }, SUBSCRIPTION_LINGER_MS);
+    timer.unref();
+    this.#channels.set(channel, timer);
+  }
+}
