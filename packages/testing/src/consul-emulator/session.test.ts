@@ -177,7 +177,7 @@ describe('Sessions overview › Session Design › TTL', () => {
     });
   });
 
-  it('Sessions overview › TTL › the default invalidation point is 2 × TTL (session.mdx: "up to double this TTL")', async () => {
+  it('Sessions overview › TTL › the default invalidation point is 2 × TTL, the upper end session.mdx allows', async () => {
     const clock = new ManualClock();
     await withEmulator({ clock }, async (consul) => {
       const id = await consul.session({ TTL: '10s' });
