@@ -36,6 +36,7 @@ export function commandClient(
     password: target.password,
     db: target.db,
     tls: target.tls || options.tls ? {} : undefined,
+    connectionName: 'lockstep',
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs,
     commandTimeout: options.commandTimeoutMs,
@@ -56,6 +57,7 @@ export function commandClient(
  */
 export function subscriberFor(client: RedisClient): RedisClient {
   const subscriber = client.duplicate({
+    connectionName: 'lockstep-subscriber',
     lazyConnect: true,
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,

@@ -3,9 +3,9 @@
  * listens on ONE subscriber connection per Redis instance (not one per lock), fanning
  * messages out to its local waiters through core's `ReleaseHub`.
  *
- * A channel is subscribed while someone here waits on it, and for a short linger after
- * the last waiter leaves, so a lock that is contended again and again does not pay a
- * SUBSCRIBE round trip per wait.
+ * A channel is subscribed only once a waiter actually has to wait (an uncontended acquire
+ * causes no pub/sub traffic at all), and stays subscribed for a short linger after the last
+ * waiter leaves, so a lock that is contended again and again does not pay a SUBSCRIBE per wait.
  *
  * Nothing is published when a lease simply runs out (a crashed holder), and a message can
  * be lost while a subscriber reconnects. So every failed attempt records when the
@@ -33,10 +33,7 @@ export class ReleaseFeed {
   /** `subscribers`: dedicated connections (subscriber mode), one per Redis instance. */
   constructor(subscribers: readonly Redis[]) {
     this.#subscribers = subscribers;
-    this.#hub = new ReleaseHub({
-      onActive: (channel) => this.#activate(channel),
-      onIdle: (channel) => this.#idle(channel),
-    });
+    this.#hub = new ReleaseHub({ onIdle: (channel) => this.#idle(channel) });
     for (const subscriber of subscribers) {
       subscriber.on('message', (channel: string) => this.#hub.notify(channel));
       // Messages published while we were disconnected are gone: have every waiter re-check.
@@ -49,7 +46,10 @@ export class ReleaseFeed {
   watch(channel: string): LockWatch {
     const watch = this.#hub.watch(channel);
     return {
-      next: (maxMs, signal) => watch.next(this.#boundDelay(channel, maxMs), signal),
+      next: (maxMs, signal) => {
+        this.#subscribe(channel);
+        return watch.next(this.#boundDelay(channel, maxMs), signal);
+      },
       close: () => watch.close(),
     };
   }
@@ -79,17 +79,17 @@ export class ReleaseFeed {
     return Math.min(maxMs, Math.max(0, freeAt - performance.now()) + 1);
   }
 
-  #activate(channel: string): void {
+  #subscribe(channel: string): void {
     if (this.#closed) return;
     if (this.#channels.has(channel)) {
-      clearTimeout(this.#channels.get(channel));
+      clearTimeout(this.#channels.get(channel)); // lingering: keep it
       this.#channels.set(channel, undefined);
       return;
     }
     this.#channels.set(channel, undefined);
     const subscribed = this.#subscribers.map((subscriber) => subscriber.subscribe(channel));
-    // A release published between a waiter's first attempt and the moment the server
-    // confirmed this subscription was not seen: wake the waiters for one more attempt.
+    // A release published between the failed attempt and the moment the server confirmed
+    // this subscription was not seen: wake the waiters for one more attempt.
     void Promise.allSettled(subscribed).then(() => this.#hub.notify(channel));
   }
 
