@@ -19,6 +19,8 @@ export interface LocalRedis {
   resume(): void;
   /** Stops and starts again on the same port (no persistence: data is lost). */
   restart(): Promise<void>;
+  /** Starts it again if it was killed. */
+  ensureRunning(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -86,6 +88,9 @@ export async function startLocalRedis(): Promise<LocalRedis> {
     restart: async () => {
       await halt('SIGKILL');
       await start();
+    },
+    ensureRunning: async () => {
+      if (!child || child.exitCode !== null || child.signalCode !== null) await start();
     },
   };
 }
