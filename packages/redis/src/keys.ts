@@ -29,6 +29,12 @@ export interface LockKeys {
   readonly fence: string;
   /** The pub/sub channel its releases are announced on. */
   readonly channel: string;
+  /**
+   * Native locks only: the key other libraries set and delete without announcing it, so
+   * waiters also listen to its keyspace events (delivered only when the server enables
+   * `notify-keyspace-events`, e.g. `Kgx`; otherwise they re-check at the holder's lease end).
+   */
+  readonly nativeKey?: string;
 }
 
 /** Keys of a lock, lockstep-namespaced or native. */
@@ -38,6 +44,7 @@ export function lockKeys(ref: LockRef): LockKeys {
       lock: ref.native,
       fence: `${ref.native}:lockstep-fence`,
       channel: `lockstep-released:${ref.native}`,
+      nativeKey: ref.native,
     };
   }
   return {

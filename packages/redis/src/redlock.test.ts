@@ -2,7 +2,7 @@
  * redlock:// specifics against three real redis-servers: quorum with dead and paused
  * instances, partial acquisitions, drift, and what Redlock does not offer.
  */
-import { BackendUnavailableError, LockLostError, UnsupportedError } from '@lockstep/core';
+import { BackendUnavailableError, type LockLostError, UnsupportedError } from '@lockstep/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { abortedAfter, eventually, freshPrefix, open, rawClient, within } from './test-support/helpers.js';
 import { type LocalRedis, startLocalRedis } from './test-support/local-redis.js';

@@ -116,7 +116,7 @@ export function redlockLocks(
       );
       return null;
     },
-    watch: (lock: LockRef) => feed.watch(lockKeys(lock).channel),
+    watch: (lock: LockRef) => feed.watch(lockKeys(lock)),
     validateNative: validateNativeKey,
   };
 }

@@ -16,6 +16,7 @@
  */
 import { type LockWatch, ReleaseHub } from '@lockstep/core';
 import type { Redis } from 'ioredis';
+import type { LockKeys } from './keys.js';
 
 /** How long a channel stays subscribed after its last local waiter left. */
 export const SUBSCRIPTION_LINGER_MS = 5_000;
@@ -28,6 +29,8 @@ export class ReleaseFeed {
   readonly #freeAt = new Map<string, number>();
   /** Subscribed (or subscribing) channels, with the timer that will drop an idle one. */
   readonly #channels = new Map<string, NodeJS.Timeout | undefined>();
+  /** Keyspace-event channel of a native key → the lock's own channel. */
+  readonly #aliases = new Map<string, string>();
   #closed = false;
 
   /** `subscribers`: dedicated connections (subscriber mode), one per Redis instance. */
@@ -35,19 +38,20 @@ export class ReleaseFeed {
     this.#subscribers = subscribers;
     this.#hub = new ReleaseHub({ onIdle: (channel) => this.#idle(channel) });
     for (const subscriber of subscribers) {
-      subscriber.on('message', (channel: string) => this.#hub.notify(channel));
+      subscriber.on('message', (channel: string) => this.#hub.notify(this.#aliases.get(channel) ?? channel));
       // Messages published while we were disconnected are gone: have every waiter re-check.
       subscriber.on('ready', () => this.#hub.notifyAll());
       subscriber.on('error', () => {});
     }
   }
 
-  /** A watch on `channel`; open it before the first attempt (core does). */
-  watch(channel: string): LockWatch {
+  /** A watch on a lock's releases; open it before the first attempt (core does). */
+  watch(keys: LockKeys): LockWatch {
+    const { channel } = keys;
     const watch = this.#hub.watch(channel);
     return {
       next: (maxMs, signal) => {
-        this.#subscribe(channel);
+        this.#subscribe(channel, keys.nativeKey);
         return watch.next(this.#boundDelay(channel, maxMs), signal);
       },
       close: () => watch.close(),
@@ -79,7 +83,7 @@ export class ReleaseFeed {
     return Math.min(maxMs, Math.max(0, freeAt - performance.now()) + 1);
   }
 
-  #subscribe(channel: string): void {
+  #subscribe(channel: string, nativeKey: string | undefined): void {
     if (this.#closed) return;
     if (this.#channels.has(channel)) {
       clearTimeout(this.#channels.get(channel)); // lingering: keep it
@@ -87,7 +91,15 @@ export class ReleaseFeed {
       return;
     }
     this.#channels.set(channel, undefined);
-    const subscribed = this.#subscribers.map((subscriber) => subscriber.subscribe(channel));
+    const subscribed = this.#subscribers.map((subscriber) => {
+      const channels = [channel];
+      if (nativeKey !== undefined) {
+        const keyspace = `__keyspace@${subscriber.options.db ?? 0}__:${nativeKey}`;
+        this.#aliases.set(keyspace, channel);
+        channels.push(keyspace);
+      }
+      return subscriber.subscribe(...channels);
+    });
     // A release published between the failed attempt and the moment the server confirmed
     // this subscription was not seen: wake the waiters for one more attempt.
     void Promise.allSettled(subscribed).then(() => this.#hub.notify(channel));
@@ -98,7 +110,9 @@ export class ReleaseFeed {
     if (this.#closed || !this.#channels.has(channel)) return;
     const timer = setTimeout(() => {
       this.#channels.delete(channel);
-      for (const subscriber of this.#subscribers) subscriber.unsubscribe(channel).catch(() => {});
+      const aliases = [...this.#aliases].filter(([, target]) => target === channel).map(([alias]) => alias);
+      for (const alias of aliases) this.#aliases.delete(alias);
+      for (const subscriber of this.#subscribers) subscriber.unsubscribe(channel, ...aliases).catch(() => {});
     }, SUBSCRIPTION_LINGER_MS);
     timer.unref();
     this.#channels.set(channel, timer);

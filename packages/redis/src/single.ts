@@ -43,7 +43,7 @@ export function singleInstanceLocks(client: Redis, feed: ReleaseFeed, monitor: L
       feed.holderLeaseEndsIn(keys.channel, Number(reply[1]));
       return null;
     },
-    watch: (lock: LockRef) => feed.watch(lockKeys(lock).channel),
+    watch: (lock: LockRef) => feed.watch(lockKeys(lock)),
     validateNative: validateNativeKey,
   };
 }
