@@ -1,0 +1,35 @@
+/**
+ * Checkers that turn recorded histories into verdicts: mutual exclusion of locks (with
+ * fencing-token order) and linearizability of counters.
+ * @module
+ */
+
+export {
+  type AddOperation,
+  type BoundFailure,
+  type CompareAndSetOperation,
+  type CounterHistoryEntry,
+  type CounterModel,
+  type CounterOperation,
+  describeOperation,
+  type GetOperation,
+  isBoundFailure,
+  type SetOperation,
+} from './counter-model.js';
+export { InvalidHistoryError } from './errors.js';
+export {
+  checkCounterLinearizability,
+  type LinearizabilityExplanation,
+  type LinearizabilityOptions,
+  type LinearizabilityResult,
+} from './linearizability.js';
+export {
+  checkMutex,
+  type HoldInterval,
+  type MutexCheckOptions,
+  type MutexCheckResult,
+  MutexMonitor,
+  type MutexMonitorOptions,
+  type MutexViolation,
+  type TokenViolation,
+} from './mutex.js';
