@@ -10,9 +10,9 @@ import type { Redis } from 'ioredis';
 import { Mutex } from 'redis-semaphore';
 import Redlock4 from 'redlock4';
 import Redlock5 from 'redlock5';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { delay, open, rawClient } from './test-support/helpers.js';
-import { type LocalRedis, startLocalRedis } from './test-support/local-redis.js';
+import { useRedisCluster, useRedisServer } from './test-support/servers.js';
 
 /** How a peer library takes and gives back a lock; `release` is what a grant returns. */
 interface Peer {
@@ -77,20 +77,15 @@ const PEERS: Peer[] = [
   },
 ];
 
-let server: LocalRedis;
-beforeAll(async () => {
-  server = await startLocalRedis();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const redis = useRedisServer();
+const server = () => redis.handle;
 
 const uniqueName = () => `report-${randomBytes(4).toString('hex')}`;
 
 describe.each(PEERS)('$id ($library) on redis://', (peer) => {
   it(`${peer.id}: excludes both ways on the same key, with lockstep's fencing state beside it`, async () => {
-    const coord = await open(server.url);
-    const client = rawClient(server.url);
+    const coord = await open(server().url);
+    const client = rawClient(server().url);
     const name = uniqueName();
     const key = peer.key(name);
     const lock = coord.lock('reports', { native: key, ttlMs: 5_000 });
@@ -116,13 +111,13 @@ describe.each(PEERS)('$id ($library) on redis://', (peer) => {
   });
 
   it(`${peer.id}: contending clients are never both inside, and lockstep's tokens keep increasing`, async () => {
-    const raw = rawClient(server.url);
+    const raw = rawClient(server().url);
     await raw.config('SET', 'notify-keyspace-events', 'Kgx'); // lets lockstep waiters hear peers' DELs
     try {
       const name = uniqueName();
       const key = peer.key(name);
-      const coords = [await open(server.url), await open(server.url)];
-      const peerClients = [rawClient(server.url), rawClient(server.url)];
+      const coords = [await open(server().url), await open(server().url)];
+      const peerClients = [rawClient(server().url), rawClient(server().url)];
       let inside = 0;
       let overlaps = 0;
       const tokens: bigint[] = [];
@@ -161,10 +156,10 @@ describe.each(PEERS)('$id ($library) on redis://', (peer) => {
 
 describe('native Redis keys', () => {
   it("wake lockstep waiters on a peer's silent release when the server publishes keyspace events", async () => {
-    const raw = rawClient(server.url);
+    const raw = rawClient(server().url);
     await raw.config('SET', 'notify-keyspace-events', 'Kgx');
     try {
-      const coord = await open(server.url);
+      const coord = await open(server().url);
       const name = uniqueName();
       const peer = PEERS.find((p) => p.id === 'interop.redis-semaphore')!;
       const lags: number[] = [];
@@ -187,7 +182,7 @@ describe('native Redis keys', () => {
 
   it('are validated before any I/O', async () => {
     const { InvalidArgumentError } = await import('@lockstep/core');
-    const coord = await open(server.url);
+    const coord = await open(server().url);
     expect(() => coord.lock('x', { native: 42n })).toThrow(InvalidArgumentError);
     expect(() => coord.lock('x', { native: [1, 2] })).toThrow(InvalidArgumentError);
     expect(() => coord.lock('x', { native: '' })).toThrow(InvalidArgumentError);
@@ -196,18 +191,11 @@ describe('native Redis keys', () => {
 });
 
 describe('interop.redlock over three instances (redlock:// and redlock@5.0.0-beta.2)', () => {
-  let nodes: LocalRedis[] = [];
-  beforeAll(async () => {
-    nodes = await Promise.all([1, 2, 3].map(() => startLocalRedis()));
-  });
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.stop()));
-  });
+  const cluster = useRedisCluster(3);
 
   it('interop.redlock: a quorum taken by either side excludes the other', async () => {
-    const url = `redlock://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
-    const coord = await open(url);
-    const clients = nodes.map((n) => rawClient(n.url));
+    const coord = await open(cluster.handle.url);
+    const clients = cluster.handle.nodes.map((n) => rawClient(n.url));
     const redlock = new Redlock5(clients, { retryCount: 0 });
     redlock.on('error', () => {});
     const name = uniqueName();

@@ -4,7 +4,7 @@
  */
 import { BackendUnavailableError, CounterBoundError, type LockHandle, LockLostError } from '@lockstep/core';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisCoordinator } from './index.js';
 import {
   abortedAfter,
@@ -16,22 +16,17 @@ import {
   rawClient,
   within,
 } from './test-support/helpers.js';
-import { type LocalRedis, startLocalRedis } from './test-support/local-redis.js';
+import { requireProcessControl, useRedisServer } from './test-support/servers.js';
 import { spawnHolder } from './test-support/spawn-holder.js';
 
-let server: LocalRedis;
-beforeAll(async () => {
-  server = await startLocalRedis();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const redis = useRedisServer();
+const server = () => redis.handle;
 
 describe('redis:// locks', () => {
   it('acquires in one EVALSHA and keeps owner and fencing state at the namespaced keys', async () => {
     const prefix = freshPrefix();
-    const coord = await open(server.url, { prefix });
-    const raw = rawClient(server.url);
+    const coord = await open(server().url, { prefix });
+    const raw = rawClient(server().url);
     const lock = coord.lock('invoice/42');
     await (await lock.acquire()).release(); // load the scripts
     await raw.config('RESETSTAT');
@@ -48,8 +43,8 @@ describe('redis:// locks', () => {
   });
 
   it('runs its scripts again after SCRIPT FLUSH (NOSCRIPT falls back to EVAL)', async () => {
-    const coord = await open(server.url, { prefix: freshPrefix() });
-    const raw = rawClient(server.url);
+    const coord = await open(server().url, { prefix: freshPrefix() });
+    const raw = rawClient(server().url);
     await (await coord.lock('s').acquire()).release();
     await raw.script('FLUSH');
     const held = await coord.lock('s').acquire();
@@ -59,7 +54,7 @@ describe('redis:// locks', () => {
 
   it('issues strictly increasing fencing tokens across holders', async () => {
     const prefix = freshPrefix();
-    const [a, b] = [await open(server.url, { prefix }), await open(server.url, { prefix })];
+    const [a, b] = [await open(server().url, { prefix }), await open(server().url, { prefix })];
     const tokens: bigint[] = [];
     for (let i = 0; i < 6; i++) {
       const held = await (i % 2 ? a : b).lock('fenced').acquire();
@@ -71,9 +66,9 @@ describe('redis:// locks', () => {
 
   it('wakes a waiter by notification within a few ms of the release, without polling', async () => {
     const prefix = freshPrefix();
-    const holder = await open(server.url, { prefix });
-    const waiter = await open(server.url, { prefix });
-    const raw = rawClient(server.url);
+    const holder = await open(server().url, { prefix });
+    const waiter = await open(server().url, { prefix });
+    const raw = rawClient(server().url);
     const lags: number[] = [];
     for (let round = 0; round < 5; round++) {
       const held = await holder.lock('handoff').acquire();
@@ -96,8 +91,8 @@ describe('redis:// locks', () => {
 
   it('retries when an abandoned lease runs out, although an expiry publishes nothing', async () => {
     const prefix = freshPrefix();
-    const crashed = await open(server.url, { prefix });
-    const waiter = await open(server.url, { prefix });
+    const crashed = await open(server().url, { prefix });
+    const waiter = await open(server().url, { prefix });
     const ttlMs = 1_000;
     const start = performance.now();
     await crashed.lock('abandoned', { ttlMs, autoExtend: false }).acquire();
@@ -111,9 +106,9 @@ describe('redis:// locks', () => {
 
   it('never hangs a waiter whose release message was lost', async () => {
     const prefix = freshPrefix();
-    const holder = await open(server.url, { prefix });
-    const waiter = await open(server.url, { prefix });
-    const raw = rawClient(server.url);
+    const holder = await open(server().url, { prefix });
+    const waiter = await open(server().url, { prefix });
+    const raw = rawClient(server().url);
     await holder.lock('silent', { ttlMs: 30_000 }).acquire();
     const waiting = waiter.lock('silent').acquire({ waitMs: 10_000 });
     await delay(100);
@@ -126,9 +121,9 @@ describe('redis:// locks', () => {
 
   it('listens on one subscriber connection per coordinator, however many locks it waits on', async () => {
     const prefix = freshPrefix();
-    const holder = await open(server.url, { prefix });
-    const waiter = await open(server.url, { prefix });
-    const raw = rawClient(server.url);
+    const holder = await open(server().url, { prefix });
+    const waiter = await open(server().url, { prefix });
+    const raw = rawClient(server().url);
     const subscribers = async () => {
       const list = String(await raw.client('LIST'));
       return list.split('\n').filter((line) => / name=lockstep-subscriber /.test(line)).length;
@@ -147,8 +142,8 @@ describe('redis:// locks', () => {
 
   it('aborts the signal at once when a renewal finds another owner, and never deletes its key', async () => {
     const prefix = freshPrefix();
-    const coord = await open(server.url, { prefix });
-    const raw = rawClient(server.url);
+    const coord = await open(server().url, { prefix });
+    const raw = rawClient(server().url);
     const held = await coord.lock('stolen', { ttlMs: 300 }).acquire();
     const start = performance.now();
     await raw.set(`${prefix}/lock/stolen`, 'intruder', 'PX', 60_000);
@@ -163,12 +158,13 @@ describe('redis:// locks', () => {
     expect(await raw.pttl(`${prefix}/lock/stolen`)).toBeLessThanOrEqual(60_000);
   });
 
-  it('keeps renewing while Redis is unreachable, then aborts when the lease ends', async () => {
-    const coord = await open(server.url, { prefix: freshPrefix(), commandTimeoutMs: 150 });
+  it('keeps renewing while Redis is unreachable, then aborts when the lease ends', async (context) => {
+    requireProcessControl(context, server());
+    const coord = await open(server().url, { prefix: freshPrefix(), commandTimeoutMs: 150 });
     const ttlMs = 900;
     const start = performance.now();
     const held = await coord.lock('unreachable', { ttlMs }).acquire();
-    server.pause();
+    await server().pause();
     try {
       const abortMs = await within(abortedAfter(held.signal, start), 5_000, 'loss signal');
       expect((held.signal.reason as LockLostError).reason).toBe('unreachable');
@@ -176,7 +172,7 @@ describe('redis:// locks', () => {
       expect(abortMs).toBeGreaterThanOrEqual(ttlMs - 5);
       expect(abortMs).toBeLessThan(ttlMs + 400);
     } finally {
-      server.resume();
+      await server().resume();
     }
     expect(await held.release()).toBe(false);
   });
@@ -184,11 +180,11 @@ describe('redis:// locks', () => {
   it('a holder process paused past its lease: the next holder has a larger token, the old signal aborts on resume', async () => {
     const prefix = freshPrefix();
     const name = 'paused-holder';
-    const holder = spawnHolder(`${server.url}?prefix=${prefix}`, name, 600);
+    const holder = spawnHolder(`${server().url}?prefix=${prefix}`, name, 600);
     try {
       const oldToken = BigInt(await holder.next<string>('token'));
       holder.child.kill('SIGSTOP');
-      const coord = await open(server.url, { prefix });
+      const coord = await open(server().url, { prefix });
       const next = await coord.lock(name).acquire({ waitMs: 5_000 });
       expect(next.fencingToken > oldToken).toBe(true);
       holder.child.kill('SIGCONT');
@@ -203,22 +199,16 @@ describe('redis:// locks', () => {
 });
 
 describe('redis:// restart without persistence (the known single-node anomaly)', () => {
-  let restartable: LocalRedis;
-  beforeAll(async () => {
-    restartable = await startLocalRedis();
-  });
-  afterAll(async () => {
-    await restartable?.stop();
-  });
+  const restartable = useRedisServer();
 
-  it('lets a second holder in while the first still holds; lockstep reports it and fencing still orders them', async ({
-    annotate,
-  }) => {
+  it('lets a second holder in while the first still holds; lockstep reports it and fencing still orders them', async (context) => {
+    requireProcessControl(context, restartable.handle);
     const prefix = freshPrefix();
-    const first = await open(restartable.url, { prefix });
-    const second = await open(restartable.url, { prefix });
+    const first = await open(restartable.handle.url, { prefix });
+    const second = await open(restartable.handle.url, { prefix });
     const a = await first.lock('job', { ttlMs: 10_000 }).acquire();
-    await restartable.restart(); // SIGKILL + start: every key is gone
+    await restartable.handle.kill(); // a crash: no persistence, so every key is gone
+    await restartable.handle.restart();
     const restartedAt = performance.now();
 
     // The anomaly: B acquires the lock A never released and whose lease has not run out.
@@ -241,7 +231,7 @@ describe('redis:// restart without persistence (the known single-node anomaly)',
     expect(b!.fencingToken > a.fencingToken).toBe(true);
     expect(await a.release()).toBe(false);
     expect(await b!.isHeld()).toBe(true);
-    await annotate(
+    await context.annotate(
       `Redis restart without persistence: second holder granted ${overlapObserved ? 'while the first handle still believed it held the lock' : 'after the first handle had already been told'}; ` +
         `first handle's signal aborted ${Math.round(lostAfter)} ms after the restart (${(a.signal.reason as LockLostError).reason}); ` +
         `tokens ${a.fencingToken} → ${b!.fencingToken} (still increasing).`,
@@ -253,7 +243,7 @@ describe('redis:// restart without persistence (the known single-node anomaly)',
 describe('redis:// counters', () => {
   it('enforces bounds atomically under concurrency; a violating call writes nothing', async () => {
     const prefix = freshPrefix();
-    const coords = await Promise.all([1, 2, 3, 4].map(() => open(server.url, { prefix })));
+    const coords = await Promise.all([1, 2, 3, 4].map(() => open(server().url, { prefix })));
     await coords[0]!.counter('stock').set(50);
     const results = await Promise.allSettled(
       Array.from({ length: 64 }, (_, i) => coords[i % 4]!.counter('stock', { min: 0 }).decrement()),
@@ -267,8 +257,8 @@ describe('redis:// counters', () => {
   });
 
   it('stays within the safe-integer range', async () => {
-    const coord = await open(server.url, { prefix: freshPrefix() });
-    const raw = rawClient(server.url);
+    const coord = await open(server().url, { prefix: freshPrefix() });
+    const raw = rawClient(server().url);
     const c = coord.counter('big');
     await c.set(Number.MAX_SAFE_INTEGER - 1);
     expect(await c.increment()).toBe(Number.MAX_SAFE_INTEGER);
@@ -281,8 +271,8 @@ describe('redis:// counters', () => {
   });
 
   it('coalesces concurrent increments into few scripts, each caller getting a distinct value', async () => {
-    const coord = await open(server.url, { prefix: freshPrefix() });
-    const raw = rawClient(server.url);
+    const coord = await open(server().url, { prefix: freshPrefix() });
+    const raw = rawClient(server().url);
     const c = coord.counter('hits');
     await c.increment(); // load the script
     await raw.config('RESETSTAT');
@@ -293,8 +283,8 @@ describe('redis:// counters', () => {
   });
 
   it('stores a plain integer that other Redis clients can read and INCRBY', async () => {
-    const coord = await open(server.url, { prefix: freshPrefix() });
-    const raw = rawClient(server.url);
+    const coord = await open(server().url, { prefix: freshPrefix() });
+    const raw = rawClient(server().url);
     const c = coord.counter('shared');
     await c.increment(7);
     expect(await raw.incrby(`${coord.prefix}/counter/shared`, 3)).toBe(10);
@@ -305,8 +295,8 @@ describe('redis:// counters', () => {
   });
 
   it('keeps locks and counters of one name apart', async () => {
-    const coord = await open(server.url, { prefix: freshPrefix() });
-    const raw = rawClient(server.url);
+    const coord = await open(server().url, { prefix: freshPrefix() });
+    const raw = rawClient(server().url);
     const held = await coord.lock('x').acquire();
     await coord.counter('x').increment();
     expect(await raw.get(`${coord.prefix}/counter/x`)).toBe('1');
@@ -324,19 +314,19 @@ describe('redis:// connections', () => {
     expect(performance.now() - start).toBeLessThan(2_000);
   });
 
-  it('gives up on a server that accepts but never answers within connectTimeoutMs', async () => {
+  it('gives up on a server that accepts but never answers within connectTimeoutMs', async (context) => {
+    requireProcessControl(context, server());
     const { connect } = await import('@lockstep/core');
-    const silent = await startLocalRedis();
-    silent.pause();
+    await server().pause();
     try {
       const start = performance.now();
-      const error = await connect(silent.url, { connectTimeoutMs: 500 }).catch((e: unknown) => e);
+      const error = await connect(server().url, { connectTimeoutMs: 500 }).catch((e: unknown) => e);
       const took = performance.now() - start;
       expect(error).toBeInstanceOf(BackendUnavailableError);
       expect(took).toBeGreaterThanOrEqual(450);
       expect(took).toBeLessThan(1_500);
     } finally {
-      await silent.stop();
+      await server().resume();
     }
   });
 
@@ -350,7 +340,7 @@ describe('redis:// connections', () => {
   });
 
   it("works over the application's own client and leaves it open on close", async () => {
-    const client = new Redis(server.url);
+    const client = new Redis(server().url);
     try {
       const coord = redisCoordinator(client, { prefix: freshPrefix() });
       const held = await coord.lock('own').acquire();
