@@ -1,3 +1,3 @@
-import { lockstepVitestConfig } from '../../vitest.shared.js';
+import { lockstepVitestConfig } from '../vitest.shared.js';
 
 export default lockstepVitestConfig();
