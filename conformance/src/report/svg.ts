@@ -53,18 +53,20 @@ export function renderBarChart(chart: BarChart, id: string): string {
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" ` +
+      'font-family="system-ui, sans-serif" font-size="11" ' +
       `viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(chart.title)}">`,
     `<title>${escapeXml(chart.title)}</title>`,
     `<defs><pattern id="${escapeXml(hatch)}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">` +
       '<rect width="6" height="6" fill="#f2b84b"/><line x1="0" y1="0" x2="0" y2="6" stroke="#8a5a00" stroke-width="2"/>' +
       '</pattern></defs>',
-    `<text x="0" y="16" class="chart-title">${escapeXml(chart.title)}</text>`,
-    `<text x="0" y="32" class="chart-subtitle">${escapeXml(chart.subtitle)}</text>`,
-    `<line x1="${labelWidth}" y1="${TOP - 4}" x2="${labelWidth}" y2="${height - 6}" class="axis"/>`,
+    `<text x="0" y="16" font-size="13" font-weight="600" class="chart-title">${escapeXml(chart.title)}</text>`,
+    `<text x="0" y="32" fill="#57606a" class="chart-subtitle">${escapeXml(chart.subtitle)}</text>`,
+    `<line x1="${labelWidth}" y1="${TOP - 4}" x2="${labelWidth}" y2="${height - 6}" stroke="#8c959f" class="axis"/>`,
   );
   chart.bars.forEach((bar, index) => {
     const y = TOP + index * ROW;
-    const length = scale(bar.value);
+    // At least a hairline for any non-zero value, so a tiny figure still shows as a bar.
+    const length = bar.value > 0 ? Math.max(1, scale(bar.value)) : 0;
     const fill = bar.hatched ? `url(#${escapeXml(hatch)})` : COLOUR[bar.kind];
     parts.push(
       `<g class="bar ${bar.kind}">`,
@@ -73,20 +75,23 @@ export function renderBarChart(chart: BarChart, id: string): string {
     );
     if (bar.whisker !== undefined && bar.whisker > bar.value) {
       const middle = y + BAR / 2;
-      const end = labelWidth + scale(bar.whisker);
+      const end = labelWidth + Math.max(length, scale(bar.whisker));
       parts.push(
-        `<line x1="${(labelWidth + length).toFixed(1)}" y1="${middle}" x2="${end.toFixed(1)}" y2="${middle}" class="whisker"/>`,
-        `<line x1="${end.toFixed(1)}" y1="${y + 3}" x2="${end.toFixed(1)}" y2="${y + BAR - 3}" class="whisker"/>`,
+        `<line x1="${(labelWidth + length).toFixed(1)}" y1="${middle}" x2="${end.toFixed(1)}" y2="${middle}" ${WHISKER}/>`,
+        `<line x1="${end.toFixed(1)}" y1="${y + 3}" x2="${end.toFixed(1)}" y2="${y + BAR - 3}" ${WHISKER}/>`,
       );
     }
     parts.push(
-      `<text x="${width - VALUE_COLUMN + 8}" y="${y + BAR - 3}" class="value">${escapeXml(bar.valueText)}</text>`,
+      `<text x="${width - VALUE_COLUMN + 8}" y="${y + BAR - 3}" fill="#57606a" class="value">${escapeXml(bar.valueText)}</text>`,
       '</g>',
     );
   });
   parts.push('</svg>');
   return parts.join('\n');
 }
+
+// Styling is in attributes, not page CSS, so a chart copied out of the page still renders.
+const WHISKER = 'stroke="#1d2630" stroke-width="1.2" class="whisker"';
 
 const COLOUR: Record<Bar['kind'], string> = {
   lockstep: '#2f6fdf',
