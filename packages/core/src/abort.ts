@@ -34,6 +34,28 @@ export function abortPromise(signal: AbortSignal): { promise: Promise<never>; di
   return { promise, dispose };
 }
 
+/**
+ * An AbortSignal that aborts when any of `signals` does, with that signal's reason, and a
+ * `dispose` that detaches it from them. Use it instead of `AbortSignal.any` when a source
+ * lives long (a coordinator's close signal): on Node 20 every `AbortSignal.any` result stays
+ * referenced from its sources (about 70 bytes per call, never collected), so a loop of
+ * acquires grows the heap without bound.
+ */
+export function linkSignals(signals: readonly AbortSignal[]): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const already = signals.find((s) => s.aborted);
+  if (already) {
+    controller.abort(already.reason);
+    return { signal: controller.signal, dispose: () => {} };
+  }
+  const listeners = signals.map((source) => {
+    const onAbort = () => controller.abort(source.reason);
+    source.addEventListener('abort', onAbort, { once: true });
+    return () => source.removeEventListener('abort', onAbort);
+  });
+  return { signal: controller.signal, dispose: () => listeners.forEach((remove) => remove()) };
+}
+
 /** An AbortSignal that aborts when any of `signals` does, with that signal's reason. */
 export function anySignal(signals: Array<AbortSignal | undefined>): AbortSignal {
   const present = signals.filter((s): s is AbortSignal => s !== undefined);

@@ -5,7 +5,7 @@
  * Timeouts and aborts always clean up before rejecting: nothing is left queued or held.
  * @module
  */
-import { sleep } from './abort.js';
+import { linkSignals, sleep } from './abort.js';
 import type { AcquireRequest, LeaseGrant, LockDriver } from './driver.js';
 import { LockTimeoutError } from './errors.js';
 import { jitter } from './random.js';
@@ -57,7 +57,7 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
   }
   const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
   const signals = [input.signal, input.closing, timeout].filter((s): s is AbortSignal => s !== undefined);
-  const stop = AbortSignal.any(signals);
+  const { signal: stop, dispose } = linkSignals(signals);
   try {
     if (!driver.acquire) return await tryThenWait(driver, request, stop, input.recheck);
     // Queue-based drivers learn of the grant when it happens; per-lock ones set validUntil.
@@ -68,6 +68,8 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
       throw new LockTimeoutError(request.lock.name, Math.round(performance.now() - started));
     }
     throw error;
+  } finally {
+    dispose();
   }
 }
 
