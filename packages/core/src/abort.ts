@@ -53,7 +53,10 @@ export function linkSignals(signals: readonly AbortSignal[]): { signal: AbortSig
     source.addEventListener('abort', onAbort, { once: true });
     return () => source.removeEventListener('abort', onAbort);
   });
-  return { signal: controller.signal, dispose: () => listeners.forEach((remove) => remove()) };
+  const dispose = () => {
+    for (const remove of listeners) remove();
+  };
+  return { signal: controller.signal, dispose };
 }
 
 /** An AbortSignal that aborts when any of `signals` does, with that signal's reason. */
