@@ -99,7 +99,9 @@ export interface LinearizabilityResult {
  * 3 000 operations from 16 clients (increments and reads, a few timeouts) ≈ 15 ms; an
  * adversarial mix of sets, compareAndSets and ±3 adds over a range of 18 values ≈ 120 ms;
  * a violation 2 000 operations deep ≈ 15–40 ms. Many concurrent writes of arbitrary values
- * plus many timeouts can still make it exponential: the budget then gives `unknown`.
+ * plus many timeouts can still make it exponential: the budget then gives `unknown`. The
+ * memo costs roughly 100 bytes per explored configuration; the default budget (5 M steps,
+ * about a second) keeps it near 50 MB.
  * @throws InvalidHistoryError when an entry or the model is malformed.
  */
 export function checkCounterLinearizability(
@@ -239,13 +241,9 @@ function searchLinearization(
   const observer = Uint8Array.from(compiled, (op) => (isPureObserver(op) ? 1 : 0));
   const pending = Uint8Array.from(compiled, (op) => (op.outcome === Outcome.Unknown ? 1 : 0));
   const twin = identicalPendingPredecessors(ops);
-  const linearized = new Uint32Array(Math.ceil(n / 32) || 1);
-  const flip = (op: number) => {
-    linearized[op >>> 5]! ^= 1 << (op & 31);
-    cache.toggle(op);
-  };
-  const isLinearized = (op: number) => (linearized[op >>> 5]! & (1 << (op & 31))) !== 0;
-  const cache = new LinearizedStateCache(n);
+  const linearized = new LinearizedSet(...bitPositions(ops));
+  const flip = (op: number) => linearized.flip(op);
+  const isLinearized = (op: number) => linearized.has(op);
 
   const stackCall = new Int32Array(n);
   const stackValue = new Float64Array(n);
@@ -370,7 +368,7 @@ function searchLinearization(
       const stop = overBudget();
       if (stop) return stop;
       flip(op);
-      if (cache.remember(linearized, value, '')) {
+      if (linearized.remember(value, -1, -1)) {
         push(candidate, value, true);
         continue configurations;
       }
@@ -396,7 +394,7 @@ function searchLinearization(
           // here: the same order with it moved to the end is just as valid.
           if (!Number.isNaN(after) && !(pending[op] && after === value) && !commutesBack(op, after)) {
             flip(op);
-            if (cache.remember(linearized, after, pending[op] ? `${op}@${value}` : '')) {
+            if (pending[op] ? linearized.remember(after, op, value) : linearized.remember(after, -1, -1)) {
               push(node, after, false);
               continue configurations;
             }
@@ -470,6 +468,24 @@ function isPureObserver(op: CompiledOperation): boolean {
   );
 }
 
+/** Bit positions for {@link LinearizedSet}: returned operations by call time, then never-returned ones. */
+function bitPositions(
+  ops: ReadonlyArray<{ entry: CounterHistoryEntry; op: CompiledOperation }>,
+): [Int32Array, number] {
+  const isPending = (index: number) => ops[index]!.op.outcome === Outcome.Unknown;
+  const order = ops
+    .map((_, index) => index)
+    .sort(
+      (a, b) =>
+        Number(isPending(a)) - Number(isPending(b)) || ops[a]!.entry.call - ops[b]!.entry.call || a - b,
+    );
+  const position = new Int32Array(ops.length);
+  order.forEach((op, bit) => {
+    position[op] = bit;
+  });
+  return [position, order.filter((index) => !isPending(index)).length];
+}
+
 /** Call and return events in time order; at equal times calls first (ties overlap). */
 function buildEvents(
   ops: ReadonlyArray<{ entry: CounterHistoryEntry }>,
@@ -525,20 +541,51 @@ function openCalls(
 }
 
 /**
- * The memo of (linearized set, value) pairs already explored. Keys are a 64-bit Zobrist
- * hash of the set (updated in O(1) per toggle) plus the value; the full bitset is kept and
- * compared on a hash hit, so a collision can never prune a live branch.
+ * The set of linearized operations, and the memo of (set, value, context) triples already
+ * explored.
+ *
+ * Memory is what limits a search like this, so a remembered set is stored compactly and
+ * exactly. Operations get bit positions in call order, never-returned ones last. Every
+ * operation that returned before the first unplaced return is placed, and none called
+ * after it is, so in call order the set is all ones, then a narrow band about as wide as
+ * the concurrency, then zeros, then the never-returned operations' bits. Only the band and
+ * that tail are stored, with the band's bounds. Lookups go by a hash of a 64-bit Zobrist
+ * hash of the set (updated in O(1) per flip) and the rest of the key, and everything
+ * stored is compared on a hit, so a hash collision can never prune a live branch.
  */
-class LinearizedStateCache {
-  readonly #low: Uint32Array;
-  readonly #high: Uint32Array;
-  readonly #seen = new Map<string, Uint32Array[]>();
+/** Words of a stored configuration's header: band start, band end, context op, value, context value. */
+const HEADER = 7;
+
+class LinearizedSet {
+  readonly #bits: Uint32Array;
+  readonly #position: Int32Array;
+  /** First word holding a never-returned operation's bit. */
+  readonly #tailWord: number;
+  readonly #zobristLow: Uint32Array;
+  readonly #zobristHigh: Uint32Array;
+  /** 31-bit hash → offset in `#pool` of the newest entry with that hash. */
+  readonly #seen = new Map<number, number>();
+  /**
+   * Stored configurations, back to back: [offset of the previous entry with the same hash
+   * + 1 (0 for none), word count, band start, band end, context operation + 1, value (2
+   * words), context value (2 words), ...words]. Small-integer keys and one growing array,
+   * instead of a string and a typed array per entry, keep the memo near 100 bytes per
+   * configuration.
+   */
+  #pool = new Uint32Array(4096);
+  #poolUsed = 0;
+  readonly #float = new Float64Array(1);
+  readonly #floatWords = new Uint32Array(this.#float.buffer);
   #hashLow = 0;
   #hashHigh = 0;
 
-  constructor(operations: number) {
-    this.#low = new Uint32Array(operations);
-    this.#high = new Uint32Array(operations);
+  constructor(position: Int32Array, firstPendingPosition: number) {
+    const n = position.length;
+    this.#position = position;
+    this.#bits = new Uint32Array(Math.ceil(n / 32) || 1);
+    this.#tailWord = firstPendingPosition >>> 5;
+    this.#zobristLow = new Uint32Array(n);
+    this.#zobristHigh = new Uint32Array(n);
     // A fixed seed keeps runs reproducible; the hash only has to spread, not be secret.
     let seed = 0x9e3779b9;
     const random = () => {
@@ -547,35 +594,86 @@ class LinearizedStateCache {
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
       return (t ^ (t >>> 14)) >>> 0;
     };
-    for (let i = 0; i < operations; i++) {
-      this.#low[i] = random();
-      this.#high[i] = random();
+    for (let i = 0; i < n; i++) {
+      this.#zobristLow[i] = random();
+      this.#zobristHigh[i] = random();
     }
   }
 
-  /** Flips operation `op` in the hash (call exactly when its bit flips). */
-  toggle(op: number): void {
-    this.#hashLow = (this.#hashLow ^ this.#low[op]!) >>> 0;
-    this.#hashHigh = (this.#hashHigh ^ this.#high[op]!) >>> 0;
+  /** Adds or removes `op`. */
+  flip(op: number): void {
+    const bit = this.#position[op]!;
+    this.#bits[bit >>> 5]! ^= 1 << (bit & 31);
+    this.#hashLow = (this.#hashLow ^ this.#zobristLow[bit]!) >>> 0;
+    this.#hashHigh = (this.#hashHigh ^ this.#zobristHigh[bit]!) >>> 0;
   }
 
-  /** Records (set, value, context); `false` when it was already there. */
-  remember(linearized: Uint32Array, value: number, context: string): boolean {
-    const key = `${this.#hashLow}:${this.#hashHigh}:${value}:${context}`;
-    const bucket = this.#seen.get(key);
-    if (bucket === undefined) {
-      this.#seen.set(key, [linearized.slice()]);
-      return true;
+  /** Whether `op` is in the set. */
+  has(op: number): boolean {
+    const bit = this.#position[op]!;
+    return (this.#bits[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+  }
+
+  /**
+   * Records (current set, value, context); `false` when it was already there. The context
+   * is the never-returned operation placed last and the value before it (`-1` when none).
+   */
+  remember(value: number, contextOp: number, contextValue: number): boolean {
+    const bits = this.#bits;
+    let low = 0;
+    while (low < bits.length - 1 && bits[low] === 0xffffffff) low++;
+    let high = this.#tailWord - 1;
+    while (high > low && bits[high] === 0) high--;
+    const band = bits.subarray(low, Math.max(low, high) + 1);
+    const tail = bits.subarray(Math.min(this.#tailWord, bits.length));
+    // The header fields, as they are stored and compared.
+    const header = this.#header;
+    header[0] = low;
+    header[1] = high + 1;
+    header[2] = contextOp + 1;
+    this.#float[0] = value;
+    header[3] = this.#floatWords[0]!;
+    header[4] = this.#floatWords[1]!;
+    this.#float[0] = contextValue;
+    header[5] = this.#floatWords[0]!;
+    header[6] = this.#floatWords[1]!;
+    let hash = this.#hashLow ^ Math.imul(this.#hashHigh, 0x9e3779b1);
+    for (const word of header) hash = Math.imul(hash ^ word, 0x85ebca6b) ^ (hash >>> 13);
+    hash &= 0x3fffffff;
+
+    const newest = this.#seen.get(hash);
+    for (let at = newest; at !== undefined; at = this.#pool[at]! === 0 ? undefined : this.#pool[at]! - 1) {
+      if (this.#matches(at, header, band, tail)) return false;
     }
-    for (const known of bucket) if (sameBits(known, linearized)) return false;
-    bucket.push(linearized.slice());
+    const size = 2 + HEADER + band.length + tail.length;
+    if (this.#poolUsed + size > this.#pool.length) {
+      const grown = new Uint32Array(Math.max(this.#pool.length * 2, this.#poolUsed + size));
+      grown.set(this.#pool.subarray(0, this.#poolUsed));
+      this.#pool = grown;
+    }
+    const at = this.#poolUsed;
+    const pool = this.#pool;
+    pool[at] = newest === undefined ? 0 : newest + 1;
+    pool[at + 1] = band.length + tail.length;
+    pool.set(header, at + 2);
+    pool.set(band, at + 2 + HEADER);
+    pool.set(tail, at + 2 + HEADER + band.length);
+    this.#poolUsed += size;
+    this.#seen.set(hash, at);
     return true;
   }
-}
 
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  readonly #header = new Uint32Array(HEADER);
+
+  #matches(at: number, header: Uint32Array, band: Uint32Array, tail: Uint32Array): boolean {
+    const pool = this.#pool;
+    if (pool[at + 1] !== band.length + tail.length) return false;
+    for (let i = 0; i < HEADER; i++) if (pool[at + 2 + i] !== header[i]) return false;
+    const start = at + 2 + HEADER;
+    for (let i = 0; i < band.length; i++) if (pool[start + i] !== band[i]) return false;
+    for (let i = 0; i < tail.length; i++) if (pool[start + band.length + i] !== tail[i]) return false;
+    return true;
+  }
 }
 
 function explain(
