@@ -19,10 +19,10 @@ export {
   type BenchMetric,
   InvalidReportError,
   type MachineInfo,
+  REPORT_TEST_ORDER,
   type Report,
-  TEST_IDS,
+  type ReportTestResult,
   TEST_STATUSES,
-  type TestResult,
   type TestStatus,
 } from './types.js';
 export { backendCaveat } from './view.js';

@@ -34,8 +34,12 @@ export const TEST_STATUSES = ['pass', 'fail', 'skip'] as const;
 /** One of {@link TEST_STATUSES}. */
 export type TestStatus = (typeof TEST_STATUSES)[number];
 
-/** The conformance test ids of SPEC.md, in the order reports list them (others follow). */
-export const TEST_IDS = [
+/**
+ * The conformance test ids of SPEC.md, in the order reports list them; ids not listed
+ * follow in order of appearance. (The suite's own list is `TEST_IDS` in `tests/types.ts`;
+ * this one only orders rows, so the report never depends on the suite.)
+ */
+export const REPORT_TEST_ORDER = [
   'lock.exclusive',
   'lock.try',
   'lock.handoff',
@@ -76,9 +80,9 @@ export const BENCH_METRICS = [
 /** One of {@link BENCH_METRICS}. */
 export type BenchMetric = (typeof BENCH_METRICS)[number];
 
-/** The outcome of one conformance test on one backend. */
-export interface TestResult {
-  /** A test id such as `lock.exclusive` (see {@link TEST_IDS}). */
+/** The outcome of one conformance test on one backend, as `report.json` stores it. */
+export interface ReportTestResult {
+  /** A test id such as `lock.exclusive` (see {@link REPORT_TEST_ORDER}). */
   readonly id: string;
   readonly status: TestStatus;
   /** How long the test took, ms. */
@@ -116,7 +120,7 @@ export interface BackendReport<C extends object = Record<string, unknown>> {
   readonly url: string;
   readonly source: BackendSource;
   readonly capabilities: C;
-  readonly tests: readonly TestResult[];
+  readonly tests: readonly ReportTestResult[];
   readonly bench: BenchFigures;
   /** Figures of the libraries users would pick instead, by library, then metric. */
   readonly peers: Readonly<Record<string, BenchFigures>>;

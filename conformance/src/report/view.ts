@@ -12,8 +12,8 @@ import {
   type BackendReport,
   type BackendSource,
   BENCH_METRICS,
+  REPORT_TEST_ORDER,
   type Report,
-  TEST_IDS,
   type TestStatus,
 } from './types.js';
 
@@ -99,7 +99,7 @@ export interface TestMatrix {
  */
 export function testMatrix(report: Report<object>): TestMatrix {
   const ids = orderedKeys(
-    TEST_IDS,
+    REPORT_TEST_ORDER,
     report.backends.flatMap((backend) => backend.tests.map((test) => test.id)),
   );
   const notes = new Map<string, number>();
