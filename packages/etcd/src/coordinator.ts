@@ -1,0 +1,171 @@
+/**
+ * Building coordinators — from a URL (the etcd3 client is lockstep's and closed by
+ * `coordinator.close()`) or from the application's own etcd3 client (never closed by
+ * lockstep) — and {@link lockOwnership}, the hook for guarding your own etcd writes.
+ * @module
+ */
+import {
+  BackendUnavailableError,
+  type Coordinator,
+  createCoordinator,
+  InvalidArgumentError,
+  type LockHandle,
+  LockLostError,
+} from '@lockstep/core';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop } from 'cockatiel';
+import {
+  CompareResult,
+  CompareTarget,
+  Etcd3,
+  type ICompare,
+  isRecoverableError,
+  type Namespace,
+} from 'etcd3';
+import { type EtcdDriver, etcdDriver } from './driver.js';
+import { type EtcdConnectOptions, type EtcdCoordinatorOptions, resolveOptions } from './options.js';
+import { EtcdRpc } from './rpc.js';
+import { parseEtcdUrl } from './url.js';
+
+const drivers = new WeakMap<Coordinator, EtcdDriver>();
+
+/**
+ * An `etcd` coordinator over your own etcd3 client (an `Etcd3`, or a namespace of one: every
+ * key then lives under that namespace). `coordinator.close()` revokes lockstep's leases and
+ * leaves your client open.
+ *
+ * Your client's fault-handling policy applies to lockstep's requests. etcd3's default global
+ * policy retries a request whose reply was lost; for lock operations that is harmless (each is
+ * guarded so that a repeat changes nothing), but a counter's compare-and-swap repeated after it
+ * succeeded adds twice. For exact counters build the client with
+ * `faultHandling: { global: noop }` (from `cockatiel`), as `connect('etcd://…')` does.
+ * @throws InvalidArgumentError when `client` is not an etcd3 client or an option is bad.
+ */
+export function etcdCoordinator(client: Namespace, options: EtcdCoordinatorOptions = {}): Coordinator {
+  assertClient(client);
+  const resolved = resolveOptions({ ...options });
+  const driver = etcdDriver(client, { ownsClient: false, requestTimeoutMs: resolved.requestTimeoutMs });
+  return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+}
+
+/**
+ * `connect()` for `etcd://h1:p1[,h2:p2,...]`: everything is validated before the client is
+ * created, and the first request must be answered within `connectTimeoutMs` (else
+ * `BackendUnavailableError`, and the client is closed).
+ */
+export async function connectFromUrl(url: URL, options: EtcdConnectOptions): Promise<Coordinator> {
+  const resolved = resolveOptions(options);
+  const target = parseEtcdUrl(url);
+  const scheme = resolved.tls ? 'https' : 'http';
+  const client = new Etcd3({
+    hosts: target.endpoints.map((e) => `${scheme}://${e}`),
+    auth: target.auth ? { ...target.auth } : undefined,
+    // No blind global retry: lockstep retries what is safe to repeat itself (see rpc.ts).
+    // Per member, a circuit breaker skips a dead member for a second at a time.
+    faultHandling: {
+      global: noop,
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), {
+          halfOpenAfter: 1_000,
+          breaker: new ConsecutiveBreaker(3),
+        }),
+    },
+    grpcOptions: {
+      // Reconnect promptly to a member that comes back.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+    },
+  });
+  const probe = new EtcdRpc(client, resolved.connectTimeoutMs);
+  try {
+    await probe.range({ key: probe.key('lockstep-probe'), count_only: true }, 'connect');
+  } catch (error) {
+    client.close();
+    const where = target.endpoints.join(',');
+    throw new BackendUnavailableError(
+      'etcd',
+      `no answer from ${where} within ${resolved.connectTimeoutMs} ms`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const driver = etcdDriver(client, { ownsClient: true, requestTimeoutMs: resolved.requestTimeoutMs });
+  return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+}
+
+/** How a held lock appears in etcd, for guarding your own writes with it. */
+export interface LockOwnership {
+  /** The contender key that holds the lock, named as your client names keys (inside its namespace). */
+  readonly key: string;
+  /** Its create revision: the same value as `handle.fencingToken`. */
+  readonly createRevision: bigint;
+  /**
+   * The comparison `create_revision(key) == createRevision` (full key bytes, for a raw
+   * `etcd.kv.txn({ compare: [ownership.compare], success: [...] })`). It holds exactly while
+   * this handle owns the lock — etcd's `Mutex.IsOwner()`.
+   */
+  readonly compare: ICompare;
+}
+
+/**
+ * The hook that makes the lock safe for writes to etcd itself: put the returned comparison in
+ * your own transaction, and the write happens only if this handle still owns the lock at the
+ * instant etcd applies it — a holder that was paused past its lease cannot write.
+ *
+ * ```ts
+ * const held = await coord.lock('invoice:42').acquire();
+ * const { key, createRevision } = lockOwnership(coord, held);
+ * const res = await etcd
+ *   .if(key, 'Create', '==', createRevision.toString())
+ *   .then(etcd.put('invoices/42').value(body))
+ *   .commit();
+ * if (!res.succeeded) throw new Error('lost the lock before writing');
+ * ```
+ *
+ * For resources outside etcd, compare `handle.fencingToken` with the largest token the
+ * resource has seen instead (the token is this key's create revision).
+ * @throws InvalidArgumentError when `coordinator` is not an etcd coordinator.
+ * @throws LockLostError when `handle` no longer holds its lock (released or lost).
+ */
+export function lockOwnership(coordinator: Coordinator, handle: LockHandle): LockOwnership {
+  const driver = drivers.get(coordinator);
+  if (!driver) throw new InvalidArgumentError('coordinator', 'is not an etcd coordinator');
+  const token = handle.fencingToken;
+  const key = driver.context.owners.get(token);
+  if (key === undefined) {
+    const reason = handle.signal.reason;
+    throw reason instanceof LockLostError
+      ? reason
+      : new LockLostError(handle.name, 'stolen', { cause: 'not held' });
+  }
+  return {
+    key,
+    createRevision: token,
+    compare: {
+      key: driver.context.rpc.key(key),
+      target: CompareTarget.Create,
+      result: CompareResult.Equal,
+      create_revision: token.toString(),
+    },
+  };
+}
+
+/** The driver behind an etcd coordinator (internal: tests and benchmarks). */
+export function driverFor(coordinator: Coordinator): EtcdDriver | undefined {
+  return drivers.get(coordinator);
+}
+
+function register(coordinator: Coordinator, driver: EtcdDriver): Coordinator {
+  drivers.set(coordinator, driver);
+  return coordinator;
+}
+
+function assertClient(client: unknown): asserts client is Namespace {
+  const c = client as Partial<Namespace> | null;
+  if (typeof c !== 'object' || c === null || !c.kv || !c.leaseClient || !c.watchClient) {
+    throw new InvalidArgumentError(
+      'client',
+      'must be an etcd3 client (new Etcd3(...)) or one of its namespaces',
+    );
+  }
+}

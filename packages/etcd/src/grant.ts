@@ -1,0 +1,141 @@
+/**
+ * A held lock: our key (create revision = fencing token) on a session's lease. Core renews it
+ * at about ttl/3 through {@link EtcdGrant.renew} and watches {@link EtcdGrant.lost}.
+ * @module
+ */
+import type { LeaseGrant } from '@lockstep/core';
+import { remove, stillQueued } from './queue.js';
+import type { EtcdRpc } from './rpc.js';
+import type { LeaseSession } from './session.js';
+import type { SessionPool } from './sessions.js';
+import type { KeySweeper } from './sweeper.js';
+import type { WatchChannel } from './watch.js';
+
+/** What grants (and the lock driver) share within one coordinator. */
+export interface GrantContext {
+  readonly rpc: EtcdRpc;
+  readonly sessions: SessionPool;
+  readonly watches: WatchChannel;
+  readonly sweeper: KeySweeper;
+  /** Held locks by fencing token → their key, for {@link lockOwnership}. */
+  readonly owners: Map<bigint, string>;
+}
+
+/** One granted lock. */
+export class EtcdGrant implements LeaseGrant {
+  readonly fencingToken: bigint;
+  readonly validUntil: number;
+  readonly #ctx: GrantContext;
+  readonly #exclusive: boolean;
+  readonly #key: string;
+  readonly #lost = new AbortController();
+  #session: LeaseSession;
+  #settled = false;
+
+  constructor(ctx: GrantContext, session: LeaseSession, exclusive: boolean, key: string, token: bigint) {
+    this.#ctx = ctx;
+    this.#session = session;
+    this.#exclusive = exclusive;
+    this.#key = key;
+    this.fencingToken = token;
+    // The lease (so the lock) certainly lives until its last confirmed keep-alive + TTL.
+    this.validUntil = session.certainUntil;
+    ctx.owners.set(token, key);
+    this.#follow(session);
+  }
+
+  /** Aborted when the lease under our key is gone (every lock on that lease is lost with it). */
+  get lost(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  /**
+   * Proves the lease alive with a fresh keep-alive and our key still there, in parallel. A
+   * different TTL than the lease's moves the key onto the coordinator's lease for that TTL
+   * (same key, same create revision, so the same fencing token); native locks keep their lease.
+   */
+  async renew(ttlMs: number): Promise<boolean> {
+    if (ttlMs !== this.#session.ttlMs && !this.#exclusive) {
+      if (!(await this.#moveTo(ttlMs))) return false;
+    }
+    const [alive, held] = await Promise.all([
+      this.#session.confirm(),
+      stillQueued(this.#ctx.rpc, this.#key, this.fencingToken),
+    ]);
+    return alive && held;
+  }
+
+  async release(): Promise<boolean> {
+    if (this.#settled) return false;
+    try {
+      const removed = await remove(this.#ctx.rpc, this.#key, this.fencingToken);
+      this.#settle();
+      return removed;
+    } catch (error) {
+      // Unknown outcome: a key left on a shared lease would block the lock, so keep deleting it.
+      const session = this.#session;
+      this.#settled = true;
+      this.#ctx.owners.delete(this.fencingToken);
+      this.#ctx.sweeper.add(this.#key, this.fencingToken, session, () =>
+        this.#ctx.sessions.done(session, this.#exclusive),
+      );
+      throw error;
+    }
+  }
+
+  async isHeld(): Promise<boolean> {
+    if (this.#settled || !this.#session.usable) return false;
+    return stillQueued(this.#ctx.rpc, this.#key, this.fencingToken);
+  }
+
+  async #moveTo(ttlMs: number): Promise<boolean> {
+    const { sessions, rpc } = this.#ctx;
+    const next = sessions.shared(ttlMs);
+    sessions.use(next);
+    try {
+      const leaseId = await next.ready;
+      const key = rpc.key(this.#key);
+      const res = await rpc.txn(
+        {
+          compare: [
+            { key, target: 'Create', result: 'Equal', create_revision: this.fencingToken.toString() },
+          ],
+          success: [{ request_put: { key, ignore_value: true, lease: leaseId.toString() } }],
+          failure: [],
+        },
+        'extend',
+      );
+      if (!res.succeeded) {
+        sessions.done(next, false);
+        return false;
+      }
+    } catch (error) {
+      sessions.done(next, false);
+      throw error;
+    }
+    const previous = this.#session;
+    this.#session = next;
+    this.#follow(next);
+    sessions.done(previous, false);
+    return true;
+  }
+
+  #follow(session: LeaseSession): void {
+    session.lost.addEventListener(
+      'abort',
+      () => {
+        if (this.#session !== session || this.#settled) return;
+        this.#ctx.owners.delete(this.fencingToken);
+        this.#lost.abort(session.lost.reason);
+      },
+      { once: true },
+    );
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#ctx.owners.delete(this.fencingToken);
+    this.#ctx.sessions.done(this.#session, this.#exclusive);
+  }
+}

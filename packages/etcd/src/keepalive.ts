@@ -1,0 +1,121 @@
+/**
+ * One lease keep-alive stream per coordinator, shared by all its leases. etcd has no unary
+ * keep-alive: a keep-alive is a message on a bidirectional stream, answered with the lease's
+ * remaining TTL (0 when the lease no longer exists).
+ *
+ * A request not answered within its timeout resets the stream (a paused or partitioned member
+ * answers nothing, and the next stream may land on a healthy one); a broken stream fails every
+ * pending request so the caller can retry.
+ * @module
+ */
+import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
+import { unavailable } from './errors.js';
+import type { EtcdRpc } from './rpc.js';
+
+type Stream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
+
+interface Pending {
+  readonly resolve: (ttlSeconds: number) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Keep-alives for many leases over one stream. */
+export class KeepAliveChannel {
+  readonly #rpc: EtcdRpc;
+  #stream: Promise<Stream> | undefined;
+  readonly #pending = new Map<string, Pending[]>();
+  #closed = false;
+
+  constructor(rpc: EtcdRpc) {
+    this.#rpc = rpc;
+  }
+
+  /**
+   * Sends one keep-alive for lease `id`. Resolves with the TTL (seconds) the server reset it
+   * to — `0` or less when the lease does not exist — or rejects when no answer came in
+   * `timeoutMs` or the stream broke.
+   */
+  keepAlive(id: bigint, timeoutMs: number): Promise<number> {
+    if (this.#closed) return Promise.reject(unavailable('lease keep-alive', new Error('coordinator closed')));
+    const key = id.toString();
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#reset(unavailable('lease keep-alive', new Error(`no answer within ${timeoutMs} ms`)));
+      }, timeoutMs);
+      timer.unref();
+      const queue = this.#pending.get(key) ?? [];
+      queue.push({ resolve, reject, timer });
+      this.#pending.set(key, queue);
+      this.#open().then(
+        (stream) => {
+          try {
+            stream.write({ ID: key });
+          } catch (error) {
+            this.#reset(unavailable('lease keep-alive', error));
+          }
+        },
+        (error) => this.#reset(unavailable('lease keep-alive', error)),
+      );
+    });
+  }
+
+  /** Ends the stream and fails whatever is pending. */
+  close(): void {
+    this.#closed = true;
+    this.#reset(unavailable('lease keep-alive', new Error('coordinator closed')));
+  }
+
+  #open(): Promise<Stream> {
+    if (this.#stream) return this.#stream;
+    const opening = this.#rpc.keepAliveStream().then((stream) => {
+      const current = () => this.#stream === opening;
+      stream.on('data', (res) => {
+        if (current()) this.#answer(res);
+      });
+      stream.on('error', (error) => {
+        if (current()) this.#reset(unavailable('lease keep-alive', error));
+      });
+      stream.on('end', () => {
+        if (current()) this.#reset(unavailable('lease keep-alive', new Error('stream ended')));
+      });
+      return stream;
+    });
+    // A failed open must not stick: the next keep-alive opens afresh.
+    opening.catch(() => {
+      if (this.#stream === opening) this.#stream = undefined;
+    });
+    this.#stream = opening;
+    return opening;
+  }
+
+  #answer(res: ILeaseKeepAliveResponse): void {
+    const queue = this.#pending.get(res.ID);
+    const first = queue?.shift();
+    if (!first) return;
+    if (queue!.length === 0) this.#pending.delete(res.ID);
+    clearTimeout(first.timer);
+    first.resolve(Number(res.TTL));
+  }
+
+  #reset(error: unknown): void {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.then(
+      (s) => {
+        try {
+          s.cancel();
+        } catch {
+          // Already ended.
+        }
+      },
+      () => {},
+    );
+    const pending = [...this.#pending.values()].flat();
+    this.#pending.clear();
+    for (const p of pending) {
+      clearTimeout(p.timer);
+      p.reject(error);
+    }
+  }
+}

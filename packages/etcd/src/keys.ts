@@ -1,0 +1,103 @@
+/**
+ * Every etcd key lockstep touches, derived in this one place.
+ *
+ * Layout (`P` = encoded prefix, `N` = encoded name; encoded segments never contain `/`, so
+ * `/` separates the parts unambiguously and the map is injective):
+ *
+ * | what | key |
+ * |---|---|
+ * | a lock's queue (every contender's key lives directly under it) | `P/locks/N/` |
+ * | one contender (one key per acquire, on the coordinator's shared lease) | `P/locks/N/<owner id>` |
+ * | a counter (the value as a decimal string) | `P/counters/N` |
+ *
+ * A lock with a `native` location (issue 10) uses exactly the layout of etcd's
+ * `concurrency.Mutex` and `etcdctl lock NATIVE`: the queue is `NATIVE/` and a contender's key
+ * is `NATIVE/<lease id in lowercase hex>`, one lease per native acquire. Both recipes order
+ * the queue by create revision and let the oldest key hold, so they exclude each other.
+ *
+ * When the coordinator was built over a namespaced etcd3 client (`etcd.namespace('app/')`),
+ * the namespace is prepended to every key by the RPC layer, not here.
+ * @module
+ */
+import {
+  InvalidArgumentError,
+  type LockRef,
+  type NativeLockLocation,
+  type ResourceRef,
+} from '@lockstep/core';
+
+/** Longest native prefix accepted, in UTF-8 bytes (etcd's default request limit is 1.5 MiB; keys stay small). */
+export const MAX_NATIVE_PREFIX_BYTES = 4096;
+
+/** Where one acquire of a lock queues. */
+export interface QueueLayout {
+  /** The queue prefix: every contender's key starts with it, and nothing else does. */
+  readonly queue: string;
+  /** Whether contenders are named by their lease id (native) rather than their owner id. */
+  readonly native: boolean;
+}
+
+/** The queue a lock's contenders share. */
+export function lockQueue(lock: LockRef): QueueLayout {
+  if (lock.native !== undefined) return { queue: `${nativePrefix(lock.native)}/`, native: true };
+  return { queue: `${lock.prefixSegment}/locks/${lock.segment}/`, native: false };
+}
+
+/**
+ * One contender's key: `queue + ownerId` for lockstep's layout; `queue + hex(leaseId)` for
+ * the native one (that is what `concurrency.Mutex` writes, so `etcdctl lock` sees the same queue).
+ */
+export function memberKey(layout: QueueLayout, ownerId: string, leaseId: bigint): string {
+  return layout.queue + (layout.native ? leaseId.toString(16) : ownerId);
+}
+
+/** A counter's key. */
+export function counterKey(counter: ResourceRef): string {
+  return `${counter.prefixSegment}/counters/${counter.segment}`;
+}
+
+/**
+ * Checks a native location: a non-empty string of well-formed Unicode (it becomes an etcd
+ * key prefix exactly as `etcdctl lock` would use it; `/locks/reports` gives keys
+ * `/locks/reports/<lease hex>`).
+ * @throws InvalidArgumentError for anything else.
+ */
+export function validateNativePrefix(native: NativeLockLocation): void {
+  nativePrefix(native);
+}
+
+function nativePrefix(native: NativeLockLocation): string {
+  if (typeof native !== 'string') {
+    throw new InvalidArgumentError(
+      'native',
+      `an etcd native lock location is a key prefix string (as given to etcdctl lock), got ${typeof native}`,
+    );
+  }
+  if (native.length === 0) throw new InvalidArgumentError('native', 'must not be empty');
+  if (!native.isWellFormed()) throw new InvalidArgumentError('native', 'contains a lone UTF-16 surrogate');
+  if (native.includes('\0')) throw new InvalidArgumentError('native', 'must not contain NUL');
+  const bytes = Buffer.byteLength(native);
+  if (bytes > MAX_NATIVE_PREFIX_BYTES) {
+    throw new InvalidArgumentError(
+      'native',
+      `is ${bytes} UTF-8 bytes; at most ${MAX_NATIVE_PREFIX_BYTES} allowed`,
+    );
+  }
+  return native;
+}
+
+/**
+ * The smallest key greater than every key starting with `prefix` (etcd's `range_end` for a
+ * prefix range): the prefix with its last byte below 0xff incremented and the rest dropped.
+ */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  // Only 0xff bytes: every key from the prefix on (etcd's "\0" means "to the end").
+  return Buffer.from([0]);
+}

@@ -1,0 +1,184 @@
+/**
+ * The lock algorithm, after etcd's `concurrency.Mutex`: every contender puts its own key under
+ * the lock's queue prefix; the key with the smallest create revision holds the lock; the
+ * others each watch only the key just ahead of them, and re-check when it goes.
+ *
+ * Round trips:
+ * - enqueue: ONE transaction puts our key and reads the two newest keys of the queue. Our put
+ *   is the newest, so the second key (if any) is our predecessor; with none, we hold the lock.
+ *   Uncontended, acquiring is this one round trip.
+ * - try: ONE transaction that puts our key only if the queue is empty.
+ * - re-check (after the predecessor's delete): ONE read-only transaction that confirms our key
+ *   still exists with our revision and reads the newest key older than ours.
+ *
+ * Every request is safe to repeat after a lost reply: the key is unique to this acquire and
+ * every write is guarded by a comparison on it.
+ * @module
+ */
+import { CompareResult, CompareTarget, type ITxnResponse, SortOrder, SortTarget } from 'etcd3';
+import { prefixEnd } from './keys.js';
+import type { EtcdRpc } from './rpc.js';
+
+/** One contender: its queue and key (strings; the RPC layer adds the client's namespace). */
+export interface Contender {
+  readonly queue: string;
+  readonly key: string;
+}
+
+/** Where a contender stands. */
+export type Position =
+  /** Our key is the oldest in the queue: we hold the lock. */
+  | { readonly kind: 'owner' }
+  /** `predecessor` is the newest key older than ours, as of revision `seenAt`. */
+  | { readonly kind: 'waiting'; readonly predecessor: Buffer; readonly seenAt: bigint }
+  /** Our key is gone (its lease expired, or someone deleted it). */
+  | { readonly kind: 'gone' };
+
+/** The result of enqueueing: our key's create revision (the fencing token) and our position. */
+export interface Enqueued {
+  readonly token: bigint;
+  readonly position: Position;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Puts our key (on `leaseId`) at the end of the queue and reads our position: one round trip. */
+export async function enqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): Promise<Enqueued> {
+  const key = rpc.key(c.key);
+  const queue = rpc.key(c.queue);
+  const res = await rpc.txn(
+    {
+      compare: [createRevisionIs(key, 0n)],
+      success: [
+        { request_put: { key, value: EMPTY, lease: leaseId.toString() } },
+        {
+          request_range: {
+            key: queue,
+            range_end: prefixEnd(queue),
+            sort_target: SortTarget.Create,
+            sort_order: SortOrder.Descend,
+            limit: 2,
+            keys_only: true,
+          },
+        },
+      ],
+      // Our key exists already: an earlier attempt whose reply was lost created it.
+      failure: [{ request_range: { key, keys_only: true } }],
+    },
+    'enqueue',
+  );
+  if (!res.succeeded) {
+    const token = createRevisionIn(res, 0);
+    if (token === undefined) return enqueue(rpc, c, leaseId);
+    return { token, position: await recheck(rpc, c, token) };
+  }
+  const token = BigInt(res.header.revision);
+  const newest = rangeIn(res, 1);
+  const predecessor = newest.find((kv) => BigInt(kv.create_revision) < token);
+  return {
+    token,
+    position: predecessor
+      ? { kind: 'waiting', predecessor: predecessor.key, seenAt: token }
+      : { kind: 'owner' },
+  };
+}
+
+/**
+ * Puts our key only if the queue is empty: one round trip. Returns our token, or `undefined`
+ * when someone holds or waits for the lock (nothing was written).
+ */
+export async function tryEnqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): Promise<bigint | undefined> {
+  const key = rpc.key(c.key);
+  const queue = rpc.key(c.queue);
+  const res = await rpc.txn(
+    {
+      // Over a range, a comparison must hold for every key in it; an empty range compares as
+      // one absent key (create revision 0). So this holds exactly when the queue is empty.
+      compare: [{ ...createRevisionIs(queue, 0n), range_end: prefixEnd(queue) }],
+      success: [{ request_put: { key, value: EMPTY, lease: leaseId.toString() } }],
+      failure: [{ request_range: { key, keys_only: true } }],
+    },
+    'try-acquire',
+  );
+  if (res.succeeded) return BigInt(res.header.revision);
+  // Our own key may be what made the queue non-empty (a retry after a lost reply).
+  const ours = createRevisionIn(res, 0);
+  if (ours === undefined) return undefined;
+  const position = await recheck(rpc, c, ours);
+  if (position.kind === 'owner') return ours;
+  await remove(rpc, c.key, ours);
+  return undefined;
+}
+
+/** Reads our position again: one read-only round trip. */
+export async function recheck(rpc: EtcdRpc, c: Contender, token: bigint): Promise<Position> {
+  const queue = rpc.key(c.queue);
+  const res = await rpc.txn(
+    {
+      compare: [createRevisionIs(rpc.key(c.key), token)],
+      success: [
+        {
+          request_range: {
+            key: queue,
+            range_end: prefixEnd(queue),
+            max_create_revision: (token - 1n).toString(),
+            sort_target: SortTarget.Create,
+            sort_order: SortOrder.Descend,
+            limit: 1,
+            keys_only: true,
+          },
+        },
+      ],
+      failure: [],
+    },
+    're-check',
+  );
+  if (!res.succeeded) return { kind: 'gone' };
+  const [predecessor] = rangeIn(res, 0);
+  return predecessor
+    ? { kind: 'waiting', predecessor: predecessor.key, seenAt: BigInt(res.header.revision) }
+    : { kind: 'owner' };
+}
+
+/**
+ * Deletes our key if it is still the one we created (or, with no `token`, whatever is at our
+ * key: it is unique to one acquire, so that is ours too): one round trip. `true` when it was there.
+ */
+export async function remove(rpc: EtcdRpc, key: string, token: bigint | undefined): Promise<boolean> {
+  const k = rpc.key(key);
+  const res = await rpc.txn(
+    {
+      compare: token === undefined ? [] : [createRevisionIs(k, token)],
+      success: [{ request_delete_range: { key: k } }],
+      failure: [],
+    },
+    'release',
+  );
+  const deleted = res.responses[0]?.response_delete_range?.deleted;
+  return res.succeeded && Number(deleted ?? 0) > 0;
+}
+
+/** Whether our key still exists with our revision: one round trip. */
+export async function stillQueued(rpc: EtcdRpc, key: string, token: bigint): Promise<boolean> {
+  const res = await rpc.range({ key: rpc.key(key), keys_only: true }, 'is-held');
+  const kv = res.kvs[0];
+  return kv !== undefined && BigInt(kv.create_revision) === token;
+}
+
+function createRevisionIs(key: Buffer, revision: bigint) {
+  return {
+    key,
+    target: CompareTarget.Create,
+    result: CompareResult.Equal,
+    create_revision: revision.toString(),
+  };
+}
+
+function rangeIn(res: ITxnResponse, index: number) {
+  return res.responses[index]?.response_range?.kvs ?? [];
+}
+
+function createRevisionIn(res: ITxnResponse, index: number): bigint | undefined {
+  const kv = rangeIn(res, index)[0];
+  return kv === undefined ? undefined : BigInt(kv.create_revision);
+}

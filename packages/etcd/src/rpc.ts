@@ -1,0 +1,115 @@
+/**
+ * The round trips lockstep makes to etcd, in one place: every unary call gets a deadline,
+ * idempotent ones are retried (across members) until that deadline, and every failure
+ * reaches callers as `BackendUnavailableError` with the etcd3 error as `cause`.
+ *
+ * Keys are plain strings here and become bytes under the client's namespace (if the user
+ * handed us `etcd.namespace('app/')`, every key gets `app/` in front).
+ * @module
+ */
+import { sleep } from '@lockstep/core';
+import type {
+  IDuplexStream,
+  ILeaseKeepAliveRequest,
+  ILeaseKeepAliveResponse,
+  IRangeRequest,
+  IRangeResponse,
+  ITxnRequest,
+  ITxnResponse,
+  IWatchRequest,
+  IWatchResponse,
+  Namespace,
+} from 'etcd3';
+import { isLeaseNotFound, isRetryable, neverSent, unavailable } from './errors.js';
+
+/** How a request may be repeated after a failure. */
+export type RetryMode =
+  /** Repeating it changes nothing: retry transient failures until the deadline. */
+  | 'idempotent'
+  /** Only retry when the first attempt provably never reached a server. */
+  | 'unsent-only';
+
+/** The etcd calls lockstep makes, with deadlines and retries. */
+export class EtcdRpc {
+  readonly #client: Namespace;
+  readonly #namespace: Buffer;
+  /** Deadline of one call (all its retries included), in ms. */
+  readonly timeoutMs: number;
+  /** Round trips started (unary calls and their retries), for tests and benchmarks. */
+  calls = 0;
+
+  constructor(client: Namespace, timeoutMs: number) {
+    this.#client = client;
+    this.#namespace = Buffer.from(client.prefix ?? Buffer.alloc(0));
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** A key's bytes, under the client's namespace. */
+  key(key: string): Buffer {
+    return this.#namespace.length === 0
+      ? Buffer.from(key)
+      : Buffer.concat([this.#namespace, Buffer.from(key)]);
+  }
+
+  /** A key as the user's (namespaced) client would name it. */
+  unprefixed(key: Buffer): string {
+    return key.subarray(this.#namespace.length).toString();
+  }
+
+  txn(request: ITxnRequest, what: string, mode: RetryMode = 'idempotent'): Promise<ITxnResponse> {
+    return this.#call(what, mode, (deadline) => this.#client.kv.txn(request, { deadline }));
+  }
+
+  range(request: IRangeRequest, what: string): Promise<IRangeResponse> {
+    return this.#call(what, 'idempotent', (deadline) => this.#client.kv.range(request, { deadline }));
+  }
+
+  /** Grants a lease; resolves with its id and the TTL the server actually granted (seconds). */
+  async grant(ttlSeconds: number): Promise<{ id: bigint; ttlSeconds: number }> {
+    // Not idempotent (a retry could leave an orphan lease), but an orphan only expires.
+    const res = await this.#call('lease grant', 'unsent-only', (deadline) =>
+      this.#client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }, { deadline }),
+    );
+    if (res.error) throw unavailable('lease grant', new Error(res.error));
+    return { id: BigInt(res.ID), ttlSeconds: Number(res.TTL) };
+  }
+
+  /** Revokes a lease (deleting its keys). `false` when it no longer existed. */
+  async revoke(id: bigint): Promise<boolean> {
+    try {
+      await this.#call('lease revoke', 'idempotent', (deadline) =>
+        this.#client.leaseClient.leaseRevoke({ ID: id.toString() }, { deadline }),
+      );
+      return true;
+    } catch (error) {
+      if (isLeaseNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Opens a lease keep-alive stream (on some member). */
+  keepAliveStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
+    return this.#client.leaseClient.leaseKeepAlive();
+  }
+
+  /** Opens a watch stream (on some member). */
+  watchStream(): Promise<IDuplexStream<IWatchRequest, IWatchResponse>> {
+    return this.#client.watchClient.watch();
+  }
+
+  async #call<T>(what: string, mode: RetryMode, attempt: (deadline: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.timeoutMs;
+    let pause = 10;
+    for (;;) {
+      this.calls++;
+      try {
+        return await attempt(deadline);
+      } catch (error) {
+        const again = mode === 'idempotent' ? isRetryable(error) : neverSent(error);
+        if (!again || Date.now() + pause >= deadline) throw unavailable(what, error);
+        await sleep(pause);
+        pause = Math.min(pause * 2, 250);
+      }
+    }
+  }
+}
