@@ -22,10 +22,14 @@ import { parseRedisUrl } from './url.js';
 export interface RedisCoordinatorOptions {
   /** Namespace for every key. Default `"lockstep"`. */
   prefix?: string;
+  /** Handoff reservation after a release that had waiters (see `RedisConnectOptions`). Default 100 ms. */
+  handoffMs?: number;
 }
 
 /** Options of {@link redlockCoordinator}. */
-export interface RedlockCoordinatorOptions extends RedisCoordinatorOptions {
+export interface RedlockCoordinatorOptions {
+  /** Namespace for every key. Default `"lockstep"`. */
+  prefix?: string;
   /** Clock drift allowed per ms of lease. Default 0.01 (plus 2 ms). */
   driftFactor?: number;
 }
@@ -43,7 +47,10 @@ export interface RedlockCoordinatorOptions extends RedisCoordinatorOptions {
  */
 export function redisCoordinator(client: Redis, options: RedisCoordinatorOptions = {}): Coordinator {
   assertClient(client, 'client');
-  return createCoordinator(singleInstanceDriver(client, { ownsClients: false }), { prefix: options.prefix });
+  const { handoffMs } = resolveOptions({ handoffMs: options.handoffMs });
+  return createCoordinator(singleInstanceDriver(client, { ownsClients: false, handoffMs }), {
+    prefix: options.prefix,
+  });
 }
 
 /**
@@ -77,7 +84,7 @@ export async function connectFromUrl(url: URL, options: RedisConnectOptions): Pr
   const clients = target.endpoints.map((endpoint) => commandClient(target, endpoint, resolved));
   const driver = isRedlock
     ? redlockDriver(clients, { ownsClients: true, driftFactor: resolved.driftFactor })
-    : singleInstanceDriver(clients[0]!, { ownsClients: true });
+    : singleInstanceDriver(clients[0]!, { ownsClients: true, handoffMs: resolved.handoffMs });
   const coordinator = createCoordinator(driver, { prefix: resolved.prefix });
 
   const attempts = await Promise.allSettled(

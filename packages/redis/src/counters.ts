@@ -18,7 +18,7 @@ import { COUNTER_ADD, COUNTER_CAS } from './scripts.js';
 
 /** The counter half of the single-instance driver. */
 export function redisCounters(client: Redis): CounterDriver {
-  const run = <T>(doing: string, op: () => Promise<T>) => mapErrors('redis', doing, op);
+  const run = <T>(doing: string, op: () => Promise<T>) => mapErrors('redis', doing, op());
   return {
     async get(ref) {
       const key = counterKey(ref);

@@ -12,7 +12,7 @@ import { redisCounters } from './counters.js';
 import { LossMonitor } from './loss-monitor.js';
 import { redlockLocks } from './redlock.js';
 import { ReleaseFeed } from './release-feed.js';
-import { singleInstanceLocks } from './single.js';
+import { type HandoffOptions, singleInstanceLocks } from './single.js';
 
 /** Whether `close()` should disconnect the command client(s). */
 export interface Ownership {
@@ -20,13 +20,17 @@ export interface Ownership {
 }
 
 /** A driver for one Redis server. */
-export function singleInstanceDriver(client: Redis, { ownsClients }: Ownership): BackendDriver {
-  const feed = new ReleaseFeed([subscriberFor(client)]);
+export function singleInstanceDriver(
+  client: Redis,
+  { ownsClients, handoffMs }: Ownership & HandoffOptions,
+): BackendDriver {
+  const feed = new ReleaseFeed([subscriberFor(client)], (channel) => locks.waitEnded(channel));
   const monitor = new LossMonitor([client]);
+  const locks = singleInstanceLocks(client, feed, monitor, { handoffMs });
   return {
     backend: 'redis',
     capabilities: REDIS_CAPABILITIES,
-    locks: singleInstanceLocks(client, feed, monitor),
+    locks,
     counters: redisCounters(client),
     close: async () => {
       feed.close();

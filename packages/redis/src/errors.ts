@@ -15,15 +15,9 @@ export function toLockstepError(backend: RedisBackendName, error: unknown, doing
   return new BackendUnavailableError(backend, `${doing} failed: ${detail}`, { cause: error });
 }
 
-/** Runs `op`, mapping its failure with {@link toLockstepError}. */
-export async function mapErrors<T>(
-  backend: RedisBackendName,
-  doing: string,
-  op: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await op();
-  } catch (error) {
+/** `promise`, with its failure mapped by {@link toLockstepError}. */
+export function mapErrors<T>(backend: RedisBackendName, doing: string, promise: Promise<T>): Promise<T> {
+  return promise.catch((error: unknown) => {
     throw toLockstepError(backend, error, doing);
-  }
+  });
 }

@@ -9,13 +9,16 @@
  * | lock (owner id, with a PX lease) | `P/lock/N` |
  * | fencing state of that lock (never expires) | `P/fence/N` |
  * | release notifications | channel `P/released/N` |
+ * | coordinators waiting for it (handoff) | `P/waiters/N` (hash, expires) |
  * | counter (a plain integer string) | `P/counter/N` |
  *
  * A lock with a `native` location (issue 10) lives at exactly the key the user named, set
  * with `SET key owner NX PX ttl` like node-redlock and redis-semaphore's Mutex do, so they
  * and lockstep exclude each other. Its fencing state sits beside it at `KEY:lockstep-fence`
  * and its channel is `lockstep-released:KEY`: neither depends on the coordinator's prefix,
- * so every lockstep process sharing a native lock shares its tokens and wake-ups too.
+ * so every lockstep process sharing a native lock shares its tokens and wake-ups too. A
+ * native lock never holds anything but an owner id (no handoff reservations), because the
+ * other libraries could not tell a reservation from a holder.
  * @module
  */
 import type { CounterRef, LockRef } from '@lockstep/core';
@@ -29,6 +32,11 @@ export interface LockKeys {
   readonly fence: string;
   /** The pub/sub channel its releases are announced on. */
   readonly channel: string;
+  /**
+   * The hash where waiting coordinators register, so a release hands the lock to them
+   * (see `RELEASE`). Absent for native keys: they keep plain `SET NX` semantics.
+   */
+  readonly waiters?: string;
   /**
    * Native locks only: the key other libraries set and delete without announcing it, so
    * waiters also listen to its keyspace events (delivered only when the server enables
@@ -51,7 +59,20 @@ export function lockKeys(ref: LockRef): LockKeys {
     lock: `${ref.prefixSegment}/lock/${ref.segment}`,
     fence: `${ref.prefixSegment}/fence/${ref.segment}`,
     channel: `${ref.prefixSegment}/released/${ref.segment}`,
+    waiters: `${ref.prefixSegment}/waiters/${ref.segment}`,
   };
+}
+
+const keyCache = new WeakMap<LockRef, LockKeys>();
+
+/** {@link lockKeys}, computed once per `LockRef` (core reuses one ref per `coordinator.lock()`). */
+export function cachedLockKeys(ref: LockRef): LockKeys {
+  let keys = keyCache.get(ref);
+  if (!keys) {
+    keys = lockKeys(ref);
+    keyCache.set(ref, keys);
+  }
+  return keys;
 }
 
 /** The key of a counter. */

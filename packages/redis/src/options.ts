@@ -5,6 +5,7 @@
  */
 import { type ConnectOptions, InvalidArgumentError } from '@lockstep/core';
 import { DEFAULT_DRIFT_FACTOR } from './redlock.js';
+import { DEFAULT_HANDOFF_MS } from './single.js';
 
 /** Options understood by the Redis adapter. */
 export interface RedisConnectOptions extends ConnectOptions {
@@ -21,6 +22,12 @@ export interface RedisConnectOptions extends ConnectOptions {
   tls?: boolean;
   /** Redlock only: clock drift allowed per ms of lease. Default 0.01 (plus 2 ms). */
   driftFactor?: number;
+  /**
+   * Single instance only: after a release while other coordinators wait, the lock stays
+   * reserved for them this long, so a waiter rather than the releaser gets it next.
+   * Default 100 ms; 0 turns the handoff off (whoever's SET arrives first wins).
+   */
+  handoffMs?: number;
 }
 
 /** Validated, defaulted options. */
@@ -30,6 +37,7 @@ export interface ResolvedOptions {
   readonly commandTimeoutMs: number;
   readonly tls: boolean;
   readonly driftFactor: number;
+  readonly handoffMs: number;
 }
 
 /** @throws InvalidArgumentError for a malformed option. */
@@ -47,6 +55,7 @@ export function resolveOptions(options: RedisConnectOptions): ResolvedOptions {
     commandTimeoutMs: positiveMs(options.commandTimeoutMs, 'commandTimeoutMs', 2_000),
     tls: bool(options.tls, 'tls'),
     driftFactor: driftFactor(options.driftFactor),
+    handoffMs: handoffMs(options.handoffMs),
   };
 }
 
@@ -69,6 +78,14 @@ function driftFactor(value: unknown): number {
   if (value === undefined) return DEFAULT_DRIFT_FACTOR;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= 0.5) {
     throw new InvalidArgumentError('driftFactor', `must be a number in [0, 0.5), got ${String(value)}`);
+  }
+  return value;
+}
+
+function handoffMs(value: unknown): number {
+  if (value === undefined) return DEFAULT_HANDOFF_MS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 60_000) {
+    throw new InvalidArgumentError('handoffMs', `must be an integer from 0 to 60000, got ${String(value)}`);
   }
   return value;
 }

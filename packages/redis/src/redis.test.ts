@@ -104,6 +104,73 @@ describe('redis:// locks', () => {
     await held.release();
   });
 
+  it('hands the lock to a waiting client instead of letting the releaser take it straight back', async () => {
+    const prefix = freshPrefix();
+    const releaser = await open(server().url, { prefix });
+    const waiter = await open(server().url, { prefix });
+    const held = await releaser.lock('handoff').acquire();
+    const waiting = waiter.lock('handoff').acquire({ waitMs: 5_000 });
+    const raw = rawClient(server().url);
+    await eventually(async () => expect(await raw.hlen(`${prefix}/waiters/handoff`)).toBe(1));
+    await held.release();
+    // Reserved for the waiter: the releaser's immediate retake is refused.
+    expect(await releaser.lock('handoff').tryAcquire()).toBeNull();
+    const next = await waiting;
+    expect(next.fencingToken > held.fencingToken).toBe(true);
+    await next.release();
+    // The waiter withdrew its registration when it stopped waiting.
+    await eventually(async () => expect(await raw.exists(`${prefix}/waiters/handoff`)).toBe(0));
+  });
+
+  it('gives every contender its turn: the next grant goes to a different client', async () => {
+    const prefix = freshPrefix();
+    const coords = await Promise.all([1, 2, 3, 4].map(() => open(server().url, { prefix })));
+    const grants: number[] = [];
+    await Promise.all(
+      coords.map(async (coord, id) => {
+        for (let i = 0; i < 10; i++) {
+          const held = await coord.lock('turns').acquire({ waitMs: 10_000 });
+          grants.push(id);
+          await delay(2);
+          await held.release();
+        }
+      }),
+    );
+    const switches = grants.filter((id, i) => i > 0 && id !== grants[i - 1]).length;
+    expect(switches / (grants.length - 1)).toBeGreaterThan(0.8);
+  });
+
+  it('costs at most the handoff window when a registered waiter died', async () => {
+    const prefix = freshPrefix();
+    const coord = await open(server().url, { prefix, handoffMs: 300 });
+    const raw = rawClient(server().url);
+    // A waiter registration from a coordinator that is gone (still within its expiry).
+    const now = Number((await raw.time())[0]) * 1000;
+    await raw.hset(`${prefix}/waiters/orphan`, 'deadbeefdeadbeef', String(now + 60_000));
+    const held = await coord.lock('orphan').acquire();
+    await held.release();
+    expect(await coord.lock('orphan').tryAcquire()).toBeNull(); // reserved for the dead waiter
+    const start = performance.now();
+    const next = await coord.lock('orphan').acquire({ waitMs: 5_000 });
+    expect(performance.now() - start).toBeLessThan(600);
+    await next.release();
+  });
+
+  it('with handoffMs 0, a release simply deletes the key', async () => {
+    const prefix = freshPrefix();
+    const releaser = await open(server().url, { prefix, handoffMs: 0 });
+    const waiter = await open(server().url, { prefix, handoffMs: 0 });
+    const raw = rawClient(server().url);
+    const held = await releaser.lock('plain').acquire();
+    const waiting = waiter.lock('plain').acquire({ waitMs: 5_000 });
+    await delay(100);
+    expect(await raw.exists(`${prefix}/waiters/plain`)).toBe(0);
+    await held.release();
+    // Deleted, not reserved: absent, or already the waiter's owner id.
+    expect(String(await raw.get(`${prefix}/lock/plain`))).not.toMatch(/^handoff:/);
+    await (await waiting).release();
+  });
+
   it('never hangs a waiter whose release message was lost', async () => {
     const prefix = freshPrefix();
     const holder = await open(server().url, { prefix });

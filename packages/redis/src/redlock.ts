@@ -24,7 +24,7 @@ import {
 import type { Redis } from 'ioredis';
 import { toLockstepError } from './errors.js';
 import { monitoredGrant } from './grant.js';
-import { type LockKeys, lockKeys, validateNativeKey } from './keys.js';
+import { cachedLockKeys, type LockKeys, validateNativeKey } from './keys.js';
 import type { LossMonitor } from './loss-monitor.js';
 import { collectQuorum, driftMs, type QuorumRound, quorumFreeInMs, quorumOf } from './quorum.js';
 import type { ReleaseFeed } from './release-feed.js';
@@ -61,8 +61,10 @@ export function redlockLocks(
   }
 
   function releaseEverywhere(keys: LockKeys, owner: string): Array<Promise<boolean>> {
+    // No handoff reservations on Redlock: each instance only ever holds an owner id.
+    const args = [owner, keys.channel, '', '0'];
     return clients.map(
-      async (client) => Number(await RELEASE.run(client, [keys.lock], [owner, keys.channel])) === 1,
+      async (client) => Number(await RELEASE.run(client, [keys.lock, keys.lock], args)) === 1,
     );
   }
 
@@ -94,7 +96,7 @@ export function redlockLocks(
 
   return {
     async tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
-      const keys = lockKeys(request.lock);
+      const keys = cachedLockKeys(request.lock);
       const { ownerId, ttlMs } = request;
       const start = performance.now();
       const replies = clients.map(async (client): Promise<AttemptReply> => {
@@ -116,7 +118,7 @@ export function redlockLocks(
       );
       return null;
     },
-    watch: (lock: LockRef) => feed.watch(lockKeys(lock)),
+    watch: (lock: LockRef) => feed.watch(cachedLockKeys(lock)),
     validateNative: validateNativeKey,
   };
 }

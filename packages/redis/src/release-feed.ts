@@ -33,9 +33,15 @@ export class ReleaseFeed {
   readonly #aliases = new Map<string, string>();
   #closed = false;
 
-  /** `subscribers`: dedicated connections (subscriber mode), one per Redis instance. */
-  constructor(subscribers: readonly Redis[]) {
+  readonly #onWaitEnded: ((channel: string) => void) | undefined;
+
+  /**
+   * `subscribers`: dedicated connections (subscriber mode), one per Redis instance.
+   * `onWaitEnded`: called when the last local waiter on a channel stops waiting.
+   */
+  constructor(subscribers: readonly Redis[], onWaitEnded?: (channel: string) => void) {
     this.#subscribers = subscribers;
+    this.#onWaitEnded = onWaitEnded;
     this.#hub = new ReleaseHub({ onIdle: (channel) => this.#idle(channel) });
     for (const subscriber of subscribers) {
       subscriber.on('message', (channel: string) => this.#hub.notify(this.#aliases.get(channel) ?? channel));
@@ -107,6 +113,7 @@ export class ReleaseFeed {
 
   #idle(channel: string): void {
     this.#freeAt.delete(channel);
+    this.#onWaitEnded?.(channel);
     if (this.#closed || !this.#channels.has(channel)) return;
     const timer = setTimeout(() => {
       this.#channels.delete(channel);

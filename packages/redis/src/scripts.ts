@@ -20,13 +20,12 @@ export class LuaScript {
   }
 
   /** Runs the script; `keys.length` must equal the declared key count. */
-  async run(client: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, this.#numKeys, ...keys, ...args);
-    } catch (error) {
+  run(client: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    // Plain promise chaining, not async/await: this is on every lock operation's hot path.
+    return client.evalsha(this.sha, this.#numKeys, ...keys, ...args).catch((error: unknown) => {
       if (!isNoScript(error)) throw error;
       return client.eval(this.source, this.#numKeys, ...keys, ...args);
-    }
+    });
   }
 }
 
@@ -35,29 +34,52 @@ function isNoScript(error: unknown): boolean {
 }
 
 /**
- * Fenced acquire (single instance). KEYS: lock, fence. ARGV: owner, ttl ms.
- * Returns `{1, token}` (token as a decimal string) or `{0, pttl}` of the current holder.
+ * Fenced acquire (single instance). KEYS: lock, fence, waiters. ARGV: owner, ttl ms,
+ * coordinator id, waiter-registration ttl ms (`0`: no handoff, plain `SET NX`, as for
+ * native keys). Returns `{1, token}`, or `{0, pttl}` of the current holder.
  *
- * The token is `max(last + 1, server time in µs)`: strictly increasing per name like a
- * plain counter, and still larger than every earlier token after a restart that lost the
- * fence key (no persistence), as long as the server clock did not step back. µs since
- * 1970 stay below 2^53 until the year 2255, so the value is exact in Lua's doubles.
- * `replicate_commands` makes TIME legal before writes on Redis 3.2–6 (a no-op on 7+).
+ * Handoff: the lock is free when absent, or when it holds `handoff:<id>` — a release's
+ * reservation for waiters of OTHER coordinators than `<id>`, the releasing one (see
+ * {@link RELEASE}). A refused attempt registers this coordinator as waiting (field of the
+ * waiters hash = its expiry instant), so the next release knows to hand the lock over.
+ *
+ * The token is the per-name counter INCR'd in the same atomic step as the SET, so tokens
+ * strictly increase across grants. When the counter did not exist — the name's first grant,
+ * or a restart that lost the data (no persistence) — it starts from the server clock in µs
+ * instead of 1, so tokens issued after such a restart are still larger than every token
+ * issued before it, as long as the server clock did not step back. µs since 1970 stay below
+ * 2^53 until the year 2255, so the value is exact in Lua's doubles and in JavaScript.
+ * Needs Redis 5 or newer (scripts replicated by effects, so TIME may precede a write).
  */
 export const ACQUIRE_FENCED = new LuaScript(
   `
-redis.replicate_commands()
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local last = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-  local token = string.format('%d', math.max(last + 1, now))
-  redis.call('SET', KEYS[2], token)
-  return {1, token}
+local free
+if ARGV[4] == '0' then
+  free = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+else
+  local v = redis.call('GET', KEYS[1])
+  free = (not v) or (string.sub(v, 1, 8) == 'handoff:' and v ~= 'handoff:' .. ARGV[3])
+  if free then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  else
+    local t = redis.call('TIME')
+    local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[4])
+    redis.call('HSET', KEYS[3], ARGV[3], string.format('%d', expires))
+    redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  end
 end
-return {0, redis.call('PTTL', KEYS[1])}
+if not free then
+  return {0, redis.call('PTTL', KEYS[1])}
+end
+local token = redis.call('INCR', KEYS[2])
+if token == 1 then
+  local t = redis.call('TIME')
+  token = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('SET', KEYS[2], string.format('%d', token))
+end
+return {1, token}
 `,
-  2,
+  3,
 );
 
 /**
@@ -87,19 +109,45 @@ return 0
 );
 
 /**
- * Compare-then-delete, and announce the release to waiters. KEYS: lock. ARGV: owner,
- * channel. Returns 1 when it was ours (nothing is touched otherwise).
+ * Compare-then-release, and announce it to waiters. KEYS: lock, waiters. ARGV: owner,
+ * channel, coordinator id, handoff window ms (`0`: never reserve — native keys, Redlock).
+ * Returns 1 when it was ours (nothing is touched otherwise).
+ *
+ * When another coordinator is registered as waiting (and its registration has not
+ * expired), the key is not deleted but set to `handoff:<this coordinator>` for the handoff
+ * window: any client except the releasing coordinator may take it, so a woken waiter gets
+ * the lock instead of the releaser taking it straight back. Nobody claiming it within the
+ * window (a waiter that died) only costs that window: then the key expires.
  */
 export const RELEASE = new LuaScript(
   `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], '1')
-  return 1
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
 end
-return 0
+local reserve = false
+if ARGV[4] ~= '0' then
+  local entries = redis.call('HGETALL', KEYS[2])
+  if #entries > 0 then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    for i = 1, #entries, 2 do
+      if tonumber(entries[i + 1]) < now then
+        redis.call('HDEL', KEYS[2], entries[i])
+      elseif entries[i] ~= ARGV[3] then
+        reserve = true
+      end
+    end
+  end
+end
+if reserve then
+  redis.call('SET', KEYS[1], 'handoff:' .. ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
+redis.call('PUBLISH', ARGV[2], '1')
+return 1
 `,
-  1,
+  2,
 );
 
 /**

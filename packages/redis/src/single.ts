@@ -1,32 +1,65 @@
 /**
  * Locks on one Redis server (`redis://`, `rediss://`).
  *
- * Round trips: acquire 1 (ACQUIRE_FENCED: SET NX PX + fencing token, or the holder's PTTL),
+ * Round trips: acquire 1 (ACQUIRE_FENCED: SET + fencing token, or the holder's PTTL),
  * renew 1 (EXTEND), release 1 (RELEASE: compare-and-delete + PUBLISH), isHeld 1 (GET).
+ *
+ * Handoff: a refused attempt registers this coordinator in the lock's waiters hash; a
+ * release that finds other coordinators registered reserves the key for them for a short
+ * window instead of deleting it, so a woken waiter — not the releaser coming straight
+ * back — gets the lock. When the last local waiter on a lock stops waiting, the
+ * registration is withdrawn (fire-and-forget; it also expires by itself).
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import type { AcquireRequest, LeaseGrant, LockDriver, LockRef } from '@lockstep/core';
 import type { Redis } from 'ioredis';
 import { mapErrors } from './errors.js';
 import { monitoredGrant } from './grant.js';
-import { type LockKeys, lockKeys, validateNativeKey } from './keys.js';
+import { cachedLockKeys, type LockKeys, validateNativeKey } from './keys.js';
 import type { LossMonitor } from './loss-monitor.js';
 import type { ReleaseFeed } from './release-feed.js';
 import { ACQUIRE_FENCED, EXTEND, RELEASE } from './scripts.js';
 
-/** The lock half of the single-instance driver. */
-export function singleInstanceLocks(client: Redis, feed: ReleaseFeed, monitor: LossMonitor): LockDriver {
-  const run = <T>(doing: string, op: () => Promise<T>) => mapErrors('redis', doing, op);
+/** How long a release keeps the lock reserved for other coordinators' waiters. */
+export const DEFAULT_HANDOFF_MS = 100;
+/**
+ * How long a waiter's registration lives without being refreshed. Waiters refresh it on
+ * every attempt, and core re-checks at least every ~2.4 s, so this only ever expires for a
+ * waiter that died without withdrawing it.
+ */
+export const WAITER_REGISTRATION_MS = 5_000;
+
+/** Timing of the handoff. */
+export interface HandoffOptions {
+  /** Reservation window after a release that had waiters; 0 turns handoff off. */
+  readonly handoffMs: number;
+}
+
+/** The lock half of the single-instance driver, and the hook its release feed calls. */
+export function singleInstanceLocks(
+  client: Redis,
+  feed: ReleaseFeed,
+  monitor: LossMonitor,
+  { handoffMs }: HandoffOptions,
+): LockDriver & { waitEnded(channel: string): void } {
+  /** Identifies this coordinator in waiters hashes and handoff reservations. */
+  const coordinatorId = randomBytes(8).toString('hex');
+  /** channel → waiters hash, for locks this coordinator registered as waiting for. */
+  const registered = new Map<string, string>();
+  const isOne = (reply: unknown) => Number(reply) === 1;
+  const handoffFor = (keys: LockKeys) => (keys.waiters === undefined ? '0' : String(handoffMs));
 
   function grantFor(keys: LockKeys, owner: string, fencingToken: bigint): LeaseGrant {
-    const isHeld = async () => (await run('isHeld', () => client.get(keys.lock))) === owner;
+    const releaseKeys = [keys.lock, keys.waiters ?? keys.lock];
+    const releaseArgs = [owner, keys.channel, coordinatorId, handoffFor(keys)];
     return monitoredGrant(
       {
-        extend: async (ttlMs) =>
-          Number(await run('extend', () => EXTEND.run(client, [keys.lock], [owner, ttlMs]))) === 1,
-        release: async () =>
-          Number(await run('release', () => RELEASE.run(client, [keys.lock], [owner, keys.channel]))) === 1,
-        isHeld,
+        extend: (ttlMs) =>
+          mapErrors('redis', 'extend', EXTEND.run(client, [keys.lock], [owner, ttlMs])).then(isOne),
+        release: () =>
+          mapErrors('redis', 'release', RELEASE.run(client, releaseKeys, releaseArgs)).then(isOne),
+        isHeld: () => mapErrors('redis', 'isHeld', client.get(keys.lock)).then((value) => value === owner),
       },
       monitor,
       { fencingToken },
@@ -34,16 +67,30 @@ export function singleInstanceLocks(client: Redis, feed: ReleaseFeed, monitor: L
   }
 
   return {
-    async tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
-      const keys = lockKeys(request.lock);
-      const reply = (await run('acquire', () =>
-        ACQUIRE_FENCED.run(client, [keys.lock, keys.fence], [request.ownerId, request.ttlMs]),
-      )) as [number, string | number];
-      if (Number(reply[0]) === 1) return grantFor(keys, request.ownerId, BigInt(reply[1]));
-      feed.holderLeaseEndsIn(keys.channel, Number(reply[1]));
-      return null;
+    tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
+      const keys = cachedLockKeys(request.lock);
+      const { ownerId, ttlMs } = request;
+      const registration = handoffMs > 0 && keys.waiters !== undefined ? WAITER_REGISTRATION_MS : 0;
+      const reply = ACQUIRE_FENCED.run(
+        client,
+        [keys.lock, keys.fence, keys.waiters ?? keys.fence],
+        [ownerId, ttlMs, coordinatorId, registration],
+      );
+      return mapErrors('redis', 'acquire', reply).then((result) => {
+        const [acquired, detail] = result as [number, number | string];
+        if (Number(acquired) === 1) return grantFor(keys, ownerId, BigInt(detail));
+        if (registration > 0) registered.set(keys.channel, keys.waiters!);
+        feed.holderLeaseEndsIn(keys.channel, Number(detail));
+        return null;
+      });
     },
-    watch: (lock: LockRef) => feed.watch(lockKeys(lock)),
+    watch: (lock: LockRef) => feed.watch(cachedLockKeys(lock)),
     validateNative: validateNativeKey,
+    waitEnded(channel: string) {
+      const waiters = registered.get(channel);
+      if (waiters === undefined) return;
+      registered.delete(channel);
+      client.hdel(waiters, coordinatorId).catch(() => {});
+    },
   };
 }
