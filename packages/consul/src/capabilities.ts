@@ -1,0 +1,41 @@
+/**
+ * What the Consul adapter guarantees, declared truthfully (the conformance suite checks it).
+ * @module
+ */
+import type { Capabilities } from '@lockstep/core';
+import { DEFAULT_SESSION_TTL_MIN_MS } from './options.js';
+
+/**
+ * Capabilities for servers whose `session_ttl_min` is `sessionTtlMinMs`:
+ *
+ * - `fencing: 'monotonic'`: the token is the lock key's ModifyIndex, read in the acquiring
+ *   transaction. Every grant is a write at a new Raft index, and Raft indexes only grow. (LockIndex
+ *   is not used: it restarts when a key is deleted and a plain write resets it.)
+ * - `lease: 'per-session'`: a lock lives as long as the coordinator's Consul session for its TTL.
+ *   Consul never invalidates a session before its TTL, but may take up to 2 × TTL after the last
+ *   renewal to do so: a crashed holder's lock is free between TTL and 2 × TTL after its last
+ *   renewal. The holder's own signal aborts at the earliest instant (last renewal sent + TTL).
+ * - `minTtlMs`: the server's session TTL minimum (10 s by default), `ttlGranularityMs: 1000`
+ *   (TTLs are sent as whole seconds, the form the documentation uses).
+ * - `waiting: 'notify'`: waiters block on the key with Consul blocking queries and are woken by
+ *   the release; `fairness: 'none'`: every woken waiter tries, any may win.
+ * - `faultTolerance: 'replicated'`: Consul servers replicate KV and sessions with Raft.
+ * - counters: CAS on ModifyIndex; bounds checked against the value the CAS guards.
+ */
+export function consulCapabilities(sessionTtlMinMs: number = DEFAULT_SESSION_TTL_MIN_MS): Capabilities {
+  return {
+    lock: {
+      fencing: 'monotonic',
+      lease: 'per-session',
+      minTtlMs: sessionTtlMinMs,
+      ttlGranularityMs: 1000,
+      waiting: 'notify',
+      fairness: 'none',
+      faultTolerance: 'replicated',
+    },
+    counter: { supported: true, bounds: true },
+  };
+}
+
+/** Capabilities against servers with Consul's default `session_ttl_min` (10 s). */
+export const CONSUL_CAPABILITIES: Capabilities = consulCapabilities();

@@ -1,0 +1,127 @@
+/**
+ * The only place that talks HTTP: plain `fetch` against Consul's documented HTTP API, with the
+ * ACL token, datacenter, a timeout on every request, and transport failures mapped to
+ * `BackendUnavailableError`. Status codes are returned to the caller, who knows which ones are
+ * answers (404 for a missing key, 409 for a rolled-back transaction) and which are failures.
+ * @module
+ */
+import { BackendUnavailableError } from '@lockstep/core';
+
+/** The `fetch` signature we need (the global one, or the user's own). */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+/** Settings of a {@link ConsulHttp}. */
+export interface ConsulHttpOptions {
+  /** `http://host:port` or `https://host:port` of a Consul agent. */
+  readonly baseUrl: URL;
+  /** ACL token, sent as `X-Consul-Token`. */
+  readonly token?: string;
+  /** Datacenter (`?dc=`); default: the agent's own. */
+  readonly datacenter?: string;
+  /** Timeout of requests that do not block. */
+  readonly requestTimeoutMs: number;
+  /** Replaces the global `fetch` (custom TLS agents, proxies, instrumentation). */
+  readonly fetch?: FetchLike;
+}
+
+/** One request. */
+export interface ConsulRequest {
+  readonly method: 'GET' | 'PUT' | 'DELETE';
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  readonly body?: string;
+  /** Overrides the default timeout (blocking queries need longer). */
+  readonly timeoutMs?: number;
+  /** Cancels the request; the call then rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** What we were doing, for error messages. */
+  readonly doing: string;
+}
+
+/** An answer, whatever its status. */
+export interface ConsulReply {
+  readonly status: number;
+  /** `X-Consul-Index`, when present. */
+  readonly index: bigint | undefined;
+  readonly text: string;
+}
+
+/** A small Consul HTTP client over `fetch`. */
+export class ConsulHttp {
+  readonly #options: ConsulHttpOptions;
+  readonly #fetch: FetchLike;
+  readonly #headers: Record<string, string>;
+
+  constructor(options: ConsulHttpOptions) {
+    this.#options = options;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#headers = options.token ? { 'X-Consul-Token': options.token } : {};
+  }
+
+  /** Default timeout of non-blocking requests. */
+  get requestTimeoutMs(): number {
+    return this.#options.requestTimeoutMs;
+  }
+
+  /**
+   * Sends one request and reads the whole answer.
+   * @throws BackendUnavailableError when Consul cannot be reached or does not answer in time.
+   * @throws `request.signal.reason` when the caller cancelled.
+   */
+  async send(request: ConsulRequest): Promise<ConsulReply> {
+    const url = new URL(request.path, this.#options.baseUrl);
+    for (const [name, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, value);
+    }
+    if (this.#options.datacenter) url.searchParams.set('dc', this.#options.datacenter);
+    const timeoutMs = request.timeoutMs ?? this.#options.requestTimeoutMs;
+    // One controller per request, with listeners removed afterwards: long-lived caller signals
+    // (a watch loop's, the driver's) must not accumulate dependents (AbortSignal.any would).
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        controller.abort();
+      },
+      Math.max(1, Math.ceil(timeoutMs)),
+    );
+    const onCancel = () => controller.abort(request.signal?.reason);
+    request.signal?.addEventListener('abort', onCancel, { once: true });
+    try {
+      request.signal?.throwIfAborted();
+      const response = await this.#fetch(url.href, {
+        method: request.method,
+        headers:
+          request.body === undefined ? this.#headers : { ...this.#headers, 'Content-Type': 'text/plain' },
+        body: request.body,
+        signal: controller.signal,
+      });
+      const text = await response.text();
+      const header = response.headers.get('X-Consul-Index');
+      const index = header !== null && /^\d+$/.test(header) ? BigInt(header) : undefined;
+      return { status: response.status, index, text };
+    } catch (error) {
+      if (request.signal?.aborted) throw request.signal.reason;
+      const reason = timedOut ? `no answer within ${Math.round(timeoutMs)} ms` : describe(error);
+      throw new BackendUnavailableError('consul', `${request.doing} failed: ${reason}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onCancel);
+    }
+  }
+
+  /** A reply with an unexpected status, as a typed error carrying Consul's own message. */
+  failure(reply: ConsulReply, doing: string): BackendUnavailableError {
+    const detail = reply.text.trim().slice(0, 300) || '(empty body)';
+    return new BackendUnavailableError('consul', `${doing} failed: HTTP ${reply.status}: ${detail}`);
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const detail = cause instanceof Error ? cause.message : '';
+  return [error.message, code, detail].filter(Boolean).join(': ');
+}

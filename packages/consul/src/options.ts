@@ -1,0 +1,157 @@
+/**
+ * Options of the Consul adapter, for `connect('consul://…', options)` (also as URL query
+ * parameters: `consul://127.0.0.1:8500?token=…&lockDelayMs=1000`) and for
+ * {@link consulCoordinator}. Everything is checked before any I/O.
+ * @module
+ */
+import { type ConnectOptions, InvalidArgumentError } from '@lockstep/core';
+import type { FetchLike } from './http.js';
+
+/** Consul's documented TTL range is 10 s (the server's `session_ttl_min`) to 86400 s. */
+export const DEFAULT_SESSION_TTL_MIN_MS = 10_000;
+/** The largest session TTL Consul accepts. */
+export const SESSION_TTL_MAX_MS = 86_400_000;
+/** Consul caps a session's lock-delay at 60 s. */
+export const MAX_LOCK_DELAY_MS = 60_000;
+/**
+ * Default lock-delay: 0 (Consul's own default is 15 s). See {@link ConsulOptions.lockDelayMs}.
+ */
+export const DEFAULT_LOCK_DELAY_MS = 0;
+
+/** Settings shared by `connect()` and {@link consulCoordinator}. */
+export interface ConsulOptions {
+  /** Namespace for every key (see the README's key layout). Default `"lockstep"`. */
+  prefix?: string;
+  /** ACL token, sent as `X-Consul-Token` on every request. */
+  token?: string;
+  /** Datacenter to address (`?dc=`). Default: the agent's own. Alias: `dc`. */
+  datacenter?: string;
+  /**
+   * Timeout of each request that does not block (acquire, release, renewals, counters). Default
+   * 5000 ms. Session renewals use at most the time left before the session could expire.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * The smallest session TTL the Consul servers accept: their `session_ttl_min` setting, 10 s unless
+   * the operator lowered it. Becomes `capabilities.lock.minTtlMs`, so shorter lock TTLs are refused
+   * before any I/O instead of by the server. Default 10 000.
+   */
+  sessionTtlMinMs?: number;
+  /**
+   * Lock-delay of our sessions, in ms (0–60 000). Default **0**, where Consul's default is 15 s.
+   *
+   * What it does: when a session is invalidated (TTL missed, destroyed, health check failed),
+   * Consul refuses to let anyone acquire the locks it held for this long, to give a deposed holder
+   * that is still running time to notice and stop. It does not apply to a normal release.
+   *
+   * Why 0: a deposed holder is already told before anyone else can take its lock — the handle's
+   * signal aborts at the instant the session could expire (last renewal sent + TTL), while Consul
+   * only invalidates it some time between that instant and twice the TTL. What a lock-delay adds is
+   * time for code that ignores the signal, or for a process paused past its lease; a delay cannot
+   * bound those (a pause can outlast any delay), and fencing tokens do: the resource rejects the
+   * old holder's writes whenever they arrive. The cost of a delay is paid by every failover: after
+   * a crash, others wait up to 2 × TTL plus the delay. Raise it when the protected resource cannot
+   * check fencing tokens.
+   */
+  lockDelayMs?: number;
+}
+
+/** Options of `connect('consul://host:port', options)`. */
+export interface ConsulConnectOptions extends ConnectOptions, ConsulOptions {
+  /** How long the first request (`/v1/status/leader`) may take. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Talk HTTPS to the agent (default port 8501 instead of 8500). Alias: `tls`. */
+  https?: boolean;
+}
+
+/** Options of {@link consulCoordinator}: your own agent address and, optionally, your own `fetch`. */
+export interface ConsulCoordinatorOptions extends ConsulOptions {
+  /** The agent's HTTP(S) address, e.g. `http://127.0.0.1:8500`. */
+  url: string | URL;
+  /** Your `fetch` (custom dispatcher, TLS, instrumentation). Default: the global `fetch`. */
+  fetch?: FetchLike;
+}
+
+/** Validated, defaulted settings. */
+export interface ResolvedOptions {
+  readonly prefix: string | undefined;
+  readonly token: string | undefined;
+  readonly datacenter: string | undefined;
+  readonly requestTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly https: boolean;
+  readonly sessionTtlMinMs: number;
+  readonly lockDelayMs: number;
+}
+
+/** @throws InvalidArgumentError for a malformed option. */
+export function resolveOptions(options: ConsulConnectOptions | ConsulOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'must be an object');
+  }
+  const o = options as ConsulConnectOptions & { dc?: unknown; tls?: unknown };
+  const prefix = o.prefix;
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new InvalidArgumentError('prefix', `must be a string, got ${typeof prefix}`);
+  }
+  return {
+    prefix,
+    token: text(o.token, 'token'),
+    datacenter: datacenter(o.datacenter ?? o.dc),
+    requestTimeoutMs: positiveMs(o.requestTimeoutMs, 'requestTimeoutMs', 5_000),
+    connectTimeoutMs: positiveMs(o.connectTimeoutMs, 'connectTimeoutMs', 5_000),
+    https: bool(o.https ?? o.tls, 'https'),
+    sessionTtlMinMs: integerMs(
+      o.sessionTtlMinMs,
+      'sessionTtlMinMs',
+      DEFAULT_SESSION_TTL_MIN_MS,
+      1,
+      SESSION_TTL_MAX_MS,
+    ),
+    lockDelayMs: integerMs(o.lockDelayMs, 'lockDelayMs', DEFAULT_LOCK_DELAY_MS, 0, MAX_LOCK_DELAY_MS),
+  };
+}
+
+function text(value: unknown, what: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  // URL query parsing turns digit-only strings into numbers; a token is still text.
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError(what, `must be a string, got ${typeof value}`);
+  if (/[\r\n]/.test(value)) throw new InvalidArgumentError(what, 'must not contain line breaks');
+  return value;
+}
+
+function datacenter(value: unknown): string | undefined {
+  const dc = text(value, 'datacenter');
+  if (dc !== undefined && !/^[A-Za-z0-9_.-]+$/.test(dc)) {
+    throw new InvalidArgumentError('datacenter', `${JSON.stringify(dc)} is not a datacenter name`);
+  }
+  return dc;
+}
+
+function positiveMs(value: unknown, what: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2_147_483_647) {
+    throw new InvalidArgumentError(what, `must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+function integerMs(value: unknown, what: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(
+      what,
+      `must be an integer number of ms from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function bool(value: unknown, what: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean')
+    throw new InvalidArgumentError(what, `must be a boolean, got ${String(value)}`);
+  return value;
+}
