@@ -1,10 +1,32 @@
+import { readdirSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
+// Backend profiles are loaded by name at run time (`backends/<name>.js`), so each is an entry.
+const profiles = Object.fromEntries(
+  readdirSync('src/backends')
+    .filter(
+      (file) =>
+        file.endsWith('.ts') &&
+        !file.endsWith('.test.ts') &&
+        !['profile.ts', 'load.ts', 'server.ts'].includes(file),
+    )
+    .map((file) => [`backends/${file.slice(0, -3)}`, `src/backends/${file}`]),
+);
+
 export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
+  entry: {
+    index: 'src/index.ts',
+    vitest: 'src/vitest.ts',
+    cli: 'src/cli.ts',
+    // The child client runs as its own process (process-kill, process-pause, backend.close).
+    'child/client': 'src/child/client.ts',
+    ...profiles,
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url in the CJS build: the suite locates child/client.js and backends/*.js by it.
+  shims: true,
 });

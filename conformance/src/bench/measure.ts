@@ -1,0 +1,76 @@
+/**
+ * The two ways the harness times an operation: one caller in sequence (latency, p50/p99)
+ * and many callers at once (throughput). Both warm up first, then run for a fixed time box,
+ * so a slow backend takes as long as a fast one and the whole compare stays bounded.
+ * @module
+ */
+import { setImmediate as yieldTurn } from 'node:timers/promises';
+import { type LatencyFigure, LatencyRecorder, type RateFigure, throughputFigure } from '../stats.js';
+
+/** Time box of one measurement. */
+export interface TimeBox {
+  /** Untimed run before measuring (connections, JIT, caches). */
+  readonly warmupMs: number;
+  /** Timed run. */
+  readonly durationMs: number;
+}
+
+/** Defaults: short enough for 8 backends × 8 metrics in a few minutes, long enough for stable medians. */
+export const DEFAULT_TIME_BOX: TimeBox = { warmupMs: 250, durationMs: 1_500 };
+
+/** Most samples kept per latency metric (an in-process op can run millions of times). */
+const MAX_SAMPLES = 200_000;
+
+/**
+ * Calls `op` back to back, one at a time: warm-up, then records each call's latency until
+ * the time box ends (or {@link MAX_SAMPLES}). Fast synchronous-ish ops yield to the event
+ * loop now and then so timers (lease renewals) still run.
+ */
+export async function measureLatency(
+  op: () => Promise<void>,
+  box: TimeBox = DEFAULT_TIME_BOX,
+): Promise<LatencyFigure> {
+  const warmupEnd = performance.now() + box.warmupMs;
+  let calls = 0;
+  while (performance.now() < warmupEnd) {
+    await op();
+    if (++calls % 256 === 0) await yieldTurn();
+  }
+  const recorder = new LatencyRecorder();
+  const end = performance.now() + box.durationMs;
+  while (recorder.count < MAX_SAMPLES) {
+    const start = performance.now();
+    if (start >= end) break;
+    await op();
+    recorder.record(performance.now() - start);
+    if (recorder.count % 256 === 0) await yieldTurn();
+  }
+  return recorder.figure();
+}
+
+/**
+ * Runs `concurrency` callers, each calling `op` in a loop, for the time box; returns
+ * completed calls per second over the timed window (calls that end after it are not counted,
+ * calls in flight at its start are counted when they end inside it).
+ */
+export async function measureThroughput(
+  op: () => Promise<void>,
+  concurrency: number,
+  box: TimeBox = DEFAULT_TIME_BOX,
+): Promise<RateFigure> {
+  const warmupEnd = performance.now() + box.warmupMs;
+  const end = warmupEnd + box.durationMs;
+  let completed = 0;
+  const caller = async () => {
+    let calls = 0;
+    for (;;) {
+      if (performance.now() >= end) return;
+      await op();
+      const now = performance.now();
+      if (now >= warmupEnd && now < end) completed++;
+      if (++calls % 256 === 0) await yieldTurn();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, caller));
+  return throughputFigure(completed, box.durationMs);
+}
