@@ -30,9 +30,13 @@ export interface LeaseContext {
 
 type State = 'held' | 'released' | 'lost';
 
-/** Rounds a TTL up to the backend's granularity and checks its minimum. */
+/**
+ * Checks a TTL against the backend's minimum, then rounds it up to the backend's granularity.
+ * The minimum applies to the TTL as given: rounding must not turn a too-short TTL into an
+ * accepted one (1999 ms on a backend with a 2 s minimum is rejected, not rounded to 2 s).
+ */
 export function normaliseTtl(ttlMs: unknown, minTtlMs: number, granularityMs: number): number {
-  const ttl = validateTtl(ttlMs);
+  const ttl = validateTtl(ttlMs, minTtlMs);
   const rounded = Math.ceil(ttl / granularityMs) * granularityMs;
   return validateTtl(rounded, minTtlMs);
 }
