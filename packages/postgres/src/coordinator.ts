@@ -1,0 +1,101 @@
+/**
+ * Building coordinators: from a URL (a pool owned and ended by lockstep) or over the
+ * application's own `pg.Pool` (never ended by lockstep).
+ * @module
+ */
+import {
+  BackendUnavailableError,
+  type Coordinator,
+  createCoordinator,
+  InvalidArgumentError,
+} from '@lockstep/core';
+import pg from 'pg';
+import { postgresDriver } from './driver.js';
+import {
+  ADAPTER_OPTION_NAMES,
+  type PostgresAdapterOptions,
+  type PostgresConnectOptions,
+  resolveOptions,
+} from './options.js';
+
+/**
+ * A coordinator over your own `pg.Pool`. lockstep pins at most `1 + maxWaitingSessions` of
+ * its connections for locks (the first on first lock use) and gives them back on `close()`,
+ * which leaves the pool itself open. Counters use `pool.query()`.
+ *
+ * The pool must connect straight to PostgreSQL (or through a session-mode pooler with
+ * `allowSessionPooler: true`): transaction-mode poolers are detected and refused.
+ * @throws InvalidArgumentError when `pool` is not a pg.Pool or an option is malformed.
+ */
+export function postgresCoordinator(pool: pg.Pool, options: PostgresAdapterOptions = {}): Coordinator {
+  assertPool(pool);
+  const resolved = resolveOptions({ ...options });
+  return createCoordinator(postgresDriver(pool, resolved, false), { prefix: resolved.prefix });
+}
+
+/**
+ * `connect()` for `postgres://` and `postgresql://`: validates everything before connecting,
+ * opens a pool, and pins the primary lock session at once so that a dead address, bad
+ * credentials or a pooler fail here (within `connectTimeoutMs`), not at the first lock.
+ */
+export async function connectFromUrl(url: URL, options: PostgresConnectOptions): Promise<Coordinator> {
+  const resolved = resolveOptions(options);
+  const pool = new pg.Pool({
+    connectionString: connectionString(url),
+    max: resolved.poolSize,
+    connectionTimeoutMillis: resolved.connectTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
+  // Idle pooled connections that drop report here; the next user simply gets a fresh one.
+  pool.on('error', () => {});
+  const driver = postgresDriver(pool, resolved, true);
+  const coordinator = createCoordinator(driver, { prefix: resolved.prefix });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      driver.sessions.primary(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new BackendUnavailableError('postgres', `no connection within ${resolved.connectTimeoutMs} ms`),
+            ),
+          resolved.connectTimeoutMs,
+        );
+      }),
+    ]);
+  } catch (error) {
+    await coordinator.close().catch(() => {});
+    if (error instanceof BackendUnavailableError) throw error;
+    throw error instanceof Error && 'code' in error && (error as { code: unknown }).code === 'UNSUPPORTED'
+      ? error
+      : new BackendUnavailableError('postgres', `cannot connect to ${describe(url)}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+  return coordinator;
+}
+
+/** The URL as pg should see it: our own options removed from the query string. */
+export function connectionString(url: URL): string {
+  const copy = new URL(url.href);
+  for (const name of ADAPTER_OPTION_NAMES) copy.searchParams.delete(name);
+  return copy.href;
+}
+
+function describe(url: URL): string {
+  return `${url.hostname}:${url.port || 5432}`;
+}
+
+function assertPool(pool: unknown): void {
+  const p = pool as Partial<pg.Pool> | null;
+  if (
+    typeof p !== 'object' ||
+    p === null ||
+    typeof p.connect !== 'function' ||
+    typeof p.query !== 'function'
+  ) {
+    throw new InvalidArgumentError('pool', 'must be a pg.Pool');
+  }
+}

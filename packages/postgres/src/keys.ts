@@ -1,0 +1,130 @@
+/**
+ * Where a lock lives in PostgreSQL — the one place that maps a lock to its advisory key and to
+ * the row that keeps its fencing state.
+ *
+ * - A lockstep lock uses the 64-bit advisory key `hash64(prefix, name)` (SHA-256, see core).
+ *   Two names may, with astronomically small probability, share a key: they then contend for
+ *   one advisory lock (extra waiting, never two holders). Their fencing rows stay apart because
+ *   the row is keyed by the full `(prefix, name)`, not by the hash.
+ * - A native lock (`LockOptions.native`) uses exactly the advisory key the user gave — a bigint
+ *   (`pg_advisory_lock(bigint)`) or a pair of int4 (`pg_advisory_lock(int4, int4)`, a separate key
+ *   space in PostgreSQL) — so plain SQL and other clients taking that key exclude lockstep and
+ *   the other way round. Its fencing row is keyed by the advisory key alone (namespace `''`,
+ *   which no lockstep prefix can be), so every coordinator sharing the native key shares one
+ *   token sequence whatever its prefix.
+ * @module
+ */
+import { hash64, InvalidArgumentError, type LockRef, type NativeLockLocation } from '@lockstep/core';
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** An advisory lock key in one of PostgreSQL's two key spaces. */
+export type AdvisoryKey =
+  | { readonly kind: 'bigint'; readonly key: bigint }
+  | { readonly kind: 'pair'; readonly key1: number; readonly key2: number };
+
+/** Everything the SQL needs to take, check and fence one lock. */
+export interface LockPlacement {
+  readonly advisory: AdvisoryKey;
+  /**
+   * Fencing row identity: the coordinator's prefix, encoded (`encodeName`: ASCII, injective, so a
+   * name holding NUL — which PostgreSQL text cannot store — still has a row), or `''` for native keys.
+   */
+  readonly namespace: string;
+  /** Fencing row identity: the lock's full name, encoded, or the advisory key's text for native keys. */
+  readonly name: string;
+  /** Local identity of the advisory lock within one session (equal placements → equal ids). */
+  readonly id: string;
+}
+
+/** How `pg_locks` shows an advisory lock: `classid`, `objid` (as unsigned oids) and `objsubid`. */
+export interface PgLocksIdentity {
+  readonly classid: string;
+  readonly objid: string;
+  readonly objsubid: 1 | 2;
+}
+
+/** Maps a lock to its advisory key and fencing row. */
+export function placeLock(ref: LockRef): LockPlacement {
+  if (ref.native === undefined) {
+    const key = hash64(ref.prefix, ref.name);
+    return {
+      advisory: { kind: 'bigint', key },
+      namespace: ref.prefixSegment,
+      name: ref.segment,
+      id: advisoryText(key),
+    };
+  }
+  const advisory = parseNative(ref.native);
+  const text = advisoryKeyText(advisory);
+  return { advisory, namespace: '', name: text, id: text };
+}
+
+/** The advisory key as text: `"42"` or `"1,2"` (distinct for the two key spaces). */
+export function advisoryKeyText(key: AdvisoryKey): string {
+  return key.kind === 'bigint' ? advisoryText(key.key) : `${key.key1},${key.key2}`;
+}
+
+function advisoryText(key: bigint): string {
+  return key.toString();
+}
+
+/**
+ * Validates a native location: a bigint in the signed 64-bit range, or a pair of integers in
+ * the int4 range. Strings and plain numbers are refused (a number above 2^53 would silently
+ * name a different key), with a message saying what to pass instead.
+ * @throws InvalidArgumentError
+ */
+export function parseNative(native: NativeLockLocation): AdvisoryKey {
+  if (typeof native === 'bigint') {
+    if (native < INT64_MIN || native > INT64_MAX) {
+      throw new InvalidArgumentError('native', `advisory key ${native} is outside the signed 64-bit range`);
+    }
+    return { kind: 'bigint', key: native };
+  }
+  if (Array.isArray(native)) {
+    if (native.length !== 2) {
+      throw new InvalidArgumentError(
+        'native',
+        `a pair of int4 keys needs exactly 2 numbers, got ${native.length}`,
+      );
+    }
+    const [key1, key2] = native as readonly unknown[];
+    for (const [i, k] of [key1, key2].entries()) {
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < INT32_MIN || k > INT32_MAX) {
+        throw new InvalidArgumentError(
+          'native',
+          `key ${i + 1} of the pair must be an int4 integer, got ${String(k)}`,
+        );
+      }
+    }
+    return { kind: 'pair', key1: key1 as number, key2: key2 as number };
+  }
+  throw new InvalidArgumentError(
+    'native',
+    `a PostgreSQL advisory key is a bigint (e.g. 42n) or a pair of int4 ([1, 2]), got ${describe(native)}`,
+  );
+}
+
+/** How `pg_locks` reports `key` (for the health check). */
+export function pgLocksIdentity(key: AdvisoryKey): PgLocksIdentity {
+  if (key.kind === 'bigint') {
+    const unsigned = BigInt.asUintN(64, key.key);
+    return { classid: String(unsigned >> 32n), objid: String(unsigned & 0xffffffffn), objsubid: 1 };
+  }
+  return { classid: String(key.key1 >>> 0), objid: String(key.key2 >>> 0), objsubid: 2 };
+}
+
+/** `classid/objid/objsubid`: how the health check's query reports each held advisory lock. */
+export function pgLocksText(identity: PgLocksIdentity): string {
+  return `${identity.classid}/${identity.objid}/${identity.objsubid}`;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'number') return `the number ${value} (pass ${value}n)`;
+  return typeof value;
+}

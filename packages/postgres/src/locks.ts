@@ -1,0 +1,190 @@
+/**
+ * The lock algorithm, top to bottom:
+ *
+ * 1. Try on the primary session: `pg_try_advisory_lock` + fencing bump in ONE statement (one
+ *    round trip). Granted → done; the lock stays on the primary.
+ * 2. Held elsewhere → line up locally behind earlier waiters of this coordinator for the same
+ *    key (turnstile), then wait in PostgreSQL's own FIFO lock queue: a blocking
+ *    `pg_advisory_lock` + bump on a waiting session. The release wakes us — no polling.
+ * 3. Abort or timeout → `pg_cancel_backend` of the waiting session; whatever the wait's outcome
+ *    (cancelled, or granted in a race with the cancel — DistributedLock #147), the session then
+ *    drops every advisory lock (`pg_advisory_unlock_all`, safe: it holds nothing else) before we
+ *    reject, so nothing is left held or queued.
+ * 4. All waiting slots taken → re-try on the primary with capped, jittered backoff until a slot
+ *    frees (the only polling, and only past `maxWaitingSessions` concurrent waits).
+ *
+ * A key this coordinator already holds on the primary is refused locally: PostgreSQL would
+ * happily stack a second hold on the same session, which is how the `advisory-lock` package
+ * lets two callers of one process "hold" one lock.
+ * @module
+ */
+import { type AcquireRequest, jitter, type LeaseGrant, type LockDriver } from '@lockstep/core';
+import { isSessionFatal, toLockstepError } from './errors.js';
+import { grantFor } from './grant.js';
+import { type LockPlacement, parseNative, placeLock } from './keys.js';
+import type { TableGuard } from './schema.js';
+import type { LockSession } from './session.js';
+import type { SessionSet } from './sessions.js';
+import { Turnstile } from './turnstile.js';
+
+const BACKOFF_START_MS = 50;
+const BACKOFF_MAX_MS = 1_000;
+
+/** The {@link LockDriver} over a coordinator's sessions. */
+export class PostgresLocks implements LockDriver {
+  readonly #sessions: SessionSet;
+  readonly #tables: TableGuard;
+  readonly #turnstile = new Turnstile();
+
+  constructor(sessions: SessionSet, tables: TableGuard) {
+    this.#sessions = sessions;
+    this.#tables = tables;
+  }
+
+  validateNative(native: unknown): void {
+    parseNative(native as never);
+  }
+
+  async tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
+    return this.#tryOnPrimary(request, placeLock(request.lock));
+  }
+
+  async acquire(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
+    const placement = placeLock(request.lock);
+    const first = await this.#tryOnPrimary(request, placement);
+    if (first) return this.#unlessAborted(first, signal);
+    return this.#turnstile.run(placement.id, signal, () => this.#wait(request, placement, signal));
+  }
+
+  async #wait(request: AcquireRequest, placement: LockPlacement, signal: AbortSignal): Promise<LeaseGrant> {
+    let backoff = BACKOFF_START_MS;
+    for (;;) {
+      signal.throwIfAborted();
+      if (this.#sessions.reserveWaitingSlot()) return this.#waitInQueue(request, placement, signal);
+      const grant = await this.#tryOnPrimary(request, placement);
+      if (grant) return this.#unlessAborted(grant, signal);
+      await this.#sessions.slotFreed(jitter(backoff), signal);
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+    }
+  }
+
+  async #tryOnPrimary(request: AcquireRequest, placement: LockPlacement): Promise<LeaseGrant | null> {
+    const session = await this.#sessions.primary();
+    const lock = session.claim(request.ownerId, placement, request.ttlMs);
+    if (!lock) return null;
+    const sql = this.#sessions.sql;
+    const sentAt = performance.now();
+    try {
+      const result = await this.#tables.run(() =>
+        session.run(
+          sql.tryLock(
+            placement.advisory,
+            placement.namespace,
+            placement.name,
+            session.idleTimeout(request.ttlMs),
+          ),
+        ),
+      );
+      const row = result.rows[0] as { token: string; pid: number } | undefined;
+      if (!row) {
+        session.forget(lock);
+        return null;
+      }
+      session.checkPid(row.pid);
+      session.hold(lock);
+      return grantFor(session, lock, BigInt(row.token), sentAt + request.ttlMs, this.#grantContext());
+    } catch (error) {
+      await this.#undo(session, lock.placement, error);
+      session.forget(lock);
+      throw toLockstepError(error, 'acquiring a lock');
+    }
+  }
+
+  async #waitInQueue(
+    request: AcquireRequest,
+    placement: LockPlacement,
+    signal: AbortSignal,
+  ): Promise<LeaseGrant> {
+    const session = await this.#sessions.openWaiting(signal);
+    const lock = session.claim(request.ownerId, placement, request.ttlMs);
+    if (!lock) {
+      // A fresh waiting session holds nothing; only a session that died at once gets here.
+      this.#sessions.finishWaiting(session);
+      throw session.died.reason;
+    }
+    const sql = this.#sessions.sql;
+    let cancelling: Promise<void> | undefined;
+    const onAbort = () => {
+      cancelling = this.#sessions.cancel(session.pid);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const sentAt = performance.now();
+    let row: { token: string; pid: number; waited_ms: number };
+    try {
+      const result = await this.#tables.run(() =>
+        session.run(
+          sql.blockingLock(placement.advisory, placement.namespace, placement.name, String(request.ttlMs)),
+          {
+            timeout: false,
+          },
+        ),
+      );
+      row = result.rows[0];
+      session.checkPid(row.pid);
+    } catch (error) {
+      signal.removeEventListener('abort', onAbort);
+      await cancelling;
+      await this.#abandonWait(session, lock);
+      throw signal.aborted ? signal.reason : toLockstepError(error, 'waiting for a lock');
+    }
+    signal.removeEventListener('abort', onAbort);
+    if (signal.aborted) {
+      // Granted while the cancel was on its way: give it back before reporting the abort.
+      await cancelling;
+      await this.#abandonWait(session, lock);
+      throw signal.reason;
+    }
+    session.hold(lock);
+    // The server measured how long the statement waited before the grant; the session's idle
+    // clock cannot have started earlier than that, so the lease is ours until at least then + ttl.
+    const grantedAt = sentAt + Math.max(0, row.waited_ms);
+    return grantFor(session, lock, BigInt(row.token), grantedAt + request.ttlMs, this.#grantContext());
+  }
+
+  /** Ends a wait that will not become a grant: drops any lock the session got, returns it. */
+  async #abandonWait(
+    session: LockSession,
+    lock: NonNullable<ReturnType<LockSession['claim']>>,
+  ): Promise<void> {
+    session.forget(lock);
+    // giveBack() runs pg_advisory_unlock_all first (or destroys the session if it cannot).
+    await session.giveBack();
+  }
+
+  /**
+   * After a failed try-lock statement the lock may still have been taken (a session advisory
+   * lock survives the statement's rollback). The claim keeps other local callers off this key
+   * meanwhile, so unlocking it here can only undo our own attempt.
+   */
+  async #undo(session: LockSession, placement: LockPlacement, error: unknown): Promise<void> {
+    if (session.dead || isSessionFatal(error)) return;
+    try {
+      await session.run(this.#sessions.sql.unlock(placement.advisory, session.idleTimeout()));
+    } catch (undoError) {
+      session.die(toLockstepError(undoError, 'undoing a failed lock attempt'));
+    }
+  }
+
+  async #unlessAborted(grant: LeaseGrant, signal: AbortSignal): Promise<LeaseGrant> {
+    if (!signal.aborted) return grant;
+    await grant.release().catch(() => {});
+    throw signal.reason;
+  }
+
+  #grantContext() {
+    return {
+      sql: this.#sessions.sql,
+      onEmpty: (session: LockSession) => this.#sessions.finishWaiting(session),
+    };
+  }
+}

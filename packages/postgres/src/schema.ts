@@ -1,0 +1,126 @@
+/**
+ * The two tables lockstep keeps, created idempotently: on first use (a statement that fails
+ * with "relation does not exist" triggers it once, then is retried) or ahead of time with
+ * {@link migrate}, for deployments whose application role may not create tables.
+ *
+ * - `lockstep_fences(namespace, name, advisory_key, token)`: one row per lock name, holding
+ *   the last fencing token issued. A regular (logged) table, so tokens survive restarts and
+ *   keep increasing. (`synchronous_commit = off` on the server can lose the last commits in a
+ *   crash and so re-issue a token — leave it on where fencing matters.)
+ * - `lockstep_counters(namespace, name, value)`: one row per counter.
+ * @module
+ */
+import { BackendUnavailableError, hash64 } from '@lockstep/core';
+import type pg from 'pg';
+import { isMissingTable } from './errors.js';
+import { COUNTERS_TABLE, FENCES_TABLE, quoteIdentifier } from './sql.js';
+
+/** The DDL, in order. */
+export function schemaStatements(schema: string): string[] {
+  const s = quoteIdentifier(schema);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${s}.${FENCES_TABLE} (
+  namespace text NOT NULL,
+  name text NOT NULL,
+  advisory_key text NOT NULL,
+  token bigint NOT NULL,
+  PRIMARY KEY (namespace, name)
+)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.${COUNTERS_TABLE} (
+  namespace text NOT NULL,
+  name text NOT NULL,
+  value bigint NOT NULL,
+  PRIMARY KEY (namespace, name)
+)`,
+  ];
+}
+
+/**
+ * Creates the schema (when missing) and lockstep's tables (when missing). Safe to run
+ * concurrently from many processes: the DDL runs in one transaction under a
+ * transaction-scoped advisory lock, so two first users cannot race on `CREATE TABLE`.
+ *
+ * Needs a plain pool or connection (not a transaction-mode pooler: it uses a transaction).
+ * A pool client is taken and returned; a `pg.Client` is used as is.
+ * @param db a `pg.Pool` or `pg.Client`
+ * @param schema default `"public"`
+ */
+export async function migrate(db: pg.Pool | pg.Client, options: { schema?: string } = {}): Promise<void> {
+  const schema = options.schema ?? 'public';
+  const isPool = typeof (db as pg.Pool).totalCount === 'number';
+  const client = isPool ? await (db as pg.Pool).connect() : (db as pg.Client);
+  let failed: unknown;
+  try {
+    await client.query('BEGIN');
+    try {
+      // hash64 keeps this out of the keys lockstep locks use (different parts).
+      await client.query({
+        text: 'SELECT pg_advisory_xact_lock($1::bigint)',
+        values: [hash64('lockstep-migrate', schema).toString()],
+      });
+      const exists = await client.query({
+        text: 'SELECT 1 FROM pg_namespace WHERE nspname = $1',
+        values: [schema],
+      });
+      // Only create the schema when missing: CREATE SCHEMA IF NOT EXISTS still needs the CREATE
+      // privilege on the database, which an application role often lacks.
+      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+      for (const ddl of schemaStatements(schema)) await client.query(ddl);
+      await client.query('COMMIT');
+    } catch (error) {
+      failed = error;
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  } finally {
+    if (isPool) (client as pg.PoolClient).release(failed instanceof Error && isConnectionLevel(failed));
+  }
+}
+
+function isConnectionLevel(error: Error): boolean {
+  return typeof (error as { code?: unknown }).code !== 'string';
+}
+
+/**
+ * Runs statements that need lockstep's tables, creating them once when a statement finds them
+ * missing (then retrying it). A statement that fails on a missing table was refused while being
+ * parsed, before it could take a lock or write anything, so the retry is safe.
+ */
+export class TableGuard {
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+  readonly #create: boolean;
+  #creating: Promise<void> | undefined;
+
+  constructor(pool: pg.Pool, schema: string, create: boolean) {
+    this.#pool = pool;
+    this.#schema = schema;
+    this.#create = create;
+  }
+
+  async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (!isMissingTable(error)) throw error;
+      if (!this.#create) {
+        throw new BackendUnavailableError(
+          'postgres',
+          `lockstep's tables are missing in schema "${this.#schema}" and createTables is false: run migrate() first`,
+          { cause: error },
+        );
+      }
+      await this.ensure();
+      return op();
+    }
+  }
+
+  /** Creates the tables (once per guard, again after a failure). */
+  ensure(): Promise<void> {
+    this.#creating ??= migrate(this.#pool, { schema: this.#schema }).catch((error) => {
+      this.#creating = undefined;
+      throw error;
+    });
+    return this.#creating;
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * The connections a coordinator pins for locks, out of one `pg.Pool`:
+ *
+ * - ONE primary session, opened on first use and kept until `close()`. Every try-lock runs on
+ *   it and the locks it wins stay on it, so holding many locks at once costs one connection.
+ * - Up to `maxWaitingSessions` waiting sessions, each blocked in PostgreSQL's lock queue for
+ *   one key (and then holding the lock it won, until released). They go back to the pool as
+ *   soon as they hold nothing. A waiter finding every slot taken re-tries on the primary with
+ *   backoff until a slot frees — the bound on pinned connections is never exceeded.
+ *
+ * Each fresh connection is probed once (backend pid, server version, idle timeout); a backend
+ * pid that differs from the one the connection announced means a pooler sits in between.
+ * @module
+ */
+import { BackendUnavailableError, sleep } from '@lockstep/core';
+import type pg from 'pg';
+import { isSessionFatal, poolerError, toLockstepError } from './errors.js';
+import { LockSession, type SessionInfo } from './session.js';
+import { cancelBackend, LockSql, SESSION_PROBE } from './sql.js';
+
+/** First PostgreSQL version with `idle_session_timeout`. */
+const IDLE_SESSION_TIMEOUT_VERSION = 140_000;
+
+/** Options of a {@link SessionSet}. */
+export interface SessionSetOptions {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  readonly idleSessionTimeout: boolean;
+  readonly maxWaitingSessions: number;
+  readonly commandTimeoutMs: number;
+  readonly allowSessionPooler: boolean;
+}
+
+/** The primary and waiting sessions of one coordinator. */
+export class SessionSet {
+  readonly #options: SessionSetOptions;
+  // Probe results per pooled connection: a connection handed out again needs no second probe.
+  readonly #probed = new WeakMap<pg.PoolClient, SessionInfo>();
+  readonly #waiting = new Set<LockSession>();
+  readonly #slotFreed = new Set<() => void>();
+  readonly #givingBack = new Set<Promise<void>>();
+  #primary: Promise<LockSession> | undefined;
+  #primarySession: LockSession | undefined;
+  #slotsTaken = 0;
+  #sql: LockSql | undefined;
+  #closed = false;
+
+  constructor(options: SessionSetOptions) {
+    this.#options = options;
+  }
+
+  /** The lock statements; known once the first session has told us the server's version. */
+  get sql(): LockSql {
+    if (!this.#sql) throw new Error('no lock session was opened yet');
+    return this.#sql;
+  }
+
+  /** Pinned waiting sessions right now (for tests and diagnostics). */
+  get waitingSessions(): number {
+    return this.#waiting.size;
+  }
+
+  /** The primary session, opened on first use and re-opened after it died. */
+  primary(): Promise<LockSession> {
+    if (this.#closed) return Promise.reject(closedError());
+    if (this.#primarySession?.dead) this.#primary = undefined;
+    if (!this.#primary) {
+      const opening = this.#open('primary');
+      this.#primary = opening;
+      opening.then(
+        (session) => {
+          this.#primarySession = session;
+        },
+        () => {
+          if (this.#primary === opening) this.#primary = undefined;
+        },
+      );
+    }
+    return this.#primary;
+  }
+
+  /** Takes one of the `maxWaitingSessions` slots; false when all are taken. */
+  reserveWaitingSlot(): boolean {
+    if (this.#closed || this.#slotsTaken >= this.#options.maxWaitingSessions) return false;
+    this.#slotsTaken++;
+    return true;
+  }
+
+  /** Gives back a slot whose session was never opened. */
+  releaseSlot(): void {
+    this.#slotsTaken--;
+    for (const wake of [...this.#slotFreed]) wake();
+  }
+
+  /** Resolves when a slot frees, after `ms`, or when `signal` aborts. */
+  slotFreed(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#slotFreed.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#slotFreed.add(done);
+      signal.addEventListener('abort', done, { once: true });
+      void sleep(ms, signal).then(done);
+    });
+  }
+
+  /**
+   * Opens a waiting session in a slot already reserved. On failure (or abort) the slot is
+   * given back.
+   */
+  async openWaiting(signal: AbortSignal): Promise<LockSession> {
+    try {
+      const session = await this.#open('waiting', signal);
+      this.#waiting.add(session);
+      return session;
+    } catch (error) {
+      this.releaseSlot();
+      throw error;
+    }
+  }
+
+  /** A waiting session that holds nothing any more goes back to the pool (in the background). */
+  finishWaiting(session: LockSession): void {
+    if (session.size > 0 || !this.#waiting.has(session)) return;
+    const giving = session.giveBack().finally(() => this.#givingBack.delete(giving));
+    this.#givingBack.add(giving);
+  }
+
+  /**
+   * Interrupts the statement of a waiting session (`pg_cancel_backend`, sent on the primary).
+   * Resolves once the server has signalled the backend; never rejects.
+   */
+  async cancel(pid: number): Promise<void> {
+    try {
+      const primary = await this.primary();
+      await primary.run(cancelBackend(pid));
+    } catch {
+      // The primary is gone: so is the server or our connection to it, and the waiting session
+      // with it. The caller's clean-up copes with either outcome of the wait.
+    }
+  }
+
+  /** Gives every session back (the coordinator released every lock before), idempotently. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const primary = this.#primary?.catch(() => undefined);
+    const sessions = [...this.#waiting];
+    const primarySession = await primary;
+    if (primarySession) sessions.push(primarySession);
+    await Promise.allSettled(sessions.map((s) => s.giveBack()));
+    await Promise.allSettled([...this.#givingBack]);
+  }
+
+  async #open(role: 'primary' | 'waiting', signal?: AbortSignal): Promise<LockSession> {
+    const client = await this.#connect(signal);
+    let info: SessionInfo;
+    try {
+      info = await this.#probe(client);
+    } catch (error) {
+      client.release(isSessionFatal(error) ? (error as Error) : undefined);
+      throw error;
+    }
+    if (this.#closed || signal?.aborted) {
+      client.release();
+      throw this.#closed ? closedError() : signal?.reason;
+    }
+    this.#sql ??= new LockSql(
+      this.#options.schema,
+      this.#options.idleSessionTimeout && info.version >= IDLE_SESSION_TIMEOUT_VERSION,
+    );
+    return new LockSession(client, info, {
+      sql: this.#sql,
+      commandTimeoutMs: this.#options.commandTimeoutMs,
+      checkPid: this.#options.allowSessionPooler,
+      onDeath: (session) => this.#onDeath(session, role),
+    });
+  }
+
+  #onDeath(session: LockSession, role: 'primary' | 'waiting'): void {
+    if (role === 'primary') {
+      if (this.#primarySession === session) {
+        this.#primarySession = undefined;
+        this.#primary = undefined;
+      }
+      return;
+    }
+    if (this.#waiting.delete(session)) this.releaseSlot();
+  }
+
+  async #connect(signal?: AbortSignal): Promise<pg.PoolClient> {
+    const connecting = this.#options.pool.connect();
+    if (!signal) return mapConnect(connecting);
+    if (signal.aborted) {
+      connecting.then((c) => c.release()).catch(() => {});
+      throw signal.reason;
+    }
+    // An abort must not wait for a busy pool; a connection that arrives later goes straight back.
+    return new Promise<pg.PoolClient>((resolve, reject) => {
+      const onAbort = () => {
+        connecting.then((c) => c.release()).catch(() => {});
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      mapConnect(connecting).then(
+        (client) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(client);
+        },
+        (error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #probe(client: pg.PoolClient): Promise<SessionInfo> {
+    const known = this.#probed.get(client);
+    if (known) return known;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BackendUnavailableError(
+              'postgres',
+              `a new connection did not answer within ${this.#options.commandTimeoutMs} ms`,
+            ),
+          ),
+        this.#options.commandTimeoutMs,
+      );
+    });
+    let row: { pid: number; version: number; idle_timeout: string | null };
+    try {
+      const result = await Promise.race([
+        client.query({ name: SESSION_PROBE.name, text: SESSION_PROBE.text, values: [] }),
+        timeout,
+      ]);
+      row = result.rows[0];
+    } catch (error) {
+      throw toLockstepError(error, 'probing a new connection');
+    } finally {
+      clearTimeout(timer);
+    }
+    // A direct connection announces its backend's pid in BackendKeyData; a pooler announces
+    // one of its own.
+    const announced = (client as unknown as { processID?: number | null }).processID;
+    if (announced != null && announced !== row.pid && !this.#options.allowSessionPooler) {
+      throw poolerError(`the connection announced backend ${announced} but runs on backend ${row.pid}`);
+    }
+    const info: SessionInfo = { pid: row.pid, version: row.version, idleTimeout: row.idle_timeout };
+    this.#probed.set(client, info);
+    return info;
+  }
+}
+
+async function mapConnect(connecting: Promise<pg.PoolClient>): Promise<pg.PoolClient> {
+  try {
+    return await connecting;
+  } catch (error) {
+    throw toLockstepError(error, 'connecting');
+  }
+}
+
+function closedError(): BackendUnavailableError {
+  return new BackendUnavailableError('postgres', 'the coordinator was closed');
+}
