@@ -144,7 +144,7 @@ export class ManagedServer implements ServerHandle, Tracked {
       const pgid = this.#livePid();
       if (pgid !== undefined) {
         const descendants = signalTree(pgid, 'SIGKILL');
-        await this.#exited;
+        await this.#untilExited();
         await waitForExit(descendants);
       }
       this.#state = 'dead';
@@ -297,6 +297,20 @@ export class ManagedServer implements ServerHandle, Tracked {
     }
   }
 
+  /**
+   * Waits for the current process to exit. The child is unref'd so an idle server never keeps a
+   * test process alive; while someone waits on it, it must, or Node would exit mid-await.
+   */
+  async #untilExited(): Promise<void> {
+    const child = this.#child;
+    child?.ref();
+    try {
+      await this.#exited;
+    } finally {
+      child?.unref();
+    }
+  }
+
   /** Ends the current process, if any: SIGCONT (a stopped process cannot exit), the stop signal, then SIGKILL. */
   async #terminate(): Promise<void> {
     const pgid = this.#livePid();
@@ -311,7 +325,7 @@ export class ManagedServer implements ServerHandle, Tracked {
     );
     if (!graceful) {
       signalTree(pgid, 'SIGKILL');
-      await this.#exited;
+      await this.#untilExited();
     }
     // Anything the server forked and left behind (a stray backend) goes too.
     signalGroup(pgid, 'SIGKILL');

@@ -100,22 +100,30 @@ function httpJson(
   method: string,
   path: string,
   body?: unknown,
+  timeoutMs = 5_000,
 ): Promise<{ status: number; body: string }> {
   return fetch(`http://${host}:${port}${path}`, {
     method,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    signal: AbortSignal.timeout(5_000),
+    signal: AbortSignal.timeout(timeoutMs),
   }).then(async (res) => ({ status: res.status, body: await res.text() }));
 }
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
-/** etcd v3 put through the JSON gateway on any node of `url`. */
-export async function etcdPut(url: string, key: string, value: string): Promise<void> {
+/** etcd v3 put through the JSON gateway on any node of `url`, each try bounded by `timeoutMs`. */
+export async function etcdPut(url: string, key: string, value: string, timeoutMs = 5_000): Promise<void> {
   const errors: string[] = [];
   for (const { host, port } of parseHosts(url, 'etcd')) {
     try {
-      const res = await httpJson(host, port, 'POST', '/v3/kv/put', { key: b64(key), value: b64(value) });
+      const res = await httpJson(
+        host,
+        port,
+        'POST',
+        '/v3/kv/put',
+        { key: b64(key), value: b64(value) },
+        timeoutMs,
+      );
       if (res.status === 200) return;
       errors.push(`${host}:${port} ${res.status} ${res.body}`);
     } catch (error) {
