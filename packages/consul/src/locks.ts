@@ -122,7 +122,8 @@ export class ConsulLocks implements LockDriver {
   async #attemptNative(session: ConsulSession, key: string, ownerId: string): Promise<Attempt> {
     const current = await readKey(this.#http, key, 'reading a lock');
     assertLockUse(current);
-    if (current && current.session !== '' && current.session !== session.id) return { kind: 'held' };
+    if (current && current.session !== '' && current.session !== session.id)
+      return this.#diagnose(session, current);
     const unchanged: TxnOp = current
       ? { verb: 'check-index', key, index: current.modifyIndex }
       : { verb: 'check-not-exists', key };
@@ -162,7 +163,11 @@ export class ConsulLocks implements LockDriver {
   }
 
   #diagnose(session: ConsulSession, entry: KvEntry | undefined): Attempt {
-    if (entry !== undefined && entry.session !== '' && entry.session !== session.id) return { kind: 'held' };
+    if (entry !== undefined && entry.session !== '' && entry.session !== session.id) {
+      // A waiter's blocking query can start from this read instead of reading again.
+      this.#watches.sawHeld(entry.key, entry.modifyIndex);
+      return { kind: 'held' };
+    }
     return { kind: 'refused-while-free' };
   }
 }

@@ -1,0 +1,112 @@
+/**
+ * Raw Consul HTTP calls for assertions and for playing the other side (another client, an
+ * operator), written against the documented API with plain fetch — independent of the adapter.
+ */
+
+/** A fetch that records every request (method and path) it sends. */
+export function countingFetch(): {
+  fetch: (input: string, init: RequestInit) => Promise<Response>;
+  calls: Array<{ method: string; path: string; query: string; headers: Record<string, string> }>;
+  count(method: string, path: string | RegExp): number;
+  reset(): void;
+} {
+  const calls: Array<{ method: string; path: string; query: string; headers: Record<string, string> }> = [];
+  return {
+    calls,
+    fetch: (input, init) => {
+      const url = new URL(input);
+      calls.push({
+        method: init.method ?? 'GET',
+        path: url.pathname,
+        query: url.search,
+        headers: { ...(init.headers as Record<string, string>) },
+      });
+      return fetch(input, init);
+    },
+    count: (method, path) =>
+      calls.filter(
+        (c) => c.method === method && (typeof path === 'string' ? c.path === path : path.test(c.path)),
+      ).length,
+    reset: () => {
+      calls.length = 0;
+    },
+  };
+}
+
+/** A KV entry with the fields the tests look at (indexes as bigint, value decoded). */
+export interface RawEntry {
+  Key: string;
+  Session?: string;
+  Flags: bigint;
+  LockIndex: bigint;
+  CreateIndex: bigint;
+  ModifyIndex: bigint;
+  Value: string;
+}
+
+function parseEntries(text: string): RawEntry[] {
+  const exact = text.replace(/"(Flags|LockIndex|CreateIndex|ModifyIndex)":(\d+)/g, '"$1":"$2"');
+  return (JSON.parse(exact) as Array<Record<string, unknown>>).map((e) => ({
+    Key: e.Key as string,
+    Session: (e.Session as string | undefined) ?? undefined,
+    Flags: BigInt(e.Flags as string),
+    LockIndex: BigInt(e.LockIndex as string),
+    CreateIndex: BigInt(e.CreateIndex as string),
+    ModifyIndex: BigInt(e.ModifyIndex as string),
+    Value: e.Value ? Buffer.from(e.Value as string, 'base64').toString('utf8') : '',
+  }));
+}
+
+/** Raw calls against one agent. */
+export class RawConsul {
+  constructor(readonly httpUrl: string) {}
+
+  async get(key: string): Promise<RawEntry | undefined> {
+    const res = await fetch(`${this.httpUrl}/v1/kv/${key}`);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new Error(`GET ${key}: ${res.status} ${await res.text()}`);
+    return parseEntries(await res.text())[0];
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    const res = await fetch(`${this.httpUrl}/v1/kv/${prefix}?keys`);
+    if (res.status === 404) return [];
+    return (await res.json()) as string[];
+  }
+
+  async put(key: string, value: string, query = ''): Promise<boolean> {
+    const res = await fetch(`${this.httpUrl}/v1/kv/${key}${query}`, { method: 'PUT', body: value });
+    if (res.status !== 200) throw new Error(`PUT ${key}${query}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as boolean;
+  }
+
+  async delete(key: string): Promise<void> {
+    await fetch(`${this.httpUrl}/v1/kv/${key}`, { method: 'DELETE' });
+  }
+
+  async createSession(body: Record<string, unknown>): Promise<string> {
+    const res = await fetch(`${this.httpUrl}/v1/session/create`, {
+      method: 'PUT',
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 200) throw new Error(`session create: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { ID: string }).ID;
+  }
+
+  async destroySession(id: string): Promise<void> {
+    await fetch(`${this.httpUrl}/v1/session/destroy/${id}`, { method: 'PUT' });
+  }
+
+  async sessionInfo(id: string): Promise<Record<string, unknown> | undefined> {
+    const res = await fetch(`${this.httpUrl}/v1/session/info/${id}`);
+    return ((await res.json()) as Array<Record<string, unknown>>)[0];
+  }
+
+  async sessions(): Promise<Array<Record<string, unknown>>> {
+    return (await (await fetch(`${this.httpUrl}/v1/session/list`)).json()) as Array<Record<string, unknown>>;
+  }
+
+  async renewSession(id: string): Promise<number> {
+    return (await fetch(`${this.httpUrl}/v1/session/renew/${id}`, { method: 'PUT' })).status;
+  }
+}
