@@ -1,5 +1,10 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+// Client libraries the profiles use (ioredis, pg, etcd3, redlock …) are devDependencies here:
+// never bundle them; the app running compare has them installed beside the adapters.
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { devDependencies?: Record<string, string> };
+const external = Object.keys(pkg.devDependencies ?? {});
 
 // Backend profiles are loaded by name at run time (`backends/<name>.js`), so each is an entry.
 const profiles = Object.fromEntries(
@@ -29,4 +34,5 @@ export default defineConfig({
   target: 'node20',
   // import.meta.url in the CJS build: the suite locates child/client.js and backends/*.js by it.
   shims: true,
+  external,
 });

@@ -15,6 +15,25 @@ function progress(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+// A reader that goes away (`pnpm compare | head`) must not kill the run half-way, leaving
+// servers and temp dirs behind: ignore EPIPE and finish.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
+/** The running backend's stop, for an interrupt. */
+let stopActive: (() => Promise<void>) | undefined;
+
+async function interrupted(signal: NodeJS.Signals): Promise<void> {
+  progress(`compare: ${signal}, stopping`);
+  const stop = stopActive;
+  stopActive = undefined;
+  await Promise.race([stop?.().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  const testing = await import('@lockstep/testing').catch(() => undefined);
+  await testing?.stopAllServers().catch(() => {});
+  process.exit(130);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, (s) => void interrupted(s));
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h') {

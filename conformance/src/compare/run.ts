@@ -5,13 +5,13 @@
  * @module
  */
 import type { Capabilities } from '@lockstep/core';
-import { type CompareBackend, loadProfile } from '../backends/load.js';
+import { type CompareBackend, type LoadedProfile, loadProfile } from '../backends/load.js';
 import type { ProvisionedBackend } from '../backends/profile.js';
 import type { TimeBox } from '../bench/measure.js';
 import { runBenchmarks } from '../bench/run.js';
 import { describeMachine } from '../report/machine.js';
 import type { BackendReport, BackendSource, Report } from '../report/types.js';
-import { probeTarget, runConformance } from '../run.js';
+import { probeTarget, runConformance, type SelectOptions } from '../run.js';
 import { describeError } from '../tests/assert.js';
 import { TEST_IDS, type TestResult } from '../tests/types.js';
 
@@ -24,6 +24,15 @@ export interface CompareOptions {
   readonly log?: (line: string) => void;
   /** Benchmark time box per metric. */
   readonly benchTimeBox?: TimeBox;
+  /**
+   * Told about each provisioned backend's `stop` while it runs (and `undefined` once it was
+   * stopped), so a CLI interrupted by a signal can still stop servers and remove temp dirs.
+   */
+  readonly onActive?: (stop: (() => Promise<void>) | undefined) => void;
+  /** Which tests to run (default: all). */
+  readonly select?: SelectOptions;
+  /** Where profiles come from (default: `backends/<name>`); tests inject their own. */
+  readonly load?: (name: CompareBackend) => Promise<LoadedProfile>;
 }
 
 /** The report plus what the exit code depends on. */
@@ -74,7 +83,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareOutcom
       });
     };
 
-    const loaded = await loadProfile(name);
+    const loaded = await (options.load ?? loadProfile)(name);
     if (!loaded.ok) {
       skipBackend(loaded.reason);
       continue;
@@ -88,6 +97,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareOutcom
       continue;
     }
 
+    options.onActive?.(() => provisioned.stop());
     try {
       const { target } = provisioned;
       let capabilities: Capabilities | undefined;
@@ -95,6 +105,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareOutcom
       try {
         capabilities = (await probeTarget(target)).capabilities;
         tests = await runConformance(target, {
+          ...options.select,
           capabilities,
           onProgress: (progress) => {
             if (progress.type !== 'result') return;

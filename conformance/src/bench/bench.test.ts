@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from '@lockstep/core';
+import { describe, expect, it } from 'vitest';
+import { loadProfile } from '../backends/load.js';
+import type { ConformanceTarget } from '../target.js';
+import { measureHandoff } from './handoff.js';
+import { lockContenders } from './lockstep.js';
+import { measureLatency, measureThroughput } from './measure.js';
+import { runBenchmarks } from './run.js';
+
+const box = { warmupMs: 20, durationMs: 150 };
+
+function memoryTarget(): ConformanceTarget {
+  const url = `memory://bench-${randomBytes(4).toString('hex')}`;
+  return {
+    name: 'memory',
+    source: 'embedded',
+    url,
+    adapterModule: '@lockstep/core',
+    connect: (u) => connect(u ?? url),
+  };
+}
+
+describe('bench harness', () => {
+  it('times sequential calls and counts concurrent ones', async () => {
+    const latency = await measureLatency(() => new Promise((resolve) => setTimeout(resolve, 2)), box);
+    expect(latency.unit).toBe('ms');
+    expect(latency.p50).toBeGreaterThanOrEqual(1.5);
+    expect(latency.p99).toBeGreaterThanOrEqual(latency.p50);
+
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const rate = await measureThroughput(
+      async () => {
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight--;
+      },
+      64,
+      box,
+    );
+    expect(maxInFlight).toBe(64);
+    // 64 callers × ~5 ms per call: thousands per second, far above one caller's ~200.
+    expect(rate.value).toBeGreaterThan(1_000);
+    expect(rate.unit).toBe('ops/s');
+  });
+
+  it('measures handoff between different contenders, and fairness', async () => {
+    const target = memoryTarget();
+    const contenders = await lockContenders(target, 4);
+    try {
+      const figures = await measureHandoff(contenders, { warmupMs: 50, durationMs: 300 });
+      expect(figures.grants).toBeGreaterThan(10);
+      // memory:// is FIFO: every grant goes to the next waiter.
+      expect(figures.fairness.value).toBeGreaterThan(0.9);
+      expect(figures.handoff.p50).toBeLessThan(50);
+    } finally {
+      await Promise.all(contenders.map((c) => c.close()));
+    }
+  });
+
+  it('runs every SPEC metric for the memory profile and never throws for a broken hook', async () => {
+    const loaded = await loadProfile('memory');
+    if (!loaded.ok) throw new Error(loaded.reason);
+    const target = memoryTarget();
+    const coordinator = await target.connect();
+    const caps = coordinator.capabilities;
+    await coordinator.close();
+    const profile = {
+      ...loaded.profile,
+      peers: {
+        broken: {
+          lockCycle: async () => {
+            throw new Error('peer unavailable (test)');
+          },
+        },
+      },
+    };
+    const results = await runBenchmarks(profile, target, caps, { timeBox: box });
+    expect(Object.keys(results.bench).sort()).toEqual(
+      [
+        'counter.increment',
+        'counter.throughput64',
+        'floor.counter.increment',
+        'floor.lock.cycle',
+        'lock.cycle',
+        'lock.fairness',
+        'lock.handoff',
+        'naive.counter.throughput64',
+      ].sort(),
+    );
+    expect(results.peers).toEqual({});
+    expect(results.notes).toEqual([expect.stringContaining('peer broken lock.cycle: not measured')]);
+  });
+
+  it('reports a missing profile as a reason', async () => {
+    const missing = await loadProfile('nonexistent' as 'memory');
+    expect(missing).toEqual({ ok: false, reason: 'adapter profile not available yet' });
+  });
+});

@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadProfile } from '../backends/load.js';
+import { runCompare } from './run.js';
+
+describe('runCompare', () => {
+  it('keeps unavailable backends in the report, every test skipped with the reason', async () => {
+    const memory = await loadProfile('memory');
+    const outcome = await runCompare({
+      backends: ['memory', 'redis', 'etcd'],
+      bench: false,
+      select: { only: ['lock.try'] },
+      load: async (name) => {
+        if (name === 'memory') return memory;
+        if (name === 'etcd') return { ok: false, reason: 'adapter profile not available yet' };
+        return {
+          ok: true,
+          profile: {
+            name,
+            adapterModule: '@lockstep/redis',
+            provision: async () => {
+              throw new Error('no redis-server on PATH (test)');
+            },
+          },
+        };
+      },
+    });
+    const [memoryReport, redis, etcd] = outcome.report.backends;
+    expect(memoryReport!.tests.find((t) => t.id === 'lock.try')).toMatchObject({ status: 'pass' });
+    expect(memoryReport!.capabilities).toHaveProperty('lock.fencing', 'monotonic');
+    expect(redis!.tests).toHaveLength(21);
+    expect(
+      redis!.tests.every((t) => t.status === 'skip' && t.reason?.includes('no redis-server on PATH')),
+    ).toBe(true);
+    expect(etcd!.tests.every((t) => t.reason === 'adapter profile not available yet')).toBe(true);
+    expect([...outcome.unprovisioned.keys()]).toEqual(['redis', 'etcd']);
+    expect(outcome.failures).toEqual([]);
+  });
+});
+
+describe('compare CLI', () => {
+  it('pnpm compare --only memory: exit 0, the matrix on stdout, three report files', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lockstep-cli-'));
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    try {
+      const { code, stdout, stderr } = await new Promise<{
+        code: number | null;
+        stdout: string;
+        stderr: string;
+      }>((resolve) => {
+        execFile(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            '--conditions=@lockstep/source',
+            'conformance/src/cli.ts',
+            'compare',
+            '--only',
+            'memory',
+            '--no-bench',
+            '--out',
+            out,
+          ],
+          { cwd: root, env: { ...process.env, LOCKSTEP_REQUIRE: '' }, timeout: 120_000 },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(/lock\.exclusive\s+✓/);
+      expect(stderr).toMatch(/\[1\/1\] memory: pass lock\.exclusive/);
+      for (const file of ['report.json', 'report.md', 'report.html'])
+        expect(existsSync(join(out, file))).toBe(true);
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+      expect(report.backends[0].name).toBe('memory');
+      expect(report.backends[0].source).toBe('embedded');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  it('exits 2 with the usage on bad arguments', async () => {
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const code = await new Promise<number | null>((resolve) => {
+      execFile(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--conditions=@lockstep/source',
+          'conformance/src/cli.ts',
+          'compare',
+          '--only',
+          'mongodb',
+        ],
+        { cwd: root, timeout: 60_000 },
+        (error) => resolve(error ? ((error as { code?: number }).code ?? 1) : 0),
+      );
+    });
+    expect(code).toBe(2);
+  }, 90_000);
+});
