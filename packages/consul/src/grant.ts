@@ -13,7 +13,7 @@
  * by another session, or a renewal check found the same. Then `lost` aborts, once.
  * @module
  */
-import { type LeaseGrant, sleep, UnsupportedError } from '@lockstep/core';
+import { type LeaseGrant, sleep } from '@lockstep/core';
 import { followKey } from './blocking.js';
 import type { ConsulHttp } from './http.js';
 import type { KvEntry } from './json.js';
@@ -68,15 +68,12 @@ export class ConsulGrant implements LeaseGrant, SessionMember {
     return this.#lost.signal;
   }
 
-  /** Per-session lease: the session keepalive renews; this checks the lock is still ours. */
-  async renew(ttlMs: number): Promise<boolean> {
-    if (ttlMs > this.#ctx.session.ttlMs) {
-      throw new UnsupportedError(
-        'consul',
-        'extending one lock beyond its session TTL',
-        `locks ride on a session with a ${this.#ctx.session.ttlMs} ms TTL; acquire with the longer ttlMs instead`,
-      );
-    }
+  /**
+   * Per-session lease: the session's keepalive renews it, so this only checks that the lock is
+   * still ours. Any `ttlMs` is fine: core ends a pure lease (autoExtend: false) at its own deadline,
+   * and the session's watchdog aborts `lost` the moment the session itself could have expired.
+   */
+  async renew(_ttlMs: number): Promise<boolean> {
     return this.isHeld();
   }
 
