@@ -44,7 +44,11 @@ export function grantFor(
       held = await session.heldInServer();
     } catch (error) {
       if (!ours()) return false;
-      throw toLockstepError(error, 'checking a lock');
+      // The session lives but cannot answer: abandon it rather than keep a lock the handle may
+      // soon give up on (the server frees it when the connection closes).
+      const mapped = toLockstepError(error, 'checking a lock');
+      session.die(mapped);
+      throw mapped;
     }
     return ours() && held.has(pgLocks);
   };

@@ -1,11 +1,11 @@
 /**
  * The lock algorithm, top to bottom:
  *
- * 1. Try on the primary session: `pg_try_advisory_lock` + fencing bump in ONE statement (one
+ * 1. Try on the primary session (after any earlier local caller for the same key): `pg_try_advisory_lock` + fencing bump in ONE statement (one
  *    round trip). Granted → done; the lock stays on the primary.
- * 2. Held elsewhere → line up locally behind earlier waiters of this coordinator for the same
- *    key (turnstile), then wait in PostgreSQL's own FIFO lock queue: a blocking
- *    `pg_advisory_lock` + bump on a waiting session. The release wakes us — no polling.
+ * 2. Held elsewhere → wait in PostgreSQL's own FIFO lock queue: a blocking `pg_advisory_lock`
+ *    + bump on a waiting session. The release wakes us — no polling. Local callers for one key
+ *    line up first (turnstile, in arrival order), so only one of them waits in the server queue.
  * 3. Abort or timeout → `pg_cancel_backend` of the waiting session; whatever the wait's outcome
  *    (cancelled, or granted in a race with the cancel — DistributedLock #147), the session then
  *    drops every advisory lock (`pg_advisory_unlock_all`, safe: it holds nothing else) before we
@@ -51,12 +51,18 @@ export class PostgresLocks implements LockDriver {
 
   async acquire(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
     const placement = placeLock(request.lock);
-    const first = await this.#tryOnPrimary(request, placement);
-    if (first) return this.#unlessAborted(first, signal);
-    return this.#turnstile.run(placement.id, signal, () => this.#wait(request, placement, signal));
+    // Local callers line up before their first attempt too, so they are served in arrival
+    // order (an empty line costs nothing: no I/O, one microtask).
+    return this.#turnstile.run(placement.id, signal, () => this.#acquireInTurn(request, placement, signal));
   }
 
-  async #wait(request: AcquireRequest, placement: LockPlacement, signal: AbortSignal): Promise<LeaseGrant> {
+  async #acquireInTurn(
+    request: AcquireRequest,
+    placement: LockPlacement,
+    signal: AbortSignal,
+  ): Promise<LeaseGrant> {
+    const first = await this.#tryOnPrimary(request, placement);
+    if (first) return this.#unlessAborted(first, signal);
     let backoff = BACKOFF_START_MS;
     for (;;) {
       signal.throwIfAborted();
