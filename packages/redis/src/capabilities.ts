@@ -14,13 +14,16 @@ export const REDIS_MIN_TTL_MS = 10;
 /**
  * `redis://` and `rediss://` — one Redis server.
  *
- * - fencing `monotonic`: the acquire script issues `max(last + 1, server µs clock)` per
- *   name in the same atomic step as the SET, so tokens strictly increase across grants —
- *   even across a restart that lost the data, unless the server clock stepped back.
+ * - fencing `monotonic`: the acquire script INCRs a per-name counter in the same atomic step
+ *   as the SET, so tokens strictly increase across grants; a fresh counter starts from the
+ *   server clock in µs, so they keep increasing across a restart that lost the data (unless
+ *   the server clock stepped back).
  * - lease `per-lock`: each lock key has its own PX expiry, renewed by compare-then-PEXPIRE.
  * - waiting `notify`: releases PUBLISH; waiters listen on one subscriber connection and
  *   re-check no later than the holder's lease end.
- * - fairness `none`: whoever's SET arrives first after a release wins; there is no queue.
+ * - fairness `none`: no queue. A release while other coordinators wait reserves the lock for
+ *   them for a moment (handoff), so the releaser cannot take it straight back, but which
+ *   waiter wins is a race.
  * - faultTolerance `single-node`: if that server restarts without persistence (or fails
  *   over to a replica that missed the write), a second holder can appear. Fencing tokens
  *   and `handle.signal` are the defence, not the lock alone.

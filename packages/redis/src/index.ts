@@ -25,6 +25,7 @@ export {
 export { counterKey, type LockKeys, lockKeys } from './keys.js';
 export type { RedisConnectOptions } from './options.js';
 export { DEFAULT_DRIFT_FACTOR } from './redlock.js';
+export { DEFAULT_HANDOFF_MS } from './single.js';
 
 registerAdapter({
   schemes: ['redis', 'rediss', 'redlock'],
