@@ -1,0 +1,222 @@
+/**
+ * consul:// for `pnpm compare`: a Consul from @lockstep/testing — `LOCKSTEP_TEST_CONSUL_URL`, a
+ * `consul` binary, a container, or (on machines where none exists) the Consul HTTP API emulator of
+ * @lockstep/testing. The report's `source` says which; emulator figures are emulator figures, never
+ * Consul figures. With the emulator, `session_ttl_min` is lowered to 1 s and the adapter is told so
+ * through the URL (`?sessionTtlMinMs=1000`), so the lease tests take seconds; against a real
+ * Consul (`--url`, env, binary, container) the documented 10 s minimum applies.
+ *
+ * Floors, hand-written with plain `fetch` and none of lockstep's machinery:
+ * - `floor.lock.cycle`: with a session created (and renewed) beforehand,
+ *   `PUT /v1/kv/<key>?acquire=<session>` then `PUT /v1/kv/<key>?release=<session>` — two
+ *   requests, no fencing token, no waiting, no loss detection, the key left behind. lockstep's
+ *   cycle is also two requests (a `/v1/txn` lock + get that returns the fencing token, and a
+ *   guarded delete), plus its lease machinery.
+ * - `floor.counter.increment`: Consul has no atomic increment; a single writer that remembers the
+ *   key's ModifyIndex does one `/v1/txn` `[cas, get]` per +1 (one request, the new index in the
+ *   answer).
+ * - `naive.counter.throughput64`: per call, `GET` the key, then `PUT ?cas=<ModifyIndex>` with +1,
+ *   starting over when the CAS loses — the CAS loop without coalescing.
+ *
+ * No peers: the Node `consul` client has no lock recipe (its maintainer removed one), and no other
+ * Node library implements Consul locks.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { type Coordinator, connect } from '@lockstep/core';
+import { type ConformanceTarget, withQueryParam } from '../target.js';
+import type { BackendProfile, BenchSubject, ProvisionedBackend, ProvisionOptions } from './profile.js';
+
+/** Lease of the suite's lease tests: the emulator's lowered 1 s minimum / Consul's 10 s. */
+const EMULATOR_TTL_MS = 1_000;
+const CONSUL_TTL_MS = 10_000;
+/** Session TTL of the floor (lockstep's cycles use its default 15 s lease too). */
+const FLOOR_SESSION_TTL = '15s';
+
+const benchKey = (what: string) => `compare-floor/${what}/${randomBytes(4).toString('hex')}`;
+
+/** `consul://host:port?…` → `http://host:port`. */
+function agent(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.searchParams.get('https') === 'true' ? 'https' : 'http'}://${parsed.host}`;
+}
+
+async function ok(response: Promise<Response>, doing: string): Promise<string> {
+  const res = await response;
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${doing}: HTTP ${res.status} ${text}`);
+  return text;
+}
+
+/** A session kept alive for the duration of a floor subject. */
+async function floorSession(http: string): Promise<{ id: string; stop(): Promise<void> }> {
+  const text = await ok(
+    fetch(`${http}/v1/session/create`, {
+      method: 'PUT',
+      body: JSON.stringify({ TTL: FLOOR_SESSION_TTL, LockDelay: '0s', Behavior: 'release' }),
+    }),
+    'session create',
+  );
+  const id = (JSON.parse(text) as { ID: string }).ID;
+  const renew = setInterval(() => {
+    void fetch(`${http}/v1/session/renew/${id}`, { method: 'PUT' }).then(
+      (r) => r.arrayBuffer(),
+      () => {},
+    );
+  }, 7_500);
+  renew.unref();
+  return {
+    id,
+    stop: async () => {
+      clearInterval(renew);
+      await fetch(`${http}/v1/session/destroy/${id}`, { method: 'PUT' }).then(
+        (r) => r.arrayBuffer(),
+        () => {},
+      );
+    },
+  };
+}
+
+/** The key's value and ModifyIndex (0 when absent). */
+async function readCounter(http: string, key: string): Promise<{ value: number; index: string }> {
+  const res = await fetch(`${http}/v1/kv/${key}`);
+  if (res.status === 404) {
+    await res.arrayBuffer();
+    return { value: 0, index: '0' };
+  }
+  const [entry] = JSON.parse(await res.text()) as Array<{ Value: string | null; ModifyIndex: number }>;
+  return {
+    value: Number(Buffer.from(entry?.Value ?? '', 'base64').toString() || '0'),
+    index: String(entry?.ModifyIndex ?? 0),
+  };
+}
+
+async function provision(options: ProvisionOptions): Promise<ProvisionedBackend> {
+  await import('@lockstep/consul');
+  const connectTo = (url: string): Promise<Coordinator> => connect(url);
+  if (options.url !== undefined) {
+    options.log(`consul: using ${options.url} from --url`);
+    const url = options.url;
+    const target: ConformanceTarget = {
+      name: 'consul',
+      source: 'env',
+      url,
+      adapterModule: '@lockstep/consul',
+      ttlMs: CONSUL_TTL_MS,
+      connect: (override) => connectTo(override ?? url),
+    };
+    return { target, stop: async () => {} };
+  }
+  const testing = await import('@lockstep/testing');
+  options.log('consul: starting a Consul (or, where none can be installed, the Consul API emulator)');
+  const server = await testing.startServer('consul', { consulEmulator: { sessionTtlMin: '1s' } });
+  const emulator = server.source === 'emulator';
+  // Child processes connect with exactly this URL, so the emulator's TTL minimum travels in it.
+  const url = emulator ? withQueryParam(server.url, 'sessionTtlMinMs', String(EMULATOR_TTL_MS)) : server.url;
+  options.log(
+    emulator
+      ? `consul: EMULATOR of the documented Consul HTTP API at ${server.url} (figures are emulator figures)`
+      : `consul: ${server.source} server at ${server.url}`,
+  );
+  const target: ConformanceTarget = {
+    name: 'consul',
+    source: server.source,
+    url,
+    adapterModule: '@lockstep/consul',
+    ttlMs: emulator ? EMULATOR_TTL_MS : CONSUL_TTL_MS,
+    connect: (override) => connectTo(override ?? url),
+    ...(server.source === 'env'
+      ? {}
+      : {
+          server: {
+            kill: () => server.kill(),
+            restart: () => server.restart(),
+            pause: () => server.pause(),
+            resume: () => server.resume(),
+          },
+        }),
+  };
+  return { target, stop: () => server.stop() };
+}
+
+export const profile: BackendProfile = {
+  name: 'consul',
+  adapterModule: '@lockstep/consul',
+  provision,
+  floor: {
+    async lockCycle(url): Promise<BenchSubject> {
+      const http = agent(url);
+      const key = benchKey('lock');
+      let session: Awaited<ReturnType<typeof floorSession>> | undefined;
+      return {
+        setup: async () => {
+          session = await floorSession(http);
+        },
+        op: async () => {
+          const id = session!.id;
+          const got = await ok(
+            fetch(`${http}/v1/kv/${key}?acquire=${id}`, { method: 'PUT', body: '' }),
+            'acquire',
+          );
+          if (got.trim() !== 'true') throw new Error('floor lock unexpectedly held');
+          await ok(fetch(`${http}/v1/kv/${key}?release=${id}`, { method: 'PUT', body: '' }), 'release');
+        },
+        teardown: async () => {
+          await session?.stop();
+        },
+      };
+    },
+    async counterIncrement(url): Promise<BenchSubject> {
+      const http = agent(url);
+      const key = benchKey('counter');
+      let last = { value: 0, index: '0' };
+      return {
+        setup: async () => {
+          last = await readCounter(http, key);
+        },
+        op: async () => {
+          const next = last.value + 1;
+          const ops = [
+            {
+              KV: {
+                Verb: 'cas',
+                Key: key,
+                Value: Buffer.from(String(next)).toString('base64'),
+                Index: Number(last.index),
+              },
+            },
+            { KV: { Verb: 'get', Key: key } },
+          ];
+          const res = await fetch(`${http}/v1/txn`, { method: 'PUT', body: JSON.stringify(ops) });
+          const text = await res.text();
+          if (res.status !== 200) throw new Error(`floor counter written by someone else: ${text}`);
+          const results = (JSON.parse(text) as { Results: Array<{ KV: { ModifyIndex: number } }> }).Results;
+          last = { value: next, index: String(results[1]!.KV.ModifyIndex) };
+        },
+        teardown: async () => {},
+      };
+    },
+  },
+  naive: {
+    async counterThroughput64(url): Promise<BenchSubject> {
+      const http = agent(url);
+      const key = benchKey('naive');
+      return {
+        op: async () => {
+          for (;;) {
+            const seen = await readCounter(http, key);
+            const written = await ok(
+              fetch(`${http}/v1/kv/${key}?cas=${seen.index}`, {
+                method: 'PUT',
+                body: String(seen.value + 1),
+              }),
+              'cas',
+            );
+            if (written.trim() === 'true') return;
+          }
+        },
+        teardown: async () => {},
+      };
+    },
+  },
+};
