@@ -53,14 +53,11 @@ function isNoScript(error: unknown): boolean {
  */
 export const ACQUIRE_FENCED = new LuaScript(
   `
-local free
-if ARGV[4] == '0' then
-  free = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-else
+local free = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+if not free and ARGV[4] ~= '0' then
   local v = redis.call('GET', KEYS[1])
-  free = (not v) or (string.sub(v, 1, 8) == 'handoff:' and v ~= 'handoff:' .. ARGV[3])
-  if free then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if string.sub(v, 1, 8) == 'handoff:' and v ~= 'handoff:' .. ARGV[3] then
+    free = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   else
     local t = redis.call('TIME')
     local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[4])
