@@ -62,7 +62,7 @@ export class ConsulLocks implements LockDriver {
     }
     const key = lockKey(request.lock);
     const native = request.lock.native !== undefined;
-    // A second try only when the first found our session unknown to Consul (then replaced).
+    // A second round only when our session turned out to be dead (it is replaced first).
     for (let round = 0; round < 2; round++) {
       const session = await this.#sessions.session(request.ttlMs);
       session.beginAttempt();
@@ -73,6 +73,13 @@ export class ConsulLocks implements LockDriver {
         const attempt = native
           ? await this.#attemptNative(session, key, request.ownerId)
           : await this.#attempt(session, key, request.ownerId);
+        if (attempt.kind === 'granted' && !session.alive) {
+          // Granted to a session we have meanwhile given up on (its renewals failed past the TTL):
+          // nobody could release or trust this lock, so hand it back and try again on a new one.
+          session.unclaim(key, claim);
+          void this.#giveBack(session, key, attempt.entry.modifyIndex);
+          continue;
+        }
         if (attempt.kind === 'granted') {
           const grant = new ConsulGrant({
             http: this.#http,
@@ -97,6 +104,19 @@ export class ConsulLocks implements LockDriver {
       }
     }
     return null;
+  }
+
+  /** Best effort: deletes a key our session took, unless it changed since (then it is not ours). */
+  async #giveBack(session: ConsulSession, key: string, index: bigint): Promise<void> {
+    await transaction(
+      this.#http,
+      [
+        { verb: 'check-session', key, session: session.id },
+        { verb: 'check-index', key, index },
+        { verb: 'delete', key },
+      ],
+      'handing back a lock',
+    ).catch(() => {});
   }
 
   watch(lock: LockRef): LockWatch {
