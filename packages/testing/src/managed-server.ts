@@ -333,10 +333,4 @@ export class ManagedServer implements ServerHandle, Tracked {
     await waitForExit(descendants);
     this.#state = 'dead';
   }
-
-  /** For tests: whether the current server process still runs. */
-  get alive(): boolean {
-    const pid = this.#child?.pid;
-    return pid !== undefined && isProcessAlive(pid);
-  }
 }

@@ -28,6 +28,7 @@ export interface SourceProbes {
   readonly containerProbeTimeoutMs?: number;
 }
 
+/** The source {@link selectSource} picked, with what starting from it needs (the URL, or the programs found). */
 export type SourceChoice =
   | { readonly source: 'env'; readonly url: string; readonly variable: string }
   | {
@@ -38,6 +39,7 @@ export type SourceChoice =
   | { readonly source: 'container'; readonly detail: string }
   | { readonly source: 'emulator' };
 
+/** What {@link selectSource} decided, and why it passed over the sources before it. */
 export interface SourceSelection {
   /** The first usable source, or undefined when none is. */
   readonly choice: SourceChoice | undefined;

@@ -65,7 +65,7 @@ function unavailable(kind: ServerKind, passedOver: readonly string[]): ServerUna
   const lines = passedOver.map((line) => `  - ${line}`);
   lines.push(
     `  fix: set LOCKSTEP_TEST_${kind.toUpperCase()}_URL, or install the server (${INSTALL_HINTS[kind]}), ` +
-      'or run `node --import tsx packages/testing/src/provision.ts` as root on Debian',
+      'or run `lockstep-provision` (in this repo: `pnpm --filter @lockstep/testing run provision`) as root on Debian',
   );
   return new ServerUnavailableError(kind, lines.join('\n'));
 }
