@@ -47,8 +47,20 @@ export interface PgLocksIdentity {
   readonly objsubid: 1 | 2;
 }
 
+// Core passes the same ref object for every acquire of one Lock: hash once, not per acquire.
+const placements = new WeakMap<LockRef, LockPlacement>();
+
 /** Maps a lock to its advisory key and fencing row. */
 export function placeLock(ref: LockRef): LockPlacement {
+  let placement = placements.get(ref);
+  if (!placement) {
+    placement = computePlacement(ref);
+    placements.set(ref, placement);
+  }
+  return placement;
+}
+
+function computePlacement(ref: LockRef): LockPlacement {
   if (ref.native === undefined) {
     const key = hash64(ref.prefix, ref.name);
     return {

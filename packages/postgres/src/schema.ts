@@ -98,21 +98,21 @@ export class TableGuard {
     this.#create = create;
   }
 
-  async run<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (error) {
-      if (!isMissingTable(error)) throw error;
-      if (!this.#create) {
-        throw new BackendUnavailableError(
-          'postgres',
-          `lockstep's tables are missing in schema "${this.#schema}" and createTables is false: run migrate() first`,
-          { cause: error },
-        );
-      }
-      await this.ensure();
-      return op();
+  run<T>(op: () => Promise<T>): Promise<T> {
+    return op().catch((error: unknown) => this.#recover(error, op));
+  }
+
+  async #recover<T>(error: unknown, op: () => Promise<T>): Promise<T> {
+    if (!isMissingTable(error)) throw error;
+    if (!this.#create) {
+      throw new BackendUnavailableError(
+        'postgres',
+        `lockstep's tables are missing in schema "${this.#schema}" and createTables is false: run migrate() first`,
+        { cause: error },
+      );
     }
+    await this.ensure();
+    return op();
   }
 
   /** Creates the tables (once per guard, again after a failure). */

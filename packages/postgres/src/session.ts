@@ -51,6 +51,12 @@ export interface SessionOptions {
   readonly onDeath: (session: LockSession) => void;
 }
 
+/** A statement waiting for its reply. */
+interface Pending {
+  readonly reject: (error: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
 /** Statement options. */
 interface RunOptions {
   /** `false`: no client-side timeout (blocking waits, which are cancelled instead). */
@@ -66,8 +72,9 @@ export class LockSession {
   readonly #died = new AbortController();
   #lastSentAt = performance.now();
   #keepaliveTimer: NodeJS.Timeout | undefined;
+  #keepaliveInterval = Number.POSITIVE_INFINITY;
   #heldCheck: Promise<Set<string>> | undefined;
-  #inFlight = 0;
+  readonly #pending = new Set<Pending>();
   #returned = false;
   readonly #onError = (error: unknown) => this.#ended(error);
   readonly #onEnd = () => this.#ended(new Error('connection ended'));
@@ -146,43 +153,36 @@ export class LockSession {
    * timeout kills the session; so does a connection-level failure. Server errors of the
    * statement are returned as is (the session stays usable).
    */
-  async run(stmt: Statement, options: RunOptions = {}): Promise<pg.QueryResult> {
-    if (this.dead) throw this.#died.signal.reason;
+  run(stmt: Statement, options: RunOptions = {}): Promise<pg.QueryResult> {
+    if (this.dead) return Promise.reject(this.#died.signal.reason);
     this.#lastSentAt = performance.now();
-    this.#inFlight++;
-    const query = this.client.query({ name: stmt.name, text: stmt.text, values: stmt.values });
-    const died = new Promise<never>((_, reject) => {
-      const onDeath = () => reject(this.#died.signal.reason);
-      if (this.dead) onDeath();
-      else this.#died.signal.addEventListener('abort', onDeath, { once: true });
-      query.finally(() => this.#died.signal.removeEventListener('abort', onDeath)).catch(() => {});
-    });
-    died.catch(() => {});
-    let timer: NodeJS.Timeout | undefined;
-    if (options.timeout !== false) {
-      const ms = this.#commandTimeoutMs();
-      timer = setTimeout(
-        () =>
+    // The hot path of every lock operation: one promise, one timer, pg's callback form (its
+    // promise form adds two more promises per statement).
+    return new Promise<pg.QueryResult>((resolve, reject) => {
+      const pending: Pending = { reject, timer: undefined };
+      if (options.timeout !== false) {
+        const ms = this.#commandTimeoutMs();
+        pending.timer = setTimeout(() => {
           this.die(
             new BackendUnavailableError(
               'postgres',
               `no reply from the lock session within ${Math.round(ms)} ms`,
             ),
-          ),
-        ms,
-      );
-    }
-    try {
-      const result = await Promise.race([query, died]);
-      this.#armKeepalive();
-      return result;
-    } catch (error) {
-      if (isSessionFatal(error)) this.die(toLockstepError(error, 'the lock session'));
-      throw error;
-    } finally {
-      this.#inFlight--;
-      clearTimeout(timer);
-    }
+          );
+        }, ms);
+      }
+      this.#pending.add(pending);
+      this.client.query(stmt, (error: Error | null, result: pg.QueryResult) => {
+        if (!this.#pending.delete(pending)) return; // the session died first and rejected it
+        clearTimeout(pending.timer);
+        if (error) {
+          if (isSessionFatal(error)) this.die(toLockstepError(error, 'the lock session'));
+          reject(error);
+        } else {
+          resolve(result);
+        }
+      });
+    });
   }
 
   /**
@@ -223,6 +223,11 @@ export class LockSession {
     clearTimeout(this.#keepaliveTimer);
     for (const lock of this.#locks.values()) lock.lost.abort(reason);
     this.#locks.clear();
+    for (const pending of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(reason);
+    }
+    this.#pending.clear();
     this.#destroy(reason);
     this.#options.onDeath(this);
   }
@@ -281,17 +286,30 @@ export class LockSession {
 
   // The server ends a session that stays idle for its idle timeout. Locks whose handles renew
   // (core's health check at ttl/3) keep it busy anyway; this covers pure leases and the gap
-  // between renewals of locks with longer TTLs than the shortest.
+  // between renewals of locks with longer TTLs than the shortest. One timer per session, armed
+  // while it holds locks; statements only move `#lastSentAt`, they do not touch the timer.
   #armKeepalive(): void {
-    clearTimeout(this.#keepaliveTimer);
-    this.#keepaliveTimer = undefined;
-    if (this.dead || this.#locks.size === 0 || !this.#options.sql.timeouts) return;
+    if (this.dead || this.#locks.size === 0 || !this.#options.sql.timeouts) {
+      clearTimeout(this.#keepaliveTimer);
+      this.#keepaliveTimer = undefined;
+      return;
+    }
     const interval = Number(this.idleTimeout()) / 3;
+    if (this.#keepaliveTimer !== undefined) {
+      if (interval >= this.#keepaliveInterval) return;
+      clearTimeout(this.#keepaliveTimer); // a shorter TTL arrived: check sooner
+    }
+    this.#keepaliveInterval = interval;
     const due = this.#lastSentAt + interval - performance.now();
     this.#keepaliveTimer = setTimeout(
       () => {
-        if (this.#inFlight === 0 && performance.now() - this.#lastSentAt >= interval * 0.9) {
-          this.run(this.#options.sql.keepalive()).catch(() => {});
+        this.#keepaliveTimer = undefined;
+        const idleFor = performance.now() - this.#lastSentAt;
+        if (this.#pending.size === 0 && idleFor >= interval * 0.9 && this.#locks.size > 0) {
+          this.run(this.#options.sql.keepalive()).then(
+            () => this.#armKeepalive(),
+            () => {},
+          );
         } else {
           this.#armKeepalive();
         }
