@@ -100,7 +100,10 @@ class DriverCoordinator implements Coordinator {
     );
     const autoExtend = validateBoolean(options.autoExtend, 'autoExtend', true);
     const ref = this.#lockRef(name, options.native);
-    const acquire = (opts: AcquireOptions = {}, forceAutoExtend = false): Promise<LockHandle> => {
+    // async: invalid options reject the returned promise rather than throwing synchronously.
+    const acquire = async (opts: AcquireOptions = {}, forceAutoExtend = false): Promise<LockHandle> => {
+      if (typeof opts !== 'object' || opts === null)
+        throw new InvalidArgumentError('options', 'must be an object');
       const waitMs = validateWaitMs(opts.waitMs);
       const signal = validateSignal(opts.signal);
       return this.#acquire(ref, ttlMs, autoExtend || forceAutoExtend, waitMs, signal);

@@ -121,3 +121,26 @@ describe('memory:// backend', () => {
     await c.close();
   });
 });
+
+describe('argument errors', () => {
+  it('acquire with bad options rejects (never throws synchronously) and leaves nothing behind', async () => {
+    const c = await connect('memory://args');
+    const lock = c.lock('x');
+    let threw = false;
+    let p: Promise<unknown> | undefined;
+    try {
+      p = lock.acquire({ waitMs: -1 });
+    } catch {
+      threw = true;
+    }
+    expect(threw).toBe(false);
+    await expect(p).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(lock.acquire({ signal: 'nope' as unknown as AbortSignal })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    const held = await lock.tryAcquire();
+    expect(held).not.toBeNull();
+    await held!.release();
+    await c.close();
+  });
+});
