@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdapterNotInstalledError, InvalidArgumentError } from './errors.js';
 import { connect, queryOptions, registerAdapter } from './index.js';
+import { loadAdapterPackage } from './registry.js';
 
 describe('connect(url)', () => {
   it('passes query parameters as options, explicit options winning', async () => {
@@ -48,10 +49,9 @@ describe('connect(url)', () => {
   });
 
   it('names the package to install when a known adapter is missing', async () => {
-    // core does not depend on @lockstep/consul, so neither core nor this package can load it.
-    const error = await connect('consul://127.0.0.1:1').catch((e: unknown) => e);
+    const error = await loadAdapterPackage('consul', '@lockstep/not-installed').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AdapterNotInstalledError);
-    expect((error as AdapterNotInstalledError).packageName).toBe('@lockstep/consul');
-    expect((error as Error).message).toContain('npm install @lockstep/consul');
+    expect((error as AdapterNotInstalledError).packageName).toBe('@lockstep/not-installed');
+    expect((error as Error).message).toContain('npm install @lockstep/not-installed');
   });
 });

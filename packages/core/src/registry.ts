@@ -108,6 +108,11 @@ async function loadAdapter(scheme: string): Promise<AdapterRegistration> {
     const known = Object.keys(KNOWN_SCHEMES).join(', ');
     throw new InvalidArgumentError('url', `unknown scheme "${scheme}:" (known: ${known})`);
   }
+  return loadAdapterPackage(scheme, packageName);
+}
+
+/** Imports `packageName` (from core, then from the app) and returns what it registered. @internal */
+export async function loadAdapterPackage(scheme: string, packageName: string): Promise<AdapterRegistration> {
   let lastError: unknown;
   for (const load of [() => import(packageName), () => importFromApp(packageName)]) {
     try {
