@@ -61,6 +61,8 @@ export function subscriberFor(client: RedisClient): RedisClient {
     lazyConnect: true,
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
+    // SUBSCRIBE waits for the connection; it must not fail just because connecting is slow.
+    commandTimeout: undefined,
     autoResubscribe: true,
     retryStrategy: reconnectDelay,
   });

@@ -107,8 +107,15 @@ export class ReleaseFeed {
       return subscriber.subscribe(...channels);
     });
     // A release published between the failed attempt and the moment the server confirmed
-    // this subscription was not seen: wake the waiters for one more attempt.
-    void Promise.allSettled(subscribed).then(() => this.#hub.notify(channel));
+    // this subscription was not seen: wake the waiters for one more attempt. A SUBSCRIBE that
+    // failed is forgotten, so the next wait subscribes again instead of relying on re-checks.
+    void Promise.allSettled(subscribed).then((results) => {
+      if (results.some((r) => r.status === 'rejected') && this.#channels.has(channel)) {
+        clearTimeout(this.#channels.get(channel));
+        this.#channels.delete(channel);
+      }
+      this.#hub.notify(channel);
+    });
   }
 
   #idle(channel: string): void {
