@@ -5,7 +5,11 @@ import { LockLostError } from './errors.js';
 import { MEMORY_CAPABILITIES } from './memory/driver.js';
 
 /** A one-lock driver whose renew behaviour the test controls. */
-function scriptedDriver(renew: () => Promise<boolean>, lost?: AbortController) {
+function scriptedDriver(
+  renew: () => Promise<boolean>,
+  lost?: AbortController,
+  lease: 'per-lock' | 'per-session' = 'per-lock',
+) {
   let renewals = 0;
   let releases = 0;
   const grant: LeaseGrant = {
@@ -23,7 +27,7 @@ function scriptedDriver(renew: () => Promise<boolean>, lost?: AbortController) {
   };
   const driver: BackendDriver = {
     backend: 'memory',
-    capabilities: MEMORY_CAPABILITIES,
+    capabilities: { ...MEMORY_CAPABILITIES, lock: { ...MEMORY_CAPABILITIES.lock, lease } },
     locks: { tryAcquire: async () => grant },
     close: async () => {},
   };
@@ -62,6 +66,25 @@ describe('lease handles', () => {
     expect(elapsed).toBeGreaterThanOrEqual(140);
     expect(elapsed).toBeLessThan(1_500);
     expect(s.renewals()).toBeGreaterThan(2);
+    await coord.close();
+  });
+
+  it('a per-session lock whose renewals failed until its lease ended is given back', async () => {
+    // The session may outlive the outage: without a release the lock would stay held by nobody.
+    const s = scriptedDriver(
+      async () => {
+        throw new Error('ECONNREFUSED');
+      },
+      undefined,
+      'per-session',
+    );
+    const coord = createCoordinator(s.driver);
+    const held = await coord.lock('x', { ttlMs: 150 }).acquire();
+    const reason = await lostReason(held.signal);
+    expect(reason.reason).toBe('unreachable');
+    await new Promise((r) => setImmediate(r));
+    expect(s.releases()).toBe(1);
+    expect(await held.release()).toBe(false);
     await coord.close();
   });
 

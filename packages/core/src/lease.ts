@@ -178,14 +178,11 @@ export class LeaseHandle implements LockHandle {
 
   #onExpiry(): void {
     if (this.#state !== 'held') return;
-    if (this.#ctx.lease === 'per-session' && !this.#ctx.autoExtend && this.#lastRenewError === undefined) {
-      // A per-session backend keeps the lock while the session lives; a pure lease must end
-      // at its TTL anyway, so give it back and report expiry.
-      this.#lose('expired');
-      this.#ctx.grant.release().catch(() => {});
-      return;
-    }
     this.#lose(this.#lastRenewError === undefined ? 'expired' : 'unreachable', this.#lastRenewError);
+    // A per-session backend keeps the lock while the session lives, whether the lease ended by
+    // design (a pure lease) or because renewals failed while the session survived: give it
+    // back, or it stays held by a handle that is already lost until the coordinator closes.
+    if (this.#ctx.lease === 'per-session') this.#ctx.grant.release().catch(() => {});
   }
 
   #scheduleRenewal(delayMs: number): void {
