@@ -1,0 +1,45 @@
+/**
+ * What `zookeeper://` guarantees, with the reason for each value.
+ * @module
+ */
+import type { Capabilities } from '@lockstep/core';
+
+/**
+ * Smallest TTL accepted: 1 s. With a per-session lease the TTL only paces the holder's own
+ * check of its node (every TTL/3); shorter would be a busy loop, not a safer lock.
+ */
+export const ZOOKEEPER_MIN_TTL_MS = 1_000;
+
+/**
+ * `zookeeper://h1:p1[,h2:p2,...][/chroot]`
+ *
+ * - fencing `monotonic`: the token is the czxid of the contender's own node. zxids are one
+ *   ensemble-wide, totally ordered counter; a lock is granted in queue (creation) order, and a
+ *   node created after the previous holder's has a larger czxid — so each grant's token is
+ *   larger than every earlier grant's. (Not the sequence suffix: it is a per-queue 32-bit
+ *   counter that wraps, and restarts when the queue node is recreated.)
+ * - lease `per-session`: a lock is an ephemeral node; it lives exactly as long as the
+ *   coordinator's ZooKeeper session. The session timeout (`sessionTimeoutMs`) is how long a
+ *   crashed or partitioned holder keeps a lock; `ttlMs` bounds how long the holder itself may
+ *   take to notice a loss.
+ * - waiting `notify`: a waiter watches only the node just ahead of it and is woken by its
+ *   deletion (with a slow fallback re-check).
+ * - fairness `fifo`: grants go in queue order, i.e. the order the contenders' creates were
+ *   committed.
+ * - faultTolerance `replicated`: every write goes through ZooKeeper's quorum (ZAB); losing a
+ *   minority of servers loses nothing.
+ * - counters with atomic bounds: a compare-and-swap on the node's version, checked against
+ *   the value the comparison guards; reads confirmed through the leader (linearizable).
+ */
+export const ZOOKEEPER_CAPABILITIES: Capabilities = {
+  lock: {
+    fencing: 'monotonic',
+    lease: 'per-session',
+    minTtlMs: ZOOKEEPER_MIN_TTL_MS,
+    ttlGranularityMs: 1,
+    waiting: 'notify',
+    fairness: 'fifo',
+    faultTolerance: 'replicated',
+  },
+  counter: { supported: true, bounds: true },
+};

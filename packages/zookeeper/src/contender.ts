@@ -1,0 +1,159 @@
+/**
+ * Joining a lock's queue: one EPHEMERAL_SEQUENTIAL child with a protected name, its fencing
+ * token, and the queue as it stood right after — in one round trip for lockstep's own locks.
+ *
+ * Round trips (pipelined requests leave together and are answered in order):
+ * - lockstep layout: `multi(create child, setData queue)` + `getChildren queue` → 1 RTT. The
+ *   multi is one transaction with one zxid, so the queue node's new `mzxid` *is* our child's
+ *   `czxid` — the fencing token without a separate read (node-zookeeper-client has no create2).
+ * - native layout: `create child` + `getChildren queue`, then `exists child` for the czxid → 2
+ *   RTTs. The queue node there may belong to someone else, so lockstep does not write its data.
+ * - queue node missing: its ancestors are created (all pipelined, 1 RTT) and the above retried.
+ *
+ * A create whose reply is lost with the connection may or may not have happened
+ * (ZOOKEEPER-1262). The per-attempt UUID in the name finds it again: after the reconnect the
+ * queue is listed and our child adopted if it is there; if it is not, the prefix is remembered
+ * as an orphan (a create still in flight in the ensemble could land later) and a new UUID is used.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { jitter, sleep } from '@lockstep/core';
+import { Code, hasCode, isConnectionError, ZkError } from './errors.js';
+import { ancestry, basename, child, contenderPrefix, type LockLayout } from './paths.js';
+import { CreateMode, zxid } from './raw.js';
+import type { ZkSession } from './session.js';
+
+const EMPTY = Buffer.alloc(0);
+/** Re-creating a queue node that a concurrent cleanup keeps deleting: give up after this many tries. */
+const MAX_QUEUE_RECREATES = 5;
+
+/** Our child in a lock's queue. */
+export interface Contender {
+  readonly session: ZkSession;
+  readonly layout: LockLayout;
+  /** The child's name (`_c_<uuid>-lock-<sequence>`). */
+  readonly name: string;
+  /** Its full path. */
+  readonly path: string;
+  /** Its czxid: the fencing token if it comes to hold the lock. */
+  readonly token: bigint;
+  /** The queue's children as listed right after the create. */
+  readonly children: readonly string[];
+  /** Protected prefixes of earlier creates whose outcome stayed unknown (delete on sight). */
+  readonly orphans: readonly string[];
+}
+
+/**
+ * Creates our child in `layout.queue` over `session`.
+ * @throws ZkError or BackendUnavailableError (session lost) when it cannot.
+ */
+export async function enqueue(
+  session: ZkSession,
+  layout: LockLayout,
+  protectedId: string,
+): Promise<Contender> {
+  const orphans: string[] = [];
+  let prefix = contenderPrefix(protectedId);
+  for (let recreates = 0; ; ) {
+    try {
+      const created = layout.native
+        ? await createNative(session, layout.queue, prefix)
+        : await createFenced(session, layout.queue, prefix);
+      return { session, layout, ...created, orphans };
+    } catch (error) {
+      if (hasCode(error, Code.NO_NODE) && recreates++ < MAX_QUEUE_RECREATES) {
+        await ensurePath(session, layout.queue);
+        continue;
+      }
+      if (!isConnectionError(error) || !session.live) throw error;
+      const adopted = await findByPrefix(session, layout.queue, prefix);
+      if (adopted) return { session, layout, ...adopted, orphans };
+      orphans.push(prefix);
+      prefix = contenderPrefix(randomUUID());
+    }
+  }
+}
+
+interface Created {
+  readonly name: string;
+  readonly path: string;
+  readonly token: bigint;
+  readonly children: readonly string[];
+}
+
+async function createFenced(session: ZkSession, queue: string, prefix: string): Promise<Created> {
+  const created = session.multi(`enqueue in ${queue}`, (tx) => {
+    tx.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
+    tx.setData(queue, EMPTY, -1);
+  });
+  const listed = session.getChildren(queue);
+  listed.catch(() => {}); // when the multi fails, so does this; the multi's error is the one to report
+  const [createResult, touchResult] = await created;
+  const { children } = await listed;
+  const path = createResult?.path;
+  const stat = touchResult?.stat;
+  if (path === undefined || stat === undefined) {
+    throw new ZkError(Number.NaN, `enqueue in ${queue}: unexpected multi reply`);
+  }
+  return { name: basename(path), path, token: zxid(stat.mzxid), children };
+}
+
+async function createNative(session: ZkSession, queue: string, prefix: string): Promise<Created> {
+  const created = session.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
+  const listed = session.getChildren(queue);
+  listed.catch(() => {});
+  const path = await created;
+  const stat = await session.exists(path);
+  const { children } = await listed;
+  if (stat === null) throw new ZkError(Code.NO_NODE, `enqueue in ${queue}: our node vanished at once`);
+  return { name: basename(path), path, token: zxid(stat.czxid), children };
+}
+
+/** Creates `path` and its ancestors (persistent, empty), all in one pipelined round trip. */
+export async function ensurePath(session: ZkSession, path: string): Promise<void> {
+  await Promise.all(
+    ancestry(path).map((node) =>
+      session.create(node, EMPTY, CreateMode.PERSISTENT).catch((error) => {
+        if (!hasCode(error, Code.NODE_EXISTS)) throw error;
+      }),
+    ),
+  );
+}
+
+/** After a lost create reply: our child, if the create did happen. Retries listing until answered. */
+async function findByPrefix(session: ZkSession, queue: string, prefix: string): Promise<Created | undefined> {
+  const children = await patiently(session, () => session.getChildren(queue)).then(
+    (listed) => listed.children,
+    (error) => {
+      if (hasCode(error, Code.NO_NODE)) return [] as string[];
+      throw error;
+    },
+  );
+  const name = children.find((c) => c.startsWith(prefix));
+  if (name === undefined) return undefined;
+  const path = child(queue, name);
+  const stat = await patiently(session, () => session.exists(path));
+  if (stat === null) return undefined;
+  return { name, path, token: zxid(stat.czxid), children };
+}
+
+/**
+ * Runs `request` until it gets an answer: a connection failure is retried (with backoff) for
+ * as long as the session lives, since the client re-sends nothing by itself.
+ */
+export async function patiently<T>(
+  session: ZkSession,
+  request: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  let pauseMs = 25;
+  for (;;) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!isConnectionError(error) || !session.live || signal?.aborted) throw error;
+      await sleep(jitter(pauseMs), signal);
+      pauseMs = Math.min(pauseMs * 2, 1_000);
+    }
+  }
+}

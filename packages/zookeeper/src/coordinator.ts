@@ -1,0 +1,144 @@
+/**
+ * Building coordinators: from a `zookeeper://` URL (lockstep owns and manages the client) or
+ * from your own node-zookeeper-client client (or a factory of them).
+ * @module
+ */
+import {
+  type BackendDriver,
+  type Coordinator,
+  createCoordinator,
+  InvalidArgumentError,
+} from '@lockstep/core';
+import { ZOOKEEPER_CAPABILITIES } from './capabilities.js';
+import { ZkCounters } from './counters.js';
+import { ZkLocks } from './locks.js';
+import { resolveOptions, type ZooKeeperConnectOptions, type ZooKeeperCoordinatorOptions } from './options.js';
+import { createRawClient, type ZooKeeperClient } from './raw.js';
+import { QueueReaper } from './reaper.js';
+import { type ClientSupply, SessionSource } from './source.js';
+import { Sweeper } from './sweeper.js';
+import { parseZooKeeperUrl } from './url.js';
+
+/** How long close() spends tidying up (empty queue nodes, leftover nodes) before it lets go. */
+const CLOSE_TIDY_MS = 2_000;
+/** node-zookeeper-client's random pause before cycling through the servers again (its default is 1 s). */
+const SPIN_DELAY_MS = 200;
+
+/** The driver behind a ZooKeeper coordinator (exposed to this package's tests). */
+export interface ZooKeeperDriver extends BackendDriver {
+  readonly source: SessionSource;
+  readonly sweeper: Sweeper;
+  readonly reaper: QueueReaper;
+}
+
+const drivers = new WeakMap<Coordinator, ZooKeeperDriver>();
+
+/** The driver behind `coordinator`, if it is a ZooKeeper one (for tests and diagnostics). */
+export function driverFor(coordinator: Coordinator): ZooKeeperDriver | undefined {
+  return drivers.get(coordinator);
+}
+
+/**
+ * A coordinator over your own node-zookeeper-client client, or over a factory of clients.
+ *
+ * - A client (call `client.connect()` yourself): lockstep never closes it (`coordinator.close()`
+ *   leaves it open) and never reconnects it. If its session EXPIRES, node-zookeeper-client cannot
+ *   revive it: every later operation fails with `BackendUnavailableError` until you build a new
+ *   coordinator over a new client.
+ * - A factory (`() => zookeeper.createClient(…)`): lockstep connects each client it makes, and
+ *   after a session loss closes it and makes a new one; `coordinator.close()` closes it.
+ *
+ * Paths are used as given (your client's own chroot applies). No I/O happens until the first
+ * operation. Create clients with `retries: 0` (the default): a create the client retried by
+ * itself after a lost reply could duplicate a lock node.
+ */
+export function zookeeperCoordinator(
+  client: ZooKeeperClient | (() => ZooKeeperClient),
+  options: ZooKeeperCoordinatorOptions = {},
+): Coordinator {
+  const resolved = resolveOptions(options);
+  let supply: ClientSupply;
+  if (typeof client === 'function') {
+    supply = { owned: true, create: client, describe: 'a client from your factory' };
+  } else if (client !== null && typeof client === 'object' && typeof client.getChildren === 'function') {
+    supply = { owned: false, client };
+  } else {
+    throw new InvalidArgumentError(
+      'client',
+      'must be a node-zookeeper-client client or a function returning one',
+    );
+  }
+  const driver = createDriver(supply, '', resolved.connectTimeoutMs);
+  return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+}
+
+/** `connect('zookeeper://…')`: connects before resolving, so a dead address fails here. */
+export async function connectFromUrl(url: URL, options: ZooKeeperConnectOptions): Promise<Coordinator> {
+  const target = parseZooKeeperUrl(url);
+  const resolved = resolveOptions(options);
+  const servers = target.servers.join(',');
+  const create = () => {
+    const client = createRawClient(servers, {
+      sessionTimeout: resolved.sessionTimeoutMs,
+      spinDelay: SPIN_DELAY_MS,
+      retries: 0,
+    });
+    if (target.digest !== undefined) client.addAuthInfo('digest', Buffer.from(target.digest));
+    return client;
+  };
+  const driver = createDriver(
+    { owned: true, create, describe: servers },
+    target.chroot,
+    resolved.connectTimeoutMs,
+  );
+  try {
+    await driver.source.ready();
+  } catch (error) {
+    await driver.close();
+    throw error;
+  }
+  return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+}
+
+function createDriver(supply: ClientSupply, base: string, connectTimeoutMs: number): ZooKeeperDriver {
+  const source = new SessionSource(supply, connectTimeoutMs);
+  const sweeper = new Sweeper(source);
+  const reaper = new QueueReaper(source);
+  return {
+    backend: 'zookeeper',
+    capabilities: ZOOKEEPER_CAPABILITIES,
+    locks: new ZkLocks({ source, base, sweeper, reaper }),
+    counters: new ZkCounters(source, base),
+    source,
+    sweeper,
+    reaper,
+    async close() {
+      // Tidy up over the session we have (bounded: a silent server must not stall close), then end it.
+      await withinMs(Promise.all([reaper.flush(), sweeper.flush()]), CLOSE_TIDY_MS);
+      await source.close();
+    },
+  };
+}
+
+function register(coordinator: Coordinator, driver: ZooKeeperDriver): Coordinator {
+  drivers.set(coordinator, driver);
+  return coordinator;
+}
+
+/** Waits for `promise` (ignoring its outcome) for at most `ms`. */
+function withinMs(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * Every znode path lockstep touches, derived in this one place.
+ *
+ * Layout (`B` = the URL's chroot, `P` = the encoded prefix, `N` = the encoded name; encoded
+ * segments never contain `/` and are never `.` or `..`, so the map is injective):
+ *
+ * | what | path |
+ * |---|---|
+ * | a lock's queue (its contenders are its children) | `B/P/locks/N` |
+ * | one contender (EPHEMERAL_SEQUENTIAL) | `B/P/locks/N/_c_<uuid>-lock-<10-digit sequence>` |
+ * | a counter (the value as a decimal string) | `B/P/counters/N` |
+ *
+ * Contenders are named exactly as Apache Curator's `InterProcessMutex` names them (a
+ * protected create: `_c_` + a per-attempt UUID + `-` + `lock-`, then ZooKeeper's sequence),
+ * so a lock with a `native` location (issue 10) only differs in its queue: the path the user
+ * gave, under `B`, where Curator clients queue too.
+ *
+ * `/zookeeper` is reserved by the server at the root: a prefix that encodes to `zookeeper`
+ * is written `%7Aookeeper` there (`encodeName` never escapes `z`, so this stays injective).
+ * @module
+ */
+import {
+  InvalidArgumentError,
+  type LockRef,
+  type NativeLockLocation,
+  type ResourceRef,
+} from '@lockstep/core';
+
+/** The protected-name marker Curator puts first (`ProtectedUtils.PROTECTED_PREFIX`). */
+export const PROTECTED_PREFIX = '_c_';
+/** The lock node name of Curator's `InterProcessMutex` (`LOCK_NAME`); the sequence follows it. */
+export const LOCK_NAME = 'lock-';
+/** Longest native path accepted, in UTF-8 bytes. */
+export const MAX_NATIVE_PATH_BYTES = 4096;
+
+/** Where one lock's contenders queue. */
+export interface LockLayout {
+  /** The queue node: every contender is a child of it. */
+  readonly queue: string;
+  /** Whether this is a native (Curator-shared) location. */
+  readonly native: boolean;
+}
+
+/** The lock's queue under `base` (the chroot, `''` for none). */
+export function lockLayout(base: string, lock: LockRef): LockLayout {
+  if (lock.native !== undefined) return { queue: base + nativePath(lock.native), native: true };
+  return { queue: `${base}/${rootSegment(lock.prefixSegment)}/locks/${lock.segment}`, native: false };
+}
+
+/** A counter's node under `base`. */
+export function counterPath(base: string, counter: ResourceRef): string {
+  return `${base}/${rootSegment(counter.prefixSegment)}/counters/${counter.segment}`;
+}
+
+/**
+ * The name a contender asks ZooKeeper for (the sequence is appended by the server):
+ * `_c_<uuid>-lock-`. The UUID is per create attempt, so a reply lost with the connection
+ * can be found again by this prefix (ZOOKEEPER-1262).
+ */
+export function contenderPrefix(protectedId: string): string {
+  return `${PROTECTED_PREFIX}${protectedId}-${LOCK_NAME}`;
+}
+
+/** A 32-hex-digit id written as a canonical UUID (8-4-4-4-12), the form Curator uses. */
+export function asUuid(hex32: string): string {
+  if (!/^[0-9a-f]{32}$/i.test(hex32)) throw new InvalidArgumentError('ownerId', 'must be 32 hex digits');
+  const h = hex32.toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Every ancestor of `path`, root first, `path` itself last: `/a/b` → `/a`, `/a/b`. */
+export function ancestry(path: string): string[] {
+  const parts = path.split('/').slice(1);
+  return parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
+}
+
+/** `path` joined with a child name. */
+export function child(path: string, name: string): string {
+  return `${path}/${name}`;
+}
+
+/** The last segment of a path. */
+export function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function rootSegment(prefixSegment: string): string {
+  return prefixSegment === 'zookeeper' ? '%7Aookeeper' : prefixSegment;
+}
+
+/**
+ * Checks a native location: an absolute ZooKeeper path, as given to Curator's
+ * `new InterProcessMutex(client, path)` (relative to the URL's chroot, as Curator's path is
+ * relative to its namespace).
+ * @throws InvalidArgumentError for anything else.
+ */
+export function validateNativePath(native: NativeLockLocation): void {
+  nativePath(native);
+}
+
+/**
+ * Checks an absolute ZooKeeper path with ZooKeeper's own rules (`PathUtils.validatePath`):
+ * starts with `/`, no empty, `.` or `..` segment, no trailing `/`, no control or
+ * non-character code points.
+ * @throws InvalidArgumentError
+ */
+export function validateZnodePath(path: string, what: string): string {
+  if (path.length === 0 || path[0] !== '/') throw new InvalidArgumentError(what, 'must start with "/"');
+  if (path === '/') throw new InvalidArgumentError(what, 'must not be the root "/"');
+  if (path.endsWith('/')) throw new InvalidArgumentError(what, 'must not end with "/"');
+  if (!path.isWellFormed()) throw new InvalidArgumentError(what, 'contains a lone UTF-16 surrogate');
+  for (const segment of path.slice(1).split('/')) {
+    if (segment === '') throw new InvalidArgumentError(what, 'contains an empty segment ("//")');
+    if (segment === '.' || segment === '..') throw new InvalidArgumentError(what, `contains "${segment}"`);
+  }
+  // ZooKeeper refuses these UTF-16 code units in paths (PathUtils.validatePath), surrogates
+  // included: characters outside the Basic Multilingual Plane cannot appear in a znode path.
+  for (let i = 0; i < path.length; i++) {
+    if (isRefusedCodeUnit(path.charCodeAt(i))) {
+      throw new InvalidArgumentError(what, 'contains a character ZooKeeper does not allow in paths');
+    }
+  }
+  return path;
+}
+
+function isRefusedCodeUnit(c: number): boolean {
+  return c <= 0x1f || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || c >= 0xfff0;
+}
+
+function nativePath(native: NativeLockLocation): string {
+  if (typeof native !== 'string') {
+    throw new InvalidArgumentError(
+      'native',
+      `a ZooKeeper native lock location is a path string (as given to Curator's InterProcessMutex), got ${typeof native}`,
+    );
+  }
+  validateZnodePath(native, 'native');
+  if (native === '/zookeeper' || native.startsWith('/zookeeper/')) {
+    throw new InvalidArgumentError('native', 'must not be under /zookeeper (reserved by the server)');
+  }
+  const bytes = Buffer.byteLength(native);
+  if (bytes > MAX_NATIVE_PATH_BYTES) {
+    throw new InvalidArgumentError(
+      'native',
+      `is ${bytes} UTF-8 bytes; at most ${MAX_NATIVE_PATH_BYTES} allowed`,
+    );
+  }
+  return native;
+}

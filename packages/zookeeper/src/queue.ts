@@ -1,0 +1,42 @@
+/**
+ * The queue of a lock: its contenders, in the order Curator's `InterProcessMutex` puts them.
+ *
+ * Curator (`StandardLockInternalsDriver.fixForSorting`) sorts children by what follows the
+ * last `lock-` in their name — ZooKeeper's zero-padded sequence — comparing strings, and lets
+ * the first one hold. Everyone else waits for the child just before it (no herd). lockstep
+ * uses the same order for its own locks, so native and lockstep locks are one algorithm.
+ * @module
+ */
+import { LOCK_NAME } from './paths.js';
+
+/** The part of a child's name the queue is ordered by (Curator's `standardFixForSorting`). */
+export function sortingKey(name: string): string {
+  const at = name.lastIndexOf(LOCK_NAME);
+  return at >= 0 ? name.slice(at + LOCK_NAME.length) : name;
+}
+
+/** Children in queue order (stable, by UTF-16 code units as Java's `String.compareTo`). */
+export function queueOrder(children: readonly string[]): string[] {
+  return children
+    .map((name) => ({ name, key: sortingKey(name) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((entry) => entry.name);
+}
+
+/** Where a contender stands. */
+export type Position =
+  /** First in the queue: it holds the lock. */
+  | { readonly kind: 'holder' }
+  /** Waiting; `predecessor` is the child just ahead of it. */
+  | { readonly kind: 'waiting'; readonly predecessor: string; readonly ahead: number }
+  /** Its node is not in the queue (deleted, or its session ended). */
+  | { readonly kind: 'gone' };
+
+/** The position of `ours` among `children`. */
+export function positionOf(children: readonly string[], ours: string): Position {
+  const ordered = queueOrder(children);
+  const index = ordered.indexOf(ours);
+  if (index < 0) return { kind: 'gone' };
+  if (index === 0) return { kind: 'holder' };
+  return { kind: 'waiting', predecessor: ordered[index - 1]!, ahead: index };
+}

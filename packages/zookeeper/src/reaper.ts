@@ -1,0 +1,70 @@
+/**
+ * Removes lock queue nodes that are left empty, the job ZooKeeper's CONTAINER nodes would do
+ * (node-zookeeper-client cannot create those: it has no createContainer request).
+ *
+ * Removal is deferred: a queue this coordinator stops using is deleted after a short idle
+ * delay, not on every release, so a lock taken again and again does not pay for re-creating
+ * its queue node each time. A delete of a non-empty node fails (NOT_EMPTY) and a contender
+ * whose queue vanished under its create re-creates it and retries, so races with other
+ * clients are harmless. `flush()` (on close) deletes what is still scheduled.
+ * @module
+ */
+import type { SessionSource } from './source.js';
+
+/** Idle time before an unused queue node is removed. */
+export const REAP_DELAY_MS = 1_000;
+
+/** Counts this coordinator's users of each queue node and removes idle ones. */
+export class QueueReaper {
+  readonly #source: SessionSource;
+  readonly #delayMs: number;
+  readonly #users = new Map<string, number>();
+  readonly #scheduled = new Map<string, NodeJS.Timeout>();
+
+  constructor(source: SessionSource, delayMs = REAP_DELAY_MS) {
+    this.#source = source;
+    this.#delayMs = delayMs;
+  }
+
+  /** A contender starts using `queue`. */
+  enter(queue: string): void {
+    this.#users.set(queue, (this.#users.get(queue) ?? 0) + 1);
+    const timer = this.#scheduled.get(queue);
+    if (timer) {
+      clearTimeout(timer);
+      this.#scheduled.delete(queue);
+    }
+  }
+
+  /** A contender is done with `queue` (released, withdrew, or failed). */
+  leave(queue: string): void {
+    const users = (this.#users.get(queue) ?? 1) - 1;
+    if (users > 0) {
+      this.#users.set(queue, users);
+      return;
+    }
+    this.#users.delete(queue);
+    const timer = setTimeout(() => {
+      this.#scheduled.delete(queue);
+      void this.#reap(queue);
+    }, this.#delayMs);
+    timer.unref();
+    this.#scheduled.set(queue, timer);
+  }
+
+  /** Removes every queue node still scheduled, now (best effort). */
+  async flush(): Promise<void> {
+    const queues = [...this.#scheduled.keys()];
+    for (const timer of this.#scheduled.values()) clearTimeout(timer);
+    this.#scheduled.clear();
+    await Promise.all(queues.map((queue) => this.#reap(queue)));
+  }
+
+  async #reap(queue: string): Promise<void> {
+    if (this.#users.has(queue)) return;
+    // Only over a session that already exists: never connect just to tidy up.
+    await this.#source.current?.remove(queue).catch(() => {
+      // NOT_EMPTY: someone queues there; NO_NODE: already gone; connection trouble: next time.
+    });
+  }
+}
