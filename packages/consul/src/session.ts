@@ -101,7 +101,7 @@ export class ConsulSession {
     return !this.#lost.signal.aborted && performance.now() < this.#confirmedAt + this.ttlMs;
   }
 
-  /** Whether nothing uses the session: no claims, no attempt in progress. */
+  /** How long nothing has used the session (no claims, no attempt in progress); 0 while in use. */
   get idleMs(): number {
     return this.#claims.size === 0 && this.#pending === 0 ? performance.now() - this.#idleSince : 0;
   }
