@@ -122,6 +122,18 @@ describe('redis:// locks', () => {
     await eventually(async () => expect(await raw.exists(`${prefix}/waiters/handoff`)).toBe(0));
   });
 
+  it('does not count a lone tryAcquire() as a waiter', async () => {
+    const prefix = freshPrefix();
+    const holder = await open(server().url, { prefix });
+    const other = await open(server().url, { prefix });
+    const raw = rawClient(server().url);
+    const held = await holder.lock('lone').acquire();
+    expect(await other.lock('lone').tryAcquire()).toBeNull();
+    expect(await raw.exists(`${prefix}/waiters/lone`)).toBe(0);
+    await held.release();
+    expect(await raw.exists(`${prefix}/lock/lone`)).toBe(0); // deleted, not reserved
+  });
+
   it('gives every contender its turn: the next grant goes to a different client', async () => {
     const prefix = freshPrefix();
     const coords = await Promise.all([1, 2, 3, 4].map(() => open(server().url, { prefix })));

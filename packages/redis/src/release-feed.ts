@@ -31,6 +31,8 @@ export class ReleaseFeed {
   readonly #channels = new Map<string, NodeJS.Timeout | undefined>();
   /** Keyspace-event channel of a native key → the lock's own channel. */
   readonly #aliases = new Map<string, string>();
+  /** Open watches per channel: someone in this coordinator is waiting for that lock. */
+  readonly #watching = new Map<string, number>();
   #closed = false;
 
   readonly #onWaitEnded: ((channel: string) => void) | undefined;
@@ -55,13 +57,27 @@ export class ReleaseFeed {
   watch(keys: LockKeys): LockWatch {
     const { channel } = keys;
     const watch = this.#hub.watch(channel);
+    this.#watching.set(channel, (this.#watching.get(channel) ?? 0) + 1);
+    let open = true;
     return {
       next: (maxMs, signal) => {
         this.#subscribe(channel, keys.nativeKey);
         return watch.next(this.#boundDelay(channel, maxMs), signal);
       },
-      close: () => watch.close(),
+      close: () => {
+        if (!open) return;
+        open = false;
+        const left = (this.#watching.get(channel) ?? 1) - 1;
+        if (left > 0) this.#watching.set(channel, left);
+        else this.#watching.delete(channel);
+        watch.close();
+      },
     };
+  }
+
+  /** Whether a waiter of this coordinator is waiting on `channel` (not a lone `tryAcquire`). */
+  isWatched(channel: string): boolean {
+    return this.#watching.has(channel);
   }
 
   /**

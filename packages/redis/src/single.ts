@@ -70,7 +70,9 @@ export function singleInstanceLocks(
     tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
       const keys = cachedLockKeys(request.lock);
       const { ownerId, ttlMs } = request;
-      const registration = handoffMs > 0 && keys.waiters !== undefined ? WAITER_REGISTRATION_MS : 0;
+      // Only waiters register (a lone tryAcquire() that fails is not waiting for anything).
+      const waiting = handoffMs > 0 && keys.waiters !== undefined && feed.isWatched(keys.channel);
+      const registration = waiting ? WAITER_REGISTRATION_MS : 0;
       const reply = ACQUIRE_FENCED.run(
         client,
         [keys.lock, keys.fence, keys.waiters ?? keys.fence],
