@@ -48,7 +48,10 @@ const pnpm = ensurePnpm();
 const p = (args, opts) => run(pnpm[0], [...pnpm.slice(1), ...args], opts);
 
 step('installing dependencies (pnpm install)');
-p(['install', '--frozen-lockfile', '--reporter=append-only']);
+if (p(['install', '--frozen-lockfile', '--reporter=append-only'], { allowFail: true }) !== 0) {
+  step('WARNING: pnpm-lock.yaml does not match the package.json files; installing without the frozen lockfile');
+  p(['install', '--no-frozen-lockfile', '--reporter=append-only']);
+}
 
 if (command === 'demo') {
   // The demo runs from TypeScript sources (tsx + the @lockstep/source condition): no build.
