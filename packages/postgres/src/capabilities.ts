@@ -8,8 +8,9 @@ import type { Capabilities } from '@lockstep/core';
 export const POSTGRES_MIN_TTL_MS = 1_000;
 
 /**
- * - `fencing: 'monotonic'`: a per-name row whose token is bumped in the same statement that
- *   takes the lock (a logged table, so tokens survive restarts).
+ * - `fencing: 'monotonic'`: the token is drawn from one sequence in the same statement that
+ *   takes the lock, so it is larger than every token issued before, for any name (sequences
+ *   never go back, restarts included).
  * - `lease: 'per-session'`: a session advisory lock lives as long as its connection. The TTL
  *   bounds how long loss detection takes (health check at ~ttl/3), and with
  *   `idleSessionTimeout` the server also ends a session that stays silent for a TTL.

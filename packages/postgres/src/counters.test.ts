@@ -117,12 +117,18 @@ describe('tables', () => {
       coord.counter('first').increment(),
     ]);
     expect(value).toBe(1);
-    expect(held.fencingToken).toBe(1n);
+    expect(held.fencingToken).toBe(1n); // the schema's own, fresh sequence
     await held.release();
-    const tables = await raw.query('SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [
-      schema,
+    const objects = await raw.query(
+      `SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind IN ('r', 'S') ORDER BY 1`,
+      [schema],
+    );
+    expect(objects.rows).toEqual([
+      { relname: 'lockstep_counters', relkind: 'r' },
+      { relname: 'lockstep_fencing_tokens', relkind: 'S' },
+      { relname: 'lockstep_locks', relkind: 'r' },
     ]);
-    expect(tables.rows.map((r) => r.tablename)).toEqual(['lockstep_counters', 'lockstep_fences']);
   });
 
   it('with createTables: false a missing table asks for migrate(); migrate() is idempotent and race-free', async () => {

@@ -5,7 +5,6 @@
  */
 import type { LeaseGrant } from '@lockstep/core';
 import { toLockstepError } from './errors.js';
-import { pgLocksIdentity, pgLocksText } from './keys.js';
 import type { LockSession, SessionLock } from './session.js';
 import type { LockSql } from './sql.js';
 
@@ -34,7 +33,7 @@ export function grantFor(
   context: GrantContext,
 ): LeaseGrant {
   const { placement } = lock;
-  const pgLocks = pgLocksText(pgLocksIdentity(placement.advisory));
+  const { pgLocks } = placement;
   const ours = () => !session.dead && session.lockOn(placement.id) === lock && lock.state === 'held';
 
   const check = async (): Promise<boolean> => {

@@ -1,17 +1,17 @@
 /**
  * Where a lock lives in PostgreSQL — the one place that maps a lock to its advisory key and to
- * the row that keeps its fencing state.
+ * the row that records its name.
  *
  * - A lockstep lock uses the 64-bit advisory key `hash64(prefix, name)` (SHA-256, see core).
  *   Two names may, with astronomically small probability, share a key: they then contend for
- *   one advisory lock (extra waiting, never two holders). Their fencing rows stay apart because
- *   the row is keyed by the full `(prefix, name)`, not by the hash.
+ *   one advisory lock (extra waiting, never two holders), and their fencing tokens stay
+ *   correct because tokens come from one sequence for every grant. The full `(prefix, name)` is
+ *   recorded beside the key in `lockstep_locks`, where such a sharing shows.
  * - A native lock (`LockOptions.native`) uses exactly the advisory key the user gave — a bigint
  *   (`pg_advisory_lock(bigint)`) or a pair of int4 (`pg_advisory_lock(int4, int4)`, a separate key
  *   space in PostgreSQL) — so plain SQL and other clients taking that key exclude lockstep and
- *   the other way round. Its fencing row is keyed by the advisory key alone (namespace `''`,
- *   which no lockstep prefix can be), so every coordinator sharing the native key shares one
- *   token sequence whatever its prefix.
+ *   the other way round. Its registry row is keyed by the advisory key alone (namespace `''`,
+ *   which no lockstep prefix can be), whatever the coordinator's prefix.
  * @module
  */
 import { hash64, InvalidArgumentError, type LockRef, type NativeLockLocation } from '@lockstep/core';
@@ -30,12 +30,15 @@ export type AdvisoryKey =
 export interface LockPlacement {
   readonly advisory: AdvisoryKey;
   /**
-   * Fencing row identity: the coordinator's prefix, encoded (`encodeName`: ASCII, injective, so a
-   * name holding NUL — which PostgreSQL text cannot store — still has a row), or `''` for native keys.
+   * Registry row identity: the coordinator's prefix, encoded (`encodeName`: ASCII, injective, so
+   * a name holding NUL — which PostgreSQL text cannot store — still has a row), or `''` for
+   * native keys.
    */
   readonly namespace: string;
-  /** Fencing row identity: the lock's full name, encoded, or the advisory key's text for native keys. */
+  /** Registry row identity: the lock's full name, encoded, or the advisory key's text for native keys. */
   readonly name: string;
+  /** How `pg_locks` shows the key, as `classid/objid/objsubid` (for the health check). */
+  readonly pgLocks: string;
   /** Local identity of the advisory lock within one session (equal placements → equal ids). */
   readonly id: string;
 }
@@ -63,16 +66,18 @@ export function placeLock(ref: LockRef): LockPlacement {
 function computePlacement(ref: LockRef): LockPlacement {
   if (ref.native === undefined) {
     const key = hash64(ref.prefix, ref.name);
+    const advisory: AdvisoryKey = { kind: 'bigint', key };
     return {
-      advisory: { kind: 'bigint', key },
+      advisory,
       namespace: ref.prefixSegment,
       name: ref.segment,
       id: advisoryText(key),
+      pgLocks: pgLocksText(pgLocksIdentity(advisory)),
     };
   }
   const advisory = parseNative(ref.native);
   const text = advisoryKeyText(advisory);
-  return { advisory, namespace: '', name: text, id: text };
+  return { advisory, namespace: '', name: text, id: text, pgLocks: pgLocksText(pgLocksIdentity(advisory)) };
 }
 
 /** The advisory key as text: `"42"` or `"1,2"` (distinct for the two key spaces). */

@@ -69,7 +69,7 @@ describe('round trips', () => {
     expect(await other.lock('busy').tryAcquire()).toBeNull();
     expect(counted.statements - before).toBe(1);
     await held.release();
-    // No grant happened in between, so the next token is the holder's + 1.
+    // The refused try drew no token: the next grant gets the very next one.
     const next = await other.lock('busy').acquire();
     expect(next.fencingToken).toBe(held.fencingToken + 1n);
     await next.release();
@@ -90,7 +90,7 @@ describe('sessions', () => {
     const second = coord.lock('mine').acquire({ waitMs: 10_000 });
     await first.release();
     const granted = await within(second, 5_000, 'the local waiter getting the lock');
-    expect(granted.fencingToken).toBe(first.fencingToken + 1n);
+    expect(granted.fencingToken).toBeGreaterThan(first.fencingToken);
     await granted.release();
     expect(await holderPid(raw, prefix, 'mine')).toBeUndefined();
   });
@@ -102,7 +102,7 @@ describe('sessions', () => {
     const handles = await Promise.all(
       Array.from({ length: 200 }, (_, i) => coord.lock(`many-${i}`).acquire()),
     );
-    expect(new Set(handles.map((h) => h.fencingToken)).size).toBe(1); // each name's first token
+    expect(new Set(handles.map((h) => h.fencingToken)).size).toBe(200);
     expect(await connectionsOf(raw, app)).toBeLessThanOrEqual(2);
     // The pool still has room for counters while the locks are held.
     expect(await coord.counter('beside-the-locks').increment()).toBe(1);
@@ -127,7 +127,7 @@ describe('sessions', () => {
     await Promise.all(held.map((h) => h.release()));
     const granted = await within(Promise.all(waits), 15_000, 'every waiter getting its lock');
     expect(await connectionsOf(raw, app)).toBeLessThanOrEqual(3);
-    for (const [i, g] of granted.entries()) expect(g.fencingToken).toBe(held[i]!.fencingToken + 1n);
+    for (const [i, g] of granted.entries()) expect(g.fencingToken).toBeGreaterThan(held[i]!.fencingToken);
     await Promise.all(granted.map((g) => g.release()));
   });
 
@@ -154,7 +154,9 @@ describe('sessions', () => {
     await held.release();
     const tokens = await within(Promise.all(waits), 15_000, 'the local waiters');
     expect(order).toEqual([0, 1, 2, 3, 4]);
-    expect(tokens).toEqual([1n, 2n, 3n, 4n, 5n].map((d) => held.fencingToken + d));
+    expect(tokens[0]).toBeGreaterThan(held.fencingToken);
+    expect(tokens).toEqual([...tokens].sort((a, b) => (a < b ? -1 : 1)));
+    expect(new Set(tokens).size).toBe(5);
   });
 
   it('grants waiters from different clients in the order they queued (FIFO)', async () => {
@@ -255,12 +257,12 @@ describe('loss', () => {
     expect(held.signal.reason).toBeInstanceOf(LockLostError);
     expect((held.signal.reason as LockLostError).reason).toBe('session-lost');
     const next = await other.lock('terminated').tryAcquire();
-    expect(next?.fencingToken).toBe(held.fencingToken + 1n);
+    expect(next?.fencingToken).toBeGreaterThan(held.fencingToken);
     expect(await held.release()).toBe(false);
     // The coordinator opens a new session for later locks.
     await next?.release();
     const again = await coord.lock('terminated').acquire({ waitMs: 5_000 });
-    expect(again.fencingToken).toBe(held.fencingToken + 2n);
+    expect(again.fencingToken).toBeGreaterThan(next!.fencingToken);
     await again.release();
   });
 
@@ -303,7 +305,7 @@ describe('loss', () => {
     );
     const other = await open(server.url, { prefix });
     const next = await other.lock('silent').tryAcquire();
-    expect(next?.fencingToken).toBe(held.fencingToken + 1n);
+    expect(next?.fencingToken).toBeGreaterThan(held.fencingToken);
     await next?.release();
   });
 
@@ -373,7 +375,8 @@ describe('server restart', () => {
       expect(causes(h.signal.reason).length).toBeGreaterThan(1);
     }
     const again = await a.lock('restart-1').acquire({ waitMs: 10_000 });
-    expect(again.fencingToken).toBe(onPrimary.fencingToken + 1n);
+    // The sequence survived the restart: tokens keep increasing.
+    expect(again.fencingToken).toBeGreaterThan(blocker.fencingToken);
     const fromB = await b.lock('restart-2').acquire({ waitMs: 10_000 });
     expect(fromB.fencingToken).toBeGreaterThan(blocker.fencingToken);
     await again.release();

@@ -1,31 +1,36 @@
 /**
- * The two tables lockstep keeps, created idempotently: on first use (a statement that fails
+ * What lockstep keeps in its schema, created idempotently: on first use (a statement that fails
  * with "relation does not exist" triggers it once, then is retried) or ahead of time with
  * {@link migrate}, for deployments whose application role may not create tables.
  *
- * - `lockstep_fences(namespace, name, advisory_key, token)`: one row per lock name, holding
- *   the last fencing token issued. A regular (logged) table, so tokens survive restarts and
- *   keep increasing. (`synchronous_commit = off` on the server can lose the last commits in a
- *   crash and so re-issue a token — leave it on where fencing matters.)
+ * - `lockstep_fencing_tokens`: the sequence fencing tokens are drawn from. Sequences never go
+ *   back, restarts included, so tokens keep increasing. (With `synchronous_commit = off` a
+ *   crash can lose the sequence's last WAL record and re-issue recent tokens — leave it on
+ *   where fencing matters.)
+ * - `lockstep_locks(namespace, name, advisory_key)`: the full name of every lock beside its
+ *   advisory key, written on first use. Two names sharing a key (a 64-bit hash collision, or a
+ *   native key) show up as two rows with one `advisory_key`; they then contend for one lock,
+ *   which costs waiting, never safety (tokens are global).
  * - `lockstep_counters(namespace, name, value)`: one row per counter.
  * @module
  */
 import { BackendUnavailableError, hash64 } from '@lockstep/core';
 import type pg from 'pg';
 import { isMissingTable } from './errors.js';
-import { COUNTERS_TABLE, FENCES_TABLE, quoteIdentifier } from './sql.js';
+import { COUNTERS_TABLE, LOCKS_TABLE, quoteIdentifier, TOKENS_SEQUENCE } from './sql.js';
 
 /** The DDL, in order. */
 export function schemaStatements(schema: string): string[] {
   const s = quoteIdentifier(schema);
   return [
-    `CREATE TABLE IF NOT EXISTS ${s}.${FENCES_TABLE} (
+    `CREATE SEQUENCE IF NOT EXISTS ${s}.${TOKENS_SEQUENCE} AS bigint`,
+    `CREATE TABLE IF NOT EXISTS ${s}.${LOCKS_TABLE} (
   namespace text NOT NULL,
   name text NOT NULL,
   advisory_key text NOT NULL,
-  token bigint NOT NULL,
   PRIMARY KEY (namespace, name)
 )`,
+    `CREATE INDEX IF NOT EXISTS ${LOCKS_TABLE}_advisory_key ON ${s}.${LOCKS_TABLE} (advisory_key)`,
     `CREATE TABLE IF NOT EXISTS ${s}.${COUNTERS_TABLE} (
   namespace text NOT NULL,
   name text NOT NULL,

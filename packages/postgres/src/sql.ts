@@ -3,10 +3,10 @@
  * statement (parsed once per connection), and each lock operation is ONE statement, so one
  * round trip:
  *
- * - try-lock: `pg_try_advisory_lock` and, only when it succeeded, the fencing bump
- *   (`token = token + 1 RETURNING token`) in the same statement;
- * - blocking lock: `pg_advisory_lock` (the server's FIFO queue) then the same bump, plus how long
- *   the server waited, so the client can date the grant without trusting clocks;
+ * - try-lock: `pg_try_advisory_lock` and, only when it succeeded, the fencing token
+ *   (`nextval` of one sequence) in the same statement;
+ * - blocking lock: `pg_advisory_lock` (the server's FIFO queue) then the same token, plus how
+ *   long the server waited, so the client can date the grant without trusting clocks;
  * - unlock, health check, keepalive: one statement each.
  *
  * With `idleSessionTimeout` (PostgreSQL 14+) the lock statements also set the session's
@@ -23,9 +23,15 @@ export interface Statement {
   readonly values: unknown[];
 }
 
-/** Table names inside the chosen schema. */
-export const FENCES_TABLE = 'lockstep_fences';
+/** Object names inside the chosen schema. */
+export const TOKENS_SEQUENCE = 'lockstep_fencing_tokens';
+export const LOCKS_TABLE = 'lockstep_locks';
 export const COUNTERS_TABLE = 'lockstep_counters';
+
+/** A string as an SQL literal. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
 
 /** Quotes an SQL identifier (schema or table name). */
 export function quoteIdentifier(identifier: string): string {
@@ -52,7 +58,8 @@ function keyArgs(key: AdvisoryKey): { sql: string; text: string; values: string[
 
 /** The lock statements for one schema. */
 export class LockSql {
-  readonly #fences: string;
+  readonly #locks: string;
+  readonly #nextToken: string;
   readonly #timeouts: boolean;
   readonly #cache = new Map<string, { name: string; text: string }>();
 
@@ -61,7 +68,9 @@ export class LockSql {
    * @param timeouts whether statements also set `idle_session_timeout` (PostgreSQL 14+)
    */
   constructor(schema: string, timeouts: boolean) {
-    this.#fences = `${quoteIdentifier(schema)}.${FENCES_TABLE}`;
+    this.#locks = `${quoteIdentifier(schema)}.${LOCKS_TABLE}`;
+    // A regclass constant: resolved once when the statement is prepared, not per call.
+    this.#nextToken = `nextval(${quoteLiteral(`${quoteIdentifier(schema)}.${TOKENS_SEQUENCE}`)}::regclass)`;
     this.#timeouts = timeouts;
   }
 
@@ -71,9 +80,10 @@ export class LockSql {
   }
 
   /**
-   * Takes the lock if free and bumps its token, in one statement. No row when the lock is held
-   * elsewhere (then nothing was written). Columns: `token` (text), `pid`.
-   * `idleTimeout` (a setting value: plain digits are milliseconds) applies only when the lock was taken.
+   * Takes the lock if free and, only then, draws its fencing token and records the name beside
+   * the advisory key (first use only), in one statement. No row when the lock is held elsewhere.
+   * Columns: `token` (text), `pid`. `idleTimeout` (a setting value: plain digits are
+   * milliseconds) applies only when the lock was taken.
    */
   tryLock(key: AdvisoryKey, namespace: string, name: string, idleTimeout: string): Statement {
     const k = keyArgs(key);
@@ -83,17 +93,14 @@ export class LockSql {
         ? `SELECT set_config('idle_session_timeout', $${n + 3}::text, false) FROM l WHERE l.ok`
         : 'SELECT 1 FROM l WHERE l.ok';
       return `WITH l AS (SELECT pg_try_advisory_lock(${k.sql}) AS ok),
-s AS (${settings})
-INSERT INTO ${this.#fences} AS f (namespace, name, advisory_key, token)
-SELECT $${n + 1}::text, $${n + 2}::text, ${k.text}, 1 FROM s
-ON CONFLICT (namespace, name) DO UPDATE SET token = f.token + 1
-RETURNING f.token::text AS token, pg_backend_pid() AS pid`;
+s AS (${settings}),
+${this.#fence(k.text, n, 's')}`;
     });
     return { ...stmt, values: [...k.values, namespace, name, ...this.#timeoutValue(idleTimeout)] };
   }
 
   /**
-   * Waits in the server's queue for the lock, then bumps its token. Columns: `token` (text),
+   * Waits in the server's queue for the lock, then draws its token. Columns: `token` (text),
    * `pid`, `waited_ms` (how long the server waited: the grant happened that long after the
    * statement started). Sets the idle timeout first (in force once the session is idle again).
    */
@@ -106,13 +113,25 @@ RETURNING f.token::text AS token, pg_backend_pid() AS pid`;
         : 'SELECT 1';
       return `WITH s AS (${settings}),
 l AS (SELECT pg_advisory_lock(${k.sql}) FROM s),
-w AS (SELECT (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS waited_ms FROM l)
-INSERT INTO ${this.#fences} AS f (namespace, name, advisory_key, token)
-SELECT $${n + 1}::text, $${n + 2}::text, ${k.text}, 1 FROM w
-ON CONFLICT (namespace, name) DO UPDATE SET token = f.token + 1
-RETURNING f.token::text AS token, pg_backend_pid() AS pid, (SELECT waited_ms FROM w) AS waited_ms`;
+w AS (SELECT (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS waited_ms FROM l),
+${this.#fence(k.text, n, 'w', ', (SELECT waited_ms FROM w) AS waited_ms')}`;
     });
     return { ...stmt, values: [...k.values, namespace, name, ...this.#timeoutValue(idleTimeout)] };
+  }
+
+  // The tail shared by both lock statements: the token from the global sequence (strictly
+  // increasing across every grant, so across the grants of each name; no row is written for
+  // it, and the sequence writes WAL only every 32 values), and the name's registry row, inserted
+  // once (ON CONFLICT DO NOTHING writes nothing afterwards). `after` is the CTE that yields a
+  // row only when the lock is ours.
+  #fence(keyText: string, n: number, after: string, extra = ''): string {
+    return `t AS (SELECT ${this.#nextToken} AS token FROM ${after}),
+r AS (
+  INSERT INTO ${this.#locks} (namespace, name, advisory_key)
+  SELECT $${n + 1}::text, $${n + 2}::text, ${keyText} FROM t
+  ON CONFLICT (namespace, name) DO NOTHING
+)
+SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
   }
 
   /** Releases one hold of the lock on this session. Columns: `released`, `pid`. */
