@@ -31,6 +31,8 @@ export const MONITOR_DELAY_MS = 250;
 /** `wait` of the monitor's blocking queries. */
 export const MONITOR_WAIT_MS = 60_000;
 const CLEANUP_RETRY_MS = [200, 1_000, 3_000];
+/** Reason of a monitor stopped by release or loss (a constant: no DOMException per release). */
+const MONITOR_STOPPED = new Error('the lock was released or lost; monitor stopped');
 
 /** Everything a grant needs. */
 export interface GrantContext {
@@ -50,7 +52,8 @@ export class ConsulGrant implements LeaseGrant, SessionMember {
   readonly fencingToken: bigint;
   readonly #ctx: GrantContext;
   readonly #lost = new AbortController();
-  readonly #monitor = new AbortController();
+  /** Created when the monitor starts: most short holds never need one. */
+  #monitor: AbortController | undefined;
   readonly #monitorTimer: NodeJS.Timeout;
   readonly #leaveSession: () => void;
   /** Released or lost: nothing more to do on the server. */
@@ -153,6 +156,7 @@ export class ConsulGrant implements LeaseGrant, SessionMember {
 
   #startMonitor(): void {
     if (this.#settled) return;
+    this.#monitor = new AbortController();
     void followKey(this.#ctx.http, {
       key: this.#ctx.key,
       startIndex: this.fencingToken,
@@ -171,7 +175,7 @@ export class ConsulGrant implements LeaseGrant, SessionMember {
   #settle(): void {
     this.#settled = true;
     clearTimeout(this.#monitorTimer);
-    this.#monitor.abort();
+    this.#monitor?.abort(MONITOR_STOPPED);
     this.#leaveSession();
   }
 

@@ -51,11 +51,13 @@ export class ConsulHttp {
   readonly #options: ConsulHttpOptions;
   readonly #fetch: FetchLike;
   readonly #headers: Record<string, string>;
+  readonly #origin: string;
 
   constructor(options: ConsulHttpOptions) {
     this.#options = options;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#headers = options.token ? { 'X-Consul-Token': options.token } : {};
+    this.#origin = options.baseUrl.origin;
   }
 
   /** Default timeout of non-blocking requests. */
@@ -69,11 +71,7 @@ export class ConsulHttp {
    * @throws `request.signal.reason` when the caller cancelled.
    */
   async send(request: ConsulRequest): Promise<ConsulReply> {
-    const url = new URL(request.path, this.#options.baseUrl);
-    for (const [name, value] of Object.entries(request.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(name, value);
-    }
-    if (this.#options.datacenter) url.searchParams.set('dc', this.#options.datacenter);
+    const url = this.#url(request);
     const timeoutMs = request.timeoutMs ?? this.#options.requestTimeoutMs;
     // One controller per request, with listeners removed afterwards: long-lived caller signals
     // (a watch loop's, the driver's) must not accumulate dependents (AbortSignal.any would).
@@ -90,7 +88,7 @@ export class ConsulHttp {
     request.signal?.addEventListener('abort', onCancel, { once: true });
     try {
       request.signal?.throwIfAborted();
-      const response = await this.#fetch(url.href, {
+      const response = await this.#fetch(url, {
         method: request.method,
         headers:
           request.body === undefined ? this.#headers : { ...this.#headers, 'Content-Type': 'text/plain' },
@@ -109,6 +107,16 @@ export class ConsulHttp {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onCancel);
     }
+  }
+
+  /** The request URL; built by hand, as this runs for every request. */
+  #url(request: ConsulRequest): string {
+    const params: string[] = [];
+    for (const [name, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) params.push(value === '' ? name : `${name}=${encodeURIComponent(value)}`);
+    }
+    if (this.#options.datacenter) params.push(`dc=${encodeURIComponent(this.#options.datacenter)}`);
+    return `${this.#origin}${request.path}${params.length > 0 ? `?${params.join('&')}` : ''}`;
   }
 
   /** A reply with an unexpected status, as a typed error carrying Consul's own message. */
