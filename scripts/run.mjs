@@ -49,7 +49,9 @@ const p = (args, opts) => run(pnpm[0], [...pnpm.slice(1), ...args], opts);
 
 step('installing dependencies (pnpm install)');
 if (p(['install', '--frozen-lockfile', '--reporter=append-only'], { allowFail: true }) !== 0) {
-  step('WARNING: pnpm-lock.yaml does not match the package.json files; installing without the frozen lockfile');
+  step(
+    'WARNING: pnpm-lock.yaml does not match the package.json files; installing without the frozen lockfile',
+  );
   p(['install', '--no-frozen-lockfile', '--reporter=append-only']);
 }
 
@@ -70,12 +72,18 @@ p(['turbo', 'run', 'build', '--output-logs=errors-only']);
 step('provisioning test servers (redis, postgres, etcd, zookeeper; consul is an emulator)');
 p(['--filter', '@lockstep/testing', 'run', 'provision']);
 
-step('lint and typecheck');
-p(['biome', 'check', '.']);
-p(['turbo', 'run', 'typecheck', '--output-logs=errors-only']);
-
-step('package checks: publint, arethetypeswrong, ESM and CJS consumers of packed tarballs');
-p(['run', 'check:packages']);
+// Checks run to the end and are all reported; any failure fails the command.
+const failedChecks = [];
+const check = (name, args) => {
+  step(name);
+  if (p(args, { allowFail: true }) !== 0) failedChecks.push(name);
+};
+check('lint (biome)', ['biome', 'check', '.']);
+check('typecheck (tsc in every package)', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']);
+check('package checks: publint, arethetypeswrong, ESM and CJS consumers of packed tarballs', [
+  'run',
+  'check:packages',
+]);
 
 step('tests (vitest in every package; real servers)');
 const resultsDir = join(root, '.tmp', 'vitest');
@@ -98,5 +106,6 @@ for (const file of existsSync(resultsDir) ? readdirSync(resultsDir) : []) {
 }
 step(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 if (testStatus !== 0 && failed === 0) failed = 1; // a crashed suite counts as a failure
+for (const name of failedChecks) step(`FAILED: ${name}`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(testStatus === 0 && failed === 0 && passed > 0 ? 0 : 1);
+process.exit(testStatus === 0 && failed === 0 && passed > 0 && failedChecks.length === 0 ? 0 : 1);
