@@ -15,9 +15,15 @@ export function leaseSlackMs(ctx: TestContext): number {
   return Math.max(3_000, ctx.ttlMs);
 }
 
-/** Longest a lease-based loss (expiry, cut connection, dead process) may take to be seen. */
+/**
+ * Longest a lease-based loss (expiry, cut connection, dead process) may take to be seen.
+ * Per-session leases may outlive their TTL on the server (Consul invalidates a session
+ * between TTL and 2 × TTL after its last renewal; ZooKeeper and etcd expire sessions on
+ * their own timers), so they get a second TTL before slack.
+ */
 export function lossBoundMs(ctx: TestContext): number {
-  return ctx.ttlMs + leaseSlackMs(ctx);
+  const serverLease = ctx.capabilities.lock.lease === 'per-session' ? 2 * ctx.ttlMs : ctx.ttlMs;
+  return serverLease + leaseSlackMs(ctx);
 }
 
 /**
