@@ -36,6 +36,7 @@ export function grantFor(
   const { pgLocks } = placement;
   const ours = () => !session.dead && session.lockOn(placement.id) === lock && lock.state === 'held';
 
+  lock.validUntil = validUntil;
   const check = async (): Promise<boolean> => {
     if (!ours()) return false;
     let held: Set<string>;
@@ -57,19 +58,23 @@ export function grantFor(
     lost: lock.lost.signal,
     validUntil,
     renew: async (ttlMs) => {
-      // The new TTL also becomes the session's idle timeout when it is now the shortest.
+      // A longer TTL also raises the session's idle timeout, in the same health check.
       if (ours()) lock.ttlMs = ttlMs;
-      return check();
+      const sentAt = performance.now();
+      const held = await check();
+      // Core now trusts the lease until sentAt + ttl — unless the check was sent after the lease
+      // had already ended, which core does not count either.
+      if (held && sentAt <= lock.validUntil) lock.validUntil = Math.max(lock.validUntil, sentAt + ttlMs);
+      return held;
     },
     isHeld: check,
     release: async () => {
       if (!ours()) return false;
-      // Forgotten before the unlock is sent, so the statement restores the idle timeout the
-      // remaining locks need. Statements on one connection run in order: a later local claim of
-      // the same key can only reach the server after this unlock.
+      // Forgotten before the unlock is sent. Statements on one connection run in order: a later
+      // local claim of the same key can only reach the server after this unlock.
       session.forget(lock);
       try {
-        const result = await session.run(context.sql.unlock(placement.advisory, session.idleTimeout()));
+        const result = await session.run(context.sql.unlock(placement.advisory));
         const row = result.rows[0] as { released: boolean; pid: number };
         session.checkPid(row.pid);
         return row.released;

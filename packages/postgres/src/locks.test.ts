@@ -309,6 +309,50 @@ describe('loss', () => {
     await next?.release();
   });
 
+  it('keeps the session idle timeout at the longest TTL held, and restores it once the session is empty', async () => {
+    const counted = countingPool(server.url);
+    const coord = overPool(counted.pool, { prefix: freshPrefix() });
+    const raw = await rawClient(server.url);
+    const short = await coord.lock('short', { ttlMs: 1_200 }).acquire();
+    const pid = await holderPid(raw, coord.prefix, 'short');
+    const pinned = counted.clients.find((c) => (c as unknown as { processID: number }).processID === pid)!;
+    const setting = async () =>
+      (await pinned.query('SHOW idle_session_timeout')).rows[0].idle_session_timeout;
+    expect(await setting()).toBe('1200ms');
+    const long = await coord.lock('long', { ttlMs: 3_000 }).acquire();
+    expect(await setting()).toBe('3s');
+    await long.release();
+    expect(await setting()).toBe('3s'); // never lowered while a lock is held
+    await short.release();
+    // Empty now: the original setting comes back within a third of the timeout.
+    await eventually(async () => (await setting()) === '0', 3_000, 'the original idle timeout restored');
+  });
+
+  it('a stall longer than one TTL loses that lock (given back to others) but not the longer ones on the session', async () => {
+    const prefix = freshPrefix();
+    const coord = await open(server.url, { prefix });
+    const other = await open(server.url, { prefix });
+    const raw = await rawClient(server.url);
+    const short = await coord.lock('stall-short', { ttlMs: 1_000 }).acquire();
+    const long = await coord.lock('stall-long', { ttlMs: 6_000 }).acquire();
+    const pid = await holderPid(raw, prefix, 'stall-long');
+    // Freeze the event loop past the short TTL but well inside the long one.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_600);
+    await within(abortedAfter(short.signal, performance.now()), 2_000, 'the short lock reported lost');
+    expect((short.signal.reason as LockLostError).reason).toBe('expired');
+    const taken = await within(
+      other.lock('stall-short').acquire({ waitMs: 5_000 }),
+      6_000,
+      'the short lock given back',
+    );
+    expect(taken.fencingToken).toBeGreaterThan(short.fencingToken);
+    await taken.release();
+    expect(long.signal.aborted).toBe(false);
+    expect(await long.isHeld()).toBe(true);
+    expect(await holderPid(raw, prefix, 'stall-long')).toBe(pid);
+    await long.release();
+  });
+
   it('refuses connections whose backend pid differs from the announced one (a pooler in between)', async () => {
     // Simulated: no PgBouncer here. A client that reports another BackendKeyData pid is exactly
     // what a pooler looks like to the probe.

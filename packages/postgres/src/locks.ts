@@ -79,17 +79,12 @@ export class PostgresLocks implements LockDriver {
     const lock = session.claim(request.ownerId, placement, request.ttlMs);
     if (!lock) return null;
     const sql = this.#sessions.sql;
+    // The claim is on the session already: its TTL counts in the setting.
+    const setting = session.timeoutFor();
     const sentAt = performance.now();
     try {
       const result = await this.#tables.run(() =>
-        session.run(
-          sql.tryLock(
-            placement.advisory,
-            placement.namespace,
-            placement.name,
-            session.idleTimeout(request.ttlMs),
-          ),
-        ),
+        session.run(sql.tryLock(placement.advisory, placement.namespace, placement.name, setting)),
       );
       const row = result.rows[0] as { token: string; pid: number } | undefined;
       if (!row) {
@@ -97,6 +92,7 @@ export class PostgresLocks implements LockDriver {
         return null;
       }
       session.checkPid(row.pid);
+      session.applied(setting);
       session.hold(lock);
       return grantFor(session, lock, BigInt(row.token), sentAt + request.ttlMs, this.#grantContext());
     } catch (error) {
@@ -150,6 +146,7 @@ export class PostgresLocks implements LockDriver {
       await this.#abandonWait(session, lock);
       throw signal.reason;
     }
+    session.applied(String(request.ttlMs));
     session.hold(lock);
     // The server measured how long the statement waited before the grant; the session's idle
     // clock cannot have started earlier than that, so the lease is ours until at least then + ttl.
@@ -175,7 +172,7 @@ export class PostgresLocks implements LockDriver {
   async #undo(session: LockSession, placement: LockPlacement, error: unknown): Promise<void> {
     if (session.dead || isSessionFatal(error)) return;
     try {
-      await session.run(this.#sessions.sql.unlock(placement.advisory, session.idleTimeout()));
+      await session.run(this.#sessions.sql.unlock(placement.advisory));
     } catch (undoError) {
       session.die(toLockstepError(undoError, 'undoing a failed lock attempt'));
     }

@@ -6,8 +6,15 @@
  *
  * The session knows which locks it holds (so a second local acquire of a held key is refused
  * here instead of being stacked by PostgreSQL's re-entrant advisory locks), keeps the server's
- * `idle_session_timeout` at the shortest TTL it holds, and sends a keepalive when nothing else
- * ran for a third of it. It dies — once — when its connection ends, errors, stops answering
+ * `idle_session_timeout` at the longest TTL it holds, and sends a keepalive when nothing else
+ * ran for a third of it.
+ *
+ * Why the longest: core trusts a lease until its last confirmed health check + ttl, so the
+ * server must not end the session sooner than that for ANY lock on it; then a silent (paused,
+ * hung) holder loses its session — and every lock on it — one TTL after it went quiet. The
+ * setting rides along in the lock statement only when it changes (a loop on one TTL sends it
+ * once), is never lowered while locks are held, and goes back to the original value once the
+ * session has held nothing for a third of it. It dies — once — when its connection ends, errors, stops answering
  * within the command timeout, or turns out to be multiplexed by a pooler; dying aborts the
  * `lost` signal of every lock it held.
  * @module
@@ -24,7 +31,7 @@ export interface SessionInfo {
   readonly pid: number;
   /** `server_version_num`, e.g. 150004. */
   readonly version: number;
-  /** The session's `idle_session_timeout` before we touched it (`null` before PostgreSQL 14). */
+  /** The session's `idle_session_timeout` in ms before we touched it (`null` before PostgreSQL 14). */
   readonly idleTimeout: string | null;
 }
 
@@ -38,6 +45,11 @@ export interface SessionLock {
   readonly lost: AbortController;
   /** `pending` while the statement that takes it is in flight. */
   state: 'pending' | 'held';
+  /**
+   * `performance.now()` until which core trusts the lease (grant, then each confirmed health
+   * check + ttl). Past it core has reported the lock lost; the session then gives it back.
+   */
+  validUntil: number;
 }
 
 /** Options of a {@link LockSession}. */
@@ -49,6 +61,8 @@ export interface SessionOptions {
   readonly checkPid: boolean;
   /** Called once when the session dies. */
   readonly onDeath: (session: LockSession) => void;
+  /** Called after the session gave back a lock whose lease had ended (it may now hold nothing). */
+  readonly onExpiredGivenBack?: (session: LockSession) => void;
 }
 
 /** A statement waiting for its reply. */
@@ -71,8 +85,11 @@ export class LockSession {
   readonly #locks = new Map<string, SessionLock>();
   readonly #died = new AbortController();
   #lastSentAt = performance.now();
-  #keepaliveTimer: NodeJS.Timeout | undefined;
-  #keepaliveInterval = Number.POSITIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+  #timerInterval = Number.POSITIVE_INFINITY;
+  /** The session's idle timeout now, in ms (0: none). */
+  #appliedMs: number;
+  readonly #originalMs: number;
   #heldCheck: Promise<Set<string>> | undefined;
   readonly #pending = new Set<Pending>();
   #returned = false;
@@ -83,6 +100,8 @@ export class LockSession {
     this.client = client;
     this.info = info;
     this.#options = options;
+    this.#originalMs = Number(info.idleTimeout ?? 0);
+    this.#appliedMs = this.#originalMs;
     // A checked-out pool client has no error listener: without ours, a dropped connection
     // would crash the process.
     client.on('error', this.#onError);
@@ -120,7 +139,14 @@ export class LockSession {
    */
   claim(ownerId: string, placement: LockPlacement, ttlMs: number): SessionLock | undefined {
     if (this.dead || this.#locks.has(placement.id)) return undefined;
-    const lock: SessionLock = { ownerId, placement, ttlMs, lost: new AbortController(), state: 'pending' };
+    const lock: SessionLock = {
+      ownerId,
+      placement,
+      ttlMs,
+      lost: new AbortController(),
+      state: 'pending',
+      validUntil: Number.POSITIVE_INFINITY,
+    };
     this.#locks.set(placement.id, lock);
     return lock;
   }
@@ -128,24 +154,33 @@ export class LockSession {
   /** Forgets a claim or a released lock. */
   forget(lock: SessionLock): void {
     if (this.#locks.get(lock.placement.id) === lock) this.#locks.delete(lock.placement.id);
-    this.#armKeepalive();
+    this.#armTimer();
   }
 
   /** Marks a claimed lock held. */
   hold(lock: SessionLock): void {
     lock.state = 'held';
-    this.#armKeepalive();
+    this.#armTimer();
   }
 
   /**
-   * The `idle_session_timeout` the session should have: the shortest TTL among its locks
-   * (plus `extraTtlMs`, a lock being taken), or its original setting when it holds none.
+   * The `idle_session_timeout` a statement must set for the locks on this session (claims
+   * included) plus one of `ttlMs`: their longest TTL — or `null` when the session already has
+   * exactly that (or timeouts are off).
    */
-  idleTimeout(extraTtlMs?: number): string {
-    let min = extraTtlMs ?? Number.POSITIVE_INFINITY;
-    for (const lock of this.#locks.values()) min = Math.min(min, lock.ttlMs);
-    if (min === Number.POSITIVE_INFINITY) return this.info.idleTimeout ?? '0';
-    return String(Math.ceil(min));
+  timeoutFor(ttlMs = 0): string | null {
+    if (!this.#options.sql.timeouts) return null;
+    let max = ttlMs;
+    for (const lock of this.#locks.values()) if (lock.ttlMs > max) max = lock.ttlMs;
+    const wanted = Math.ceil(max);
+    return wanted === 0 || wanted === this.#appliedMs ? null : String(wanted);
+  }
+
+  /** Records that a statement carrying `setting` (from {@link timeoutFor}) succeeded. */
+  applied(setting: string | null): void {
+    if (setting === null) return;
+    this.#appliedMs = Number(setting);
+    this.#armTimer();
   }
 
   /**
@@ -201,16 +236,21 @@ export class LockSession {
    * `classid/objid/objsubid`). Concurrent callers share one query.
    */
   heldInServer(): Promise<Set<string>> {
-    this.#heldCheck ??= this.run(this.#options.sql.held(this.idleTimeout()))
+    const setting = this.timeoutFor();
+    // Join a check in flight, unless this one must also raise the idle timeout.
+    if (this.#heldCheck && setting === null) return this.#heldCheck;
+    const check = this.run(this.#options.sql.held(setting))
       .then((result) => {
         const row = result.rows[0] as { pid: number; held: string[] };
         this.checkPid(row.pid);
+        this.applied(setting);
         return new Set(row.held);
       })
       .finally(() => {
-        this.#heldCheck = undefined;
+        if (this.#heldCheck === check) this.#heldCheck = undefined;
       });
-    return this.#heldCheck;
+    this.#heldCheck = check;
+    return check;
   }
 
   /**
@@ -220,7 +260,7 @@ export class LockSession {
   die(reason: Error): void {
     if (this.dead) return;
     this.#died.abort(reason);
-    clearTimeout(this.#keepaliveTimer);
+    clearTimeout(this.#timer);
     for (const lock of this.#locks.values()) lock.lost.abort(reason);
     this.#locks.clear();
     for (const pending of this.#pending) {
@@ -238,7 +278,7 @@ export class LockSession {
    */
   async giveBack(): Promise<void> {
     if (this.dead || this.#returned) return;
-    clearTimeout(this.#keepaliveTimer);
+    clearTimeout(this.#timer);
     try {
       await this.run(this.#options.sql.reset(this.info.idleTimeout));
     } catch (error) {
@@ -269,6 +309,22 @@ export class LockSession {
     // Called right before client.release(), which puts pg-pool's own error listener back.
   }
 
+  // A lock whose lease core stopped trusting (its event loop stalled past the TTL, say) has
+  // been reported lost to the application; unless the session gives it back, the server would
+  // keep it for us until the handle is released. Unlock it, so others can have it.
+  #giveUpExpired(): void {
+    if (this.dead) return;
+    const now = performance.now();
+    for (const lock of [...this.#locks.values()]) {
+      if (lock.state !== 'held' || lock.validUntil >= now) continue;
+      this.forget(lock);
+      this.run(this.#options.sql.unlock(lock.placement.advisory)).then(
+        () => this.#options.onExpiredGivenBack?.(this),
+        (error: unknown) => this.die(toLockstepError(error, 'giving back an expired lock')),
+      );
+    }
+  }
+
   #destroy(reason: Error): void {
     if (this.#returned) return;
     this.#returned = true;
@@ -284,38 +340,55 @@ export class LockSession {
     ).connection?.stream?.destroy?.();
   }
 
-  // The server ends a session that stays idle for its idle timeout. Locks whose handles renew
-  // (core's health check at ttl/3) keep it busy anyway; this covers pure leases and the gap
-  // between renewals of locks with longer TTLs than the shortest. One timer per session, armed
-  // while it holds locks; statements only move `#lastSentAt`, they do not touch the timer.
-  #armKeepalive(): void {
-    if (this.dead || this.#locks.size === 0 || !this.#options.sql.timeouts) {
-      clearTimeout(this.#keepaliveTimer);
-      this.#keepaliveTimer = undefined;
+  // One timer per session, never touched by the statements themselves (they only move
+  // `#lastSentAt`). While locks are held it sends a keepalive when nothing else ran for a third
+  // of the idle timeout (renewals of auto-extended handles usually make that unnecessary; pure
+  // leases and longer TTLs sharing the session need it). Once the session holds nothing it
+  // restores the original idle timeout, before the server would end the idle session.
+  #armTimer(): void {
+    const holding = this.#locks.size > 0;
+    const timeouts = this.#options.sql.timeouts && this.#appliedMs > 0;
+    if (this.dead || !(holding || (timeouts && this.#appliedMs !== this.#originalMs))) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerInterval = Number.POSITIVE_INFINITY;
       return;
     }
-    const interval = Number(this.idleTimeout()) / 3;
-    if (this.#keepaliveTimer !== undefined) {
-      if (interval >= this.#keepaliveInterval) return;
-      clearTimeout(this.#keepaliveTimer); // a shorter TTL arrived: check sooner
+    let span = this.#appliedMs;
+    if (!timeouts) for (const lock of this.#locks.values()) span = Math.max(span, lock.ttlMs);
+    const interval = span / 3;
+    if (this.#timer !== undefined) {
+      if (interval >= this.#timerInterval) return;
+      clearTimeout(this.#timer); // a shorter timeout arrived: wake sooner
     }
-    this.#keepaliveInterval = interval;
-    const due = this.#lastSentAt + interval - performance.now();
-    this.#keepaliveTimer = setTimeout(
-      () => {
-        this.#keepaliveTimer = undefined;
-        const idleFor = performance.now() - this.#lastSentAt;
-        if (this.#pending.size === 0 && idleFor >= interval * 0.9 && this.#locks.size > 0) {
-          this.run(this.#options.sql.keepalive()).then(
-            () => this.#armKeepalive(),
-            () => {},
-          );
-        } else {
-          this.#armKeepalive();
-        }
-      },
-      Math.max(1, due),
-    );
-    this.#keepaliveTimer.unref();
+    this.#timerInterval = interval;
+    // With idle timeouts the timer follows the last statement sent (a keepalive is due a third
+    // of the timeout after it); without, it only sweeps expired locks, every third of a TTL.
+    const due = timeouts ? this.#lastSentAt + interval - performance.now() : interval;
+    this.#timer = setTimeout(() => this.#onTimer(interval), Math.max(1, interval / 4, due));
+    this.#timer.unref();
+  }
+
+  #onTimer(interval: number): void {
+    this.#timer = undefined;
+    this.#timerInterval = Number.POSITIVE_INFINITY;
+    if (this.dead) return;
+    // After the timers due now (core's expiry watchdogs among them) have run, so the handle
+    // reports its loss as expiry before the lock is given back.
+    setImmediate(() => this.#giveUpExpired());
+    const quiet = this.#pending.size === 0 && performance.now() - this.#lastSentAt >= interval * 0.9;
+    if (!quiet || !this.#options.sql.timeouts) return this.#armTimer();
+    if (this.#locks.size > 0) {
+      this.run(this.#options.sql.keepalive()).then(
+        () => this.#armTimer(),
+        () => {},
+      );
+    } else {
+      const original = String(this.#originalMs);
+      this.run(this.#options.sql.restoreTimeout(original)).then(
+        () => this.applied(original),
+        () => {},
+      );
+    }
   }
 }

@@ -176,6 +176,9 @@ export class SessionSet {
       commandTimeoutMs: this.#options.commandTimeoutMs,
       checkPid: this.#options.allowSessionPooler,
       onDeath: (session) => this.#onDeath(session, role),
+      onExpiredGivenBack: (session) => {
+        if (role === 'waiting') this.finishWaiting(session);
+      },
     });
   }
 

@@ -9,8 +9,8 @@
  *   long the server waited, so the client can date the grant without trusting clocks;
  * - unlock, health check, keepalive: one statement each.
  *
- * With `idleSessionTimeout` (PostgreSQL 14+) the lock statements also set the session's
- * `idle_session_timeout` to the shortest TTL it holds, in the same statement: see session.ts.
+ * With `idleSessionTimeout` (PostgreSQL 14+) a lock statement also raises the session's
+ * `idle_session_timeout` when the lock's TTL needs it, in the same statement: see session.ts.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -83,20 +83,23 @@ export class LockSql {
    * Takes the lock if free and, only then, draws its fencing token and records the name beside
    * the advisory key (first use only), in one statement. No row when the lock is held elsewhere.
    * Columns: `token` (text), `pid`. `idleTimeout` (a setting value: plain digits are
-   * milliseconds) applies only when the lock was taken.
+   * milliseconds; `null`: leave the session's setting alone) applies only when the lock was taken.
    */
-  tryLock(key: AdvisoryKey, namespace: string, name: string, idleTimeout: string): Statement {
+  tryLock(key: AdvisoryKey, namespace: string, name: string, idleTimeout: string | null): Statement {
     const k = keyArgs(key);
     const n = k.values.length;
-    const stmt = this.#build(`try_${key.kind}`, () => {
-      const settings = this.#timeouts
+    const setting = this.#timeouts && idleTimeout !== null;
+    const stmt = this.#build(`try_${key.kind}${setting ? '_timeout' : ''}`, () => {
+      const settings = setting
         ? `SELECT set_config('idle_session_timeout', $${n + 3}::text, false) FROM l WHERE l.ok`
         : 'SELECT 1 FROM l WHERE l.ok';
       return `WITH l AS (SELECT pg_try_advisory_lock(${k.sql}) AS ok),
 s AS (${settings}),
 ${this.#fence(k.text, n, 's')}`;
     });
-    return { ...stmt, values: [...k.values, namespace, name, ...this.#timeoutValue(idleTimeout)] };
+    const values = [...k.values, namespace, name];
+    if (setting) values.push(idleTimeout);
+    return { ...stmt, values };
   }
 
   /**
@@ -116,7 +119,9 @@ l AS (SELECT pg_advisory_lock(${k.sql}) FROM s),
 w AS (SELECT (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS waited_ms FROM l),
 ${this.#fence(k.text, n, 'w', ', (SELECT waited_ms FROM w) AS waited_ms')}`;
     });
-    return { ...stmt, values: [...k.values, namespace, name, ...this.#timeoutValue(idleTimeout)] };
+    const values = [...k.values, namespace, name];
+    if (this.#timeouts) values.push(idleTimeout);
+    return { ...stmt, values };
   }
 
   // The tail shared by both lock statements: the token from the global sequence (strictly
@@ -135,36 +140,43 @@ SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
   }
 
   /** Releases one hold of the lock on this session. Columns: `released`, `pid`. */
-  unlock(key: AdvisoryKey, idleTimeout: string): Statement {
+  unlock(key: AdvisoryKey): Statement {
     const k = keyArgs(key);
-    const n = k.values.length;
-    const stmt = this.#build(`unlock_${key.kind}`, () => {
-      const settings = this.#timeouts
-        ? `, set_config('idle_session_timeout', $${n + 1}::text, false) AS t`
-        : '';
-      return `SELECT pg_advisory_unlock(${k.sql}) AS released, pg_backend_pid() AS pid${settings}`;
-    });
-    return { ...stmt, values: [...k.values, ...this.#timeoutValue(idleTimeout)] };
+    const stmt = this.#build(
+      `unlock_${key.kind}`,
+      () => `SELECT pg_advisory_unlock(${k.sql}) AS released, pg_backend_pid() AS pid`,
+    );
+    return { ...stmt, values: k.values };
   }
 
   /**
    * The advisory locks this session holds, from `pg_locks`, as `classid/objid/objsubid` texts.
-   * Also the session's keepalive. Columns: `pid`, `held` (text[]).
+   * Also raises the idle timeout when `idleTimeout` is given. Columns: `pid`, `held` (text[]).
    */
-  held(idleTimeout: string): Statement {
-    const stmt = this.#build('held', () => {
-      const settings = this.#timeouts ? `, set_config('idle_session_timeout', $1::text, false) AS t` : '';
+  held(idleTimeout: string | null): Statement {
+    const setting = this.#timeouts && idleTimeout !== null;
+    const stmt = this.#build(`held${setting ? '_timeout' : ''}`, () => {
+      const settings = setting ? `, set_config('idle_session_timeout', $1::text, false) AS t` : '';
       return `SELECT pg_backend_pid() AS pid, ARRAY(
   SELECT classid::text || '/' || objid::text || '/' || objsubid::text FROM pg_locks
   WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND mode = 'ExclusiveLock'
 )::text[] AS held${settings}`;
     });
-    return { ...stmt, values: this.#timeoutValue(idleTimeout) };
+    return { ...stmt, values: setting ? [idleTimeout] : [] };
   }
 
   /** Keeps an idle session from reaching its idle timeout. */
   keepalive(): Statement {
     return { ...this.#build('keepalive', () => 'SELECT pg_backend_pid() AS pid'), values: [] };
+  }
+
+  /** Puts the session's idle timeout back to `idleTimeout` (a session that holds no lock). */
+  restoreTimeout(idleTimeout: string): Statement {
+    const stmt = this.#build(
+      'restore_timeout',
+      () => "SELECT set_config('idle_session_timeout', $1::text, false)",
+    );
+    return { ...stmt, values: [idleTimeout] };
   }
 
   /** Drops every advisory lock of the session and restores its idle timeout (`null`: leave it). */
@@ -177,10 +189,6 @@ SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
       () => "SELECT pg_advisory_unlock_all(), set_config('idle_session_timeout', $1::text, false)",
     );
     return { ...stmt, values: [idleTimeout] };
-  }
-
-  #timeoutValue(idleTimeout: string): string[] {
-    return this.#timeouts ? [idleTimeout] : [];
   }
 
   #build(kind: string, text: () => string): { name: string; text: string } {
@@ -198,7 +206,7 @@ export const SESSION_PROBE: Statement = {
   ...named(
     'probe',
     `SELECT pg_backend_pid() AS pid, current_setting('server_version_num')::int AS version,
-current_setting('idle_session_timeout', true) AS idle_timeout`,
+(SELECT setting FROM pg_settings WHERE name = 'idle_session_timeout') AS idle_timeout`,
   ),
   values: [],
 };
