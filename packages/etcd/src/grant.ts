@@ -7,7 +7,7 @@ import type { LeaseGrant } from '@lockstep/core';
 import { remove, stillQueued } from './queue.js';
 import type { EtcdRpc } from './rpc.js';
 import type { LeaseSession } from './session.js';
-import type { SessionPool } from './sessions.js';
+import type { Seat, SessionPool } from './sessions.js';
 import type { KeySweeper } from './sweeper.js';
 import type { WatchChannel } from './watch.js';
 
@@ -26,16 +26,18 @@ export class EtcdGrant implements LeaseGrant {
   readonly fencingToken: bigint;
   readonly validUntil: number;
   readonly #ctx: GrantContext;
-  readonly #exclusive: boolean;
+  readonly #seat: Seat;
   readonly #key: string;
   readonly #lost = new AbortController();
   #session: LeaseSession;
   #settled = false;
+  #unfollow: () => void = () => {};
 
-  constructor(ctx: GrantContext, session: LeaseSession, exclusive: boolean, key: string, token: bigint) {
+  constructor(ctx: GrantContext, seat: Seat, key: string, token: bigint) {
+    const { session } = seat;
     this.#ctx = ctx;
+    this.#seat = seat;
     this.#session = session;
-    this.#exclusive = exclusive;
     this.#key = key;
     this.fencingToken = token;
     // The lease (so the lock) certainly lives until its last confirmed keep-alive + TTL.
@@ -55,7 +57,7 @@ export class EtcdGrant implements LeaseGrant {
    * (same key, same create revision, so the same fencing token); native locks keep their lease.
    */
   async renew(ttlMs: number): Promise<boolean> {
-    if (ttlMs !== this.#session.ttlMs && !this.#exclusive) {
+    if (ttlMs !== this.#session.ttlMs && !this.#seat.exclusive) {
       if (!(await this.#moveTo(ttlMs))) return false;
     }
     const [alive, held] = await Promise.all([
@@ -75,9 +77,10 @@ export class EtcdGrant implements LeaseGrant {
       // Unknown outcome: a key left on a shared lease would block the lock, so keep deleting it.
       const session = this.#session;
       this.#settled = true;
+      this.#unfollow();
       this.#ctx.owners.delete(this.fencingToken);
       this.#ctx.sweeper.add(this.#key, this.fencingToken, session, () =>
-        this.#ctx.sessions.done(session, this.#exclusive),
+        this.#ctx.sessions.leave(this.#seat, session),
       );
       throw error;
     }
@@ -90,7 +93,7 @@ export class EtcdGrant implements LeaseGrant {
 
   async #moveTo(ttlMs: number): Promise<boolean> {
     const { sessions, rpc } = this.#ctx;
-    const next = sessions.shared(ttlMs);
+    const next = sessions.sharedSession(ttlMs);
     sessions.use(next);
     try {
       const leaseId = await next.ready;
@@ -106,36 +109,37 @@ export class EtcdGrant implements LeaseGrant {
         'extend',
       );
       if (!res.succeeded) {
-        sessions.done(next, false);
+        sessions.unuse(next, false);
         return false;
       }
     } catch (error) {
-      sessions.done(next, false);
+      sessions.unuse(next, false);
       throw error;
     }
     const previous = this.#session;
     this.#session = next;
     this.#follow(next);
-    sessions.done(previous, false);
+    sessions.unuse(previous, false);
     return true;
   }
 
   #follow(session: LeaseSession): void {
-    session.lost.addEventListener(
-      'abort',
-      () => {
-        if (this.#session !== session || this.#settled) return;
-        this.#ctx.owners.delete(this.fencingToken);
-        this.#lost.abort(session.lost.reason);
-      },
-      { once: true },
-    );
+    this.#unfollow();
+    const onLost = () => {
+      if (this.#settled) return;
+      this.#ctx.owners.delete(this.fencingToken);
+      this.#lost.abort(session.lost.reason);
+    };
+    session.lost.addEventListener('abort', onLost, { once: true });
+    // A shared session outlives its grants: take the listener off when we stop following it.
+    this.#unfollow = () => session.lost.removeEventListener('abort', onLost);
   }
 
   #settle(): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#unfollow();
     this.#ctx.owners.delete(this.fencingToken);
-    this.#ctx.sessions.done(this.#session, this.#exclusive);
+    this.#ctx.sessions.leave(this.#seat, this.#session);
   }
 }

@@ -7,7 +7,7 @@
  * | what | key |
  * |---|---|
  * | a lock's queue (every contender's key lives directly under it) | `P/locks/N/` |
- * | one contender (one key per acquire, on the coordinator's shared lease) | `P/locks/N/<owner id>` |
+ * | one contender (one key per acquire in flight, on the coordinator's shared lease) | `P/locks/N/<lease hex>-<slot>` |
  * | a counter (the value as a decimal string) | `P/counters/N` |
  *
  * A lock with a `native` location (issue 10) uses exactly the layout of etcd's
@@ -33,7 +33,7 @@ export const MAX_NATIVE_PREFIX_BYTES = 4096;
 export interface QueueLayout {
   /** The queue prefix: every contender's key starts with it, and nothing else does. */
   readonly queue: string;
-  /** Whether contenders are named by their lease id (native) rather than their owner id. */
+  /** Whether contenders are named by their lease id alone (native), one lease per acquire. */
   readonly native: boolean;
 }
 
@@ -44,11 +44,13 @@ export function lockQueue(lock: LockRef): QueueLayout {
 }
 
 /**
- * One contender's key: `queue + ownerId` for lockstep's layout; `queue + hex(leaseId)` for
- * the native one (that is what `concurrency.Mutex` writes, so `etcdctl lock` sees the same queue).
+ * One contender's key: `queue + hex(leaseId) + '-' + slot` in lockstep's layout (unique among
+ * the acquires in flight; the name is reused once its key is gone); `queue + hex(leaseId)` in
+ * the native one (what `concurrency.Mutex` writes, so `etcdctl lock` sees the same queue).
  */
-export function memberKey(layout: QueueLayout, ownerId: string, leaseId: bigint): string {
-  return layout.queue + (layout.native ? leaseId.toString(16) : ownerId);
+export function memberKey(layout: QueueLayout, leaseId: bigint, slot: number): string {
+  const lease = leaseId.toString(16);
+  return layout.native ? layout.queue + lease : `${layout.queue}${lease}-${slot}`;
 }
 
 /** A counter's key. */

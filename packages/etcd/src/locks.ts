@@ -24,15 +24,15 @@ import {
   remove,
   tryEnqueue,
 } from './queue.js';
-import type { LeaseSession } from './session.js';
+import type { Seat } from './sessions.js';
+import type { Wake } from './watch.js';
 
 /** The fallback re-check of a waiter: a safety net under the watch, never the mechanism. */
 export const WAIT_RECHECK = { initialMs: 250, maxMs: 2_000 } as const;
 
-/** One acquire's session and key. */
+/** One acquire's seat (session and slot) and key. */
 interface Attempt {
-  readonly session: LeaseSession;
-  readonly exclusive: boolean;
+  readonly seat: Seat;
   readonly contender: Contender;
 }
 
@@ -53,14 +53,14 @@ export class EtcdLocks implements LockDriver {
       const attempt = await this.#begin(request);
       let token: bigint | undefined;
       try {
-        token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.session.id);
+        token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
       } catch (error) {
         if (this.#leaseVanished(attempt, error) && retry === 0) continue;
         this.#discard(attempt, undefined);
         throw unavailable('try-acquire', error);
       }
       if (token === undefined) {
-        this.#ctx.sessions.done(attempt.session, attempt.exclusive);
+        this.#ctx.sessions.leave(attempt.seat);
         return null;
       }
       return this.#grant(attempt, token);
@@ -73,7 +73,7 @@ export class EtcdLocks implements LockDriver {
       const attempt = await this.#begin(request);
       let enqueued: Enqueued;
       try {
-        enqueued = await enqueue(this.#ctx.rpc, attempt.contender, attempt.session.id);
+        enqueued = await enqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
       } catch (error) {
         if (this.#leaseVanished(attempt, error) && retry === 0) continue;
         this.#discard(attempt, undefined);
@@ -91,31 +91,26 @@ export class EtcdLocks implements LockDriver {
     }
   }
 
-  /** Picks (or grants) the lease and names our key. */
+  /** Takes a seat (a session and a slot) and names our key once the lease is granted. */
   async #begin(request: AcquireRequest): Promise<Attempt> {
-    const { queue, native } = lockQueue(request.lock);
+    const layout = lockQueue(request.lock);
     const { sessions } = this.#ctx;
-    const session = native ? sessions.exclusive(request.ttlMs) : sessions.shared(request.ttlMs);
-    sessions.use(session);
+    const seat = sessions.take(request.ttlMs, layout.queue, layout.native);
     let leaseId: bigint;
     try {
-      leaseId = await session.ready;
+      leaseId = await seat.session.ready;
     } catch (error) {
-      sessions.done(session, native);
+      sessions.leave(seat);
       throw unavailable('lease grant', error);
     }
-    return {
-      session,
-      exclusive: native,
-      contender: { queue, key: memberKey({ queue, native }, request.ownerId, leaseId) },
-    };
+    return { seat, contender: { queue: layout.queue, key: memberKey(layout, leaseId, seat.slot) } };
   }
 
   /** A put refused for "lease not found": the session is gone; the caller retries once on a fresh one. */
   #leaseVanished(attempt: Attempt, error: unknown): boolean {
     if (!isLeaseNotFound(error)) return false;
-    attempt.session.markLost('a put on it was refused (lease not found)', error);
-    this.#ctx.sessions.done(attempt.session, attempt.exclusive);
+    attempt.seat.session.markLost('a put on it was refused (lease not found)', error);
+    this.#ctx.sessions.leave(attempt.seat);
     return true;
   }
 
@@ -124,8 +119,7 @@ export class EtcdLocks implements LockDriver {
    * when our key or its lease is gone; returns early (the caller checks) when `signal` aborts.
    */
   async #waitTurn(attempt: Attempt, enqueued: Enqueued, signal: AbortSignal): Promise<void> {
-    const { rpc, watches } = this.#ctx;
-    const { session, contender } = attempt;
+    const { session } = attempt.seat;
     let position: Position = enqueued.position;
     let fallbackMs: number = WAIT_RECHECK.initialMs;
     for (;;) {
@@ -133,17 +127,52 @@ export class EtcdLocks implements LockDriver {
       if (session.lost.aborted) throw lostWhileQueued(session.lost.reason);
       if (position.kind === 'owner') return;
       if (position.kind === 'gone') throw lostWhileQueued(new Error('our queue key was deleted'));
-      // Watch the key just ahead of us — and our own: if our lease expires while we wait,
-      // our key's delete wakes us instead of the predecessor's, which may be far off (etcd #19597).
-      const ticket = watches.watchDeletes(
-        [position.predecessor, rpc.key(contender.key)],
-        position.seenAt + 1n,
+      const { next, woke } = await this.#waitForPredecessor(
+        attempt,
+        enqueued.token,
+        position,
+        fallbackMs,
+        signal,
       );
-      const wake = await firstOf(ticket.woken, jitter(fallbackMs), signal, session.lost);
+      fallbackMs = woke ? WAIT_RECHECK.initialMs : Math.min(fallbackMs * 2, WAIT_RECHECK.maxMs);
+      position = next;
+    }
+  }
+
+  /**
+   * One wait: watch the key just ahead of us — and our own, so that if our lease ends while we
+   * wait, our key's delete wakes us instead of a predecessor that may hold for hours (etcd
+   * #19597) — then re-read our position when either goes, or when the fallback timer runs out.
+   */
+  async #waitForPredecessor(
+    attempt: Attempt,
+    token: bigint,
+    position: Extract<Position, { kind: 'waiting' }>,
+    fallbackMs: number,
+    signal: AbortSignal,
+  ): Promise<{ next: Position; woke: boolean }> {
+    const { rpc, watches } = this.#ctx;
+    const { session } = attempt.seat;
+    const ticket = watches.watchDeletes([position.predecessor, rpc.key(attempt.contender.key)]);
+    try {
+      const liveAfter = await firstOf(ticket.created, ticket.woken, fallbackMs, signal, session.lost);
+      if (liveAfter === 'aborted') return { next: position, woke: false };
+      if (typeof liveAfter !== 'bigint') {
+        return { next: await this.#recheckPatiently(attempt, token, signal), woke: liveAfter === 'deleted' };
+      }
+      // The watches see deletes after `liveAfter`; we last read the queue at `seenAt`. If
+      // anything happened in between, read again: still the same predecessor means the watch
+      // covers it from here on.
+      if (liveAfter > position.seenAt) {
+        const now = await this.#recheckPatiently(attempt, token, signal);
+        if (now.kind !== 'waiting' || !now.predecessor.equals(position.predecessor))
+          return { next: now, woke: true };
+      }
+      const wake = await firstOf(undefined, ticket.woken, fallbackMs, signal, session.lost);
+      if (wake === 'aborted') return { next: position, woke: false };
+      return { next: await this.#recheckPatiently(attempt, token, signal), woke: wake === 'deleted' };
+    } finally {
       ticket.cancel();
-      fallbackMs = wake === 'deleted' ? WAIT_RECHECK.initialMs : Math.min(fallbackMs * 2, WAIT_RECHECK.maxMs);
-      if (signal.aborted || session.lost.aborted) continue;
-      position = await this.#recheckPatiently(attempt, enqueued.token, signal);
     }
   }
 
@@ -154,10 +183,10 @@ export class EtcdLocks implements LockDriver {
       try {
         return await recheck(this.#ctx.rpc, attempt.contender, token);
       } catch (error) {
-        if (signal.aborted || attempt.session.lost.aborted) return { kind: 'gone' };
+        if (signal.aborted || attempt.seat.session.lost.aborted) return { kind: 'gone' };
         if (isLeaseNotFound(error))
-          attempt.session.markLost('a re-check was refused (lease not found)', error);
-        await sleep(jitter(pauseMs), AbortSignal.any([signal, attempt.session.lost]));
+          attempt.seat.session.markLost('a re-check was refused (lease not found)', error);
+        await sleep(jitter(pauseMs), AbortSignal.any([signal, attempt.seat.session.lost]));
         pauseMs = Math.min(pauseMs * 2, 1_000);
       }
     }
@@ -168,7 +197,7 @@ export class EtcdLocks implements LockDriver {
     const { rpc, sessions } = this.#ctx;
     try {
       await remove(rpc, attempt.contender.key, token);
-      sessions.done(attempt.session, attempt.exclusive);
+      sessions.leave(attempt.seat);
     } catch {
       this.#discard(attempt, token);
     }
@@ -177,13 +206,11 @@ export class EtcdLocks implements LockDriver {
   /** A key whose put or delete had an unknown outcome: delete it in the background. */
   #discard(attempt: Attempt, token: bigint | undefined): void {
     const { sweeper, sessions } = this.#ctx;
-    sweeper.add(attempt.contender.key, token, attempt.session, () =>
-      sessions.done(attempt.session, attempt.exclusive),
-    );
+    sweeper.add(attempt.contender.key, token, attempt.seat.session, () => sessions.leave(attempt.seat));
   }
 
   #grant(attempt: Attempt, token: bigint): LeaseGrant {
-    return new EtcdGrant(this.#ctx, attempt.session, attempt.exclusive, attempt.contender.key, token);
+    return new EtcdGrant(this.#ctx, attempt.seat, attempt.contender.key, token);
   }
 }
 
@@ -195,24 +222,34 @@ function lostWhileQueued(cause: unknown): BackendUnavailableError {
   );
 }
 
-/** Resolves with what happened first: the watch woke, the fallback timer ran out, or a signal aborted. */
+/**
+ * Resolves with what happened first: the watches went live (their start revision), a watched
+ * key was deleted, the watch broke, the fallback timer ran out, or a signal aborted.
+ */
 function firstOf(
-  woken: Promise<{ reason: string }>,
+  created: Promise<bigint | undefined> | undefined,
+  woken: Promise<Wake>,
   fallbackMs: number,
   ...signals: AbortSignal[]
-): Promise<'deleted' | 'broken' | 'timer' | 'aborted'> {
+): Promise<bigint | 'deleted' | 'broken' | 'timer' | 'aborted'> {
   return new Promise((resolve) => {
     const stop = AbortSignal.any(signals);
     if (stop.aborted) return resolve('aborted');
-    const finish = (what: 'deleted' | 'broken' | 'timer' | 'aborted') => {
+    let settled = false;
+    const finish = (what: bigint | 'deleted' | 'broken' | 'timer' | 'aborted') => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       stop.removeEventListener('abort', onAbort);
       resolve(what);
     };
     const onAbort = () => finish('aborted');
-    const timer = setTimeout(() => finish('timer'), fallbackMs);
+    const timer = setTimeout(() => finish('timer'), jitter(fallbackMs));
     timer.unref();
     stop.addEventListener('abort', onAbort, { once: true });
-    woken.then((w) => finish(w.reason === 'deleted' ? 'deleted' : 'broken'));
+    created?.then((revision) => {
+      if (revision !== undefined) finish(revision);
+    });
+    woken.then((w) => finish(w.reason));
   });
 }

@@ -4,15 +4,17 @@
  * others each watch only the key just ahead of them, and re-check when it goes.
  *
  * Round trips:
- * - enqueue: ONE transaction puts our key and reads the two newest keys of the queue. Our put
- *   is the newest, so the second key (if any) is our predecessor; with none, we hold the lock.
- *   Uncontended, acquiring is this one round trip.
+ * - enqueue: ONE transaction. Empty queue: it puts our key and we hold the lock. Otherwise it
+ *   puts our key and reads the two newest keys of the queue: ours is the newest, so the other
+ *   is our predecessor. Uncontended, acquiring is this one round trip.
  * - try: ONE transaction that puts our key only if the queue is empty.
  * - re-check (after the predecessor's delete): ONE read-only transaction that confirms our key
  *   still exists with our revision and reads the newest key older than ours.
  *
- * Every request is safe to repeat after a lost reply: the key is unique to this acquire and
- * every write is guarded by a comparison on it.
+ * - release: ONE delete of our key.
+ *
+ * Every request is safe to repeat after a lost reply: the key name belongs to this acquire
+ * alone, and the put is guarded by a comparison on it.
  * @module
  */
 import { CompareResult, CompareTarget, type ITxnResponse, SortOrder, SortTarget } from 'etcd3';
@@ -42,38 +44,57 @@ export interface Enqueued {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Puts our key (on `leaseId`) at the end of the queue and reads our position: one round trip. */
+/**
+ * Puts our key (on `leaseId`) at the end of the queue and learns our position: one round trip.
+ *
+ * The common case — an empty queue — is the transaction's fast branch: a comparison that holds
+ * only when no key is in the queue, then our put. Otherwise a nested transaction puts our key
+ * (unless it exists: an earlier attempt whose reply was lost) and reads the two newest keys;
+ * ours is the newest, so the other one is our predecessor.
+ */
 export async function enqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): Promise<Enqueued> {
   const key = rpc.key(c.key);
   const queue = rpc.key(c.queue);
+  const queueEnd = prefixEnd(queue);
+  const put = { request_put: { key, value: EMPTY, lease: leaseId.toString() } };
   const res = await rpc.txn(
     {
-      compare: [createRevisionIs(key, 0n)],
-      success: [
-        { request_put: { key, value: EMPTY, lease: leaseId.toString() } },
+      compare: [queueIsEmpty(queue, queueEnd)],
+      success: [put],
+      failure: [
         {
-          request_range: {
-            key: queue,
-            range_end: prefixEnd(queue),
-            sort_target: SortTarget.Create,
-            sort_order: SortOrder.Descend,
-            limit: 2,
-            keys_only: true,
+          request_txn: {
+            compare: [createRevisionIs(key, 0n)],
+            success: [
+              put,
+              {
+                request_range: {
+                  key: queue,
+                  range_end: queueEnd,
+                  sort_target: SortTarget.Create,
+                  sort_order: SortOrder.Descend,
+                  limit: 2,
+                  keys_only: true,
+                },
+              },
+            ],
+            failure: [{ request_range: { key, keys_only: true } }],
           },
         },
       ],
-      // Our key exists already: an earlier attempt whose reply was lost created it.
-      failure: [{ request_range: { key, keys_only: true } }],
     },
     'enqueue',
   );
-  if (!res.succeeded) {
-    const token = createRevisionIn(res, 0);
-    if (token === undefined) return enqueue(rpc, c, leaseId);
+  if (res.succeeded) return { token: BigInt(res.header.revision), position: { kind: 'owner' } };
+  const nested = res.responses[0]?.response_txn;
+  if (!nested?.succeeded) {
+    const existing = nested?.responses[0]?.response_range?.kvs[0];
+    if (existing === undefined) return enqueue(rpc, c, leaseId);
+    const token = BigInt(existing.create_revision);
     return { token, position: await recheck(rpc, c, token) };
   }
   const token = BigInt(res.header.revision);
-  const newest = rangeIn(res, 1);
+  const newest = nested.responses[1]?.response_range?.kvs ?? [];
   const predecessor = newest.find((kv) => BigInt(kv.create_revision) < token);
   return {
     token,
@@ -92,9 +113,7 @@ export async function tryEnqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): P
   const queue = rpc.key(c.queue);
   const res = await rpc.txn(
     {
-      // Over a range, a comparison must hold for every key in it; an empty range compares as
-      // one absent key (create revision 0). So this holds exactly when the queue is empty.
-      compare: [{ ...createRevisionIs(queue, 0n), range_end: prefixEnd(queue) }],
+      compare: [queueIsEmpty(queue, prefixEnd(queue))],
       success: [{ request_put: { key, value: EMPTY, lease: leaseId.toString() } }],
       failure: [{ request_range: { key, keys_only: true } }],
     },
@@ -141,21 +160,16 @@ export async function recheck(rpc: EtcdRpc, c: Contender, token: bigint): Promis
 }
 
 /**
- * Deletes our key if it is still the one we created (or, with no `token`, whatever is at our
- * key: it is unique to one acquire, so that is ours too): one round trip. `true` when it was there.
+ * Deletes our key: one round trip. `true` when it was there (with revision `token`, if given).
+ *
+ * No comparison is needed to keep this from deleting someone else's lock: a key name belongs
+ * to one acquire until that acquire's key is certainly gone (the lease id and a slot the
+ * session hands out again only then), so whatever is at our key is ours.
  */
 export async function remove(rpc: EtcdRpc, key: string, token: bigint | undefined): Promise<boolean> {
-  const k = rpc.key(key);
-  const res = await rpc.txn(
-    {
-      compare: token === undefined ? [] : [createRevisionIs(k, token)],
-      success: [{ request_delete_range: { key: k } }],
-      failure: [],
-    },
-    'release',
-  );
-  const deleted = res.responses[0]?.response_delete_range?.deleted;
-  return res.succeeded && Number(deleted ?? 0) > 0;
+  const res = await rpc.deleteKey(rpc.key(key), 'release');
+  const previous = res.prev_kvs[0];
+  return previous !== undefined && (token === undefined || BigInt(previous.create_revision) === token);
 }
 
 /** Whether our key still exists with our revision: one round trip. */
@@ -163,6 +177,14 @@ export async function stillQueued(rpc: EtcdRpc, key: string, token: bigint): Pro
   const res = await rpc.range({ key: rpc.key(key), keys_only: true }, 'is-held');
   const kv = res.kvs[0];
   return kv !== undefined && BigInt(kv.create_revision) === token;
+}
+
+/**
+ * Holds exactly when no key is in `[queue, queueEnd)`: over a range, a comparison must hold for
+ * every key in it, and an empty range compares as one absent key (create revision 0).
+ */
+function queueIsEmpty(queue: Buffer, queueEnd: Buffer) {
+  return { ...createRevisionIs(queue, 0n), range_end: queueEnd };
 }
 
 function createRevisionIs(key: Buffer, revision: bigint) {

@@ -9,6 +9,7 @@
  */
 import { sleep } from '@lockstep/core';
 import type {
+  IDeleteRangeResponse,
   IDuplexStream,
   ILeaseKeepAliveRequest,
   ILeaseKeepAliveResponse,
@@ -58,6 +59,13 @@ export class EtcdRpc {
 
   txn(request: ITxnRequest, what: string, mode: RetryMode = 'idempotent'): Promise<ITxnResponse> {
     return this.#call(what, mode, (deadline) => this.#client.kv.txn(request, { deadline }));
+  }
+
+  /** Deletes one key, returning what it held. Idempotent. */
+  deleteKey(key: Buffer, what: string): Promise<IDeleteRangeResponse> {
+    return this.#call(what, 'idempotent', (deadline) =>
+      this.#client.kv.deleteRange({ key, prev_kv: true }, { deadline }),
+    );
   }
 
   range(request: IRangeRequest, what: string): Promise<IRangeResponse> {

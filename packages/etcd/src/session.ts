@@ -48,6 +48,8 @@ export class LeaseSession {
   #inFlight: { readonly sentAt: number; readonly answer: Promise<boolean> } | undefined;
   /** Keys (held or queued) that depend on this lease. */
   #users = 0;
+  /** Per queue, the key-name slots in use (see {@link LeaseSession.claimSlot}). */
+  readonly #slots = new Map<string, Set<number>>();
   /** Keep-alives sent, for tests. */
   keepAlivesSent = 0;
 
@@ -108,6 +110,33 @@ export class LeaseSession {
 
   unretain(): void {
     this.#users = Math.max(0, this.#users - 1);
+  }
+
+  /**
+   * The smallest slot number not in use in `queue`: contender keys are named by lease and
+   * slot, so two acquires of one lock through this lease get different keys, and a key name
+   * is reused once its previous key is gone. (etcd keeps every deleted key in its index until
+   * the next compaction, and a queue read visits them all: a fresh name per acquire would make
+   * each acquire slower than the last.)
+   */
+  claimSlot(queue: string): number {
+    let used = this.#slots.get(queue);
+    if (!used) {
+      used = new Set();
+      this.#slots.set(queue, used);
+    }
+    let slot = 0;
+    while (used.has(slot)) slot++;
+    used.add(slot);
+    return slot;
+  }
+
+  /** Frees a slot once the key named by it is certainly gone. */
+  releaseSlot(queue: string, slot: number): void {
+    const used = this.#slots.get(queue);
+    if (!used) return;
+    used.delete(slot);
+    if (used.size === 0) this.#slots.delete(queue);
   }
 
   /**

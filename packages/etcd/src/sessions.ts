@@ -15,13 +15,25 @@ import { LeaseSession } from './session.js';
 /** How long a shared lease with no key on it is kept before it is revoked. */
 export const IDLE_REVOKE_MS = 30_000;
 
+/** One acquire's place: the session its key is named after (and first put on), and its slot. */
+export interface Seat {
+  readonly session: LeaseSession;
+  /** A lease of its own (native layout): revoked when the key is gone. */
+  readonly exclusive: boolean;
+  readonly queue: string;
+  readonly slot: number;
+}
+
 /** Hands out sessions and closes them all on `close()`. */
 export class SessionPool {
   readonly #rpc: EtcdRpc;
   readonly #channel: KeepAliveChannel;
   readonly #shared = new Map<number, LeaseSession>();
   readonly #all = new Set<LeaseSession>();
-  readonly #idleTimers = new Map<LeaseSession, NodeJS.Timeout>();
+  /** Shared sessions with no key on them, and since when (`performance.now()`). */
+  readonly #idleSince = new Map<LeaseSession, number>();
+  /** One timer for all idle sessions, so a release costs no timer of its own. */
+  #idleSweep: NodeJS.Timeout | undefined;
   readonly #revoking = new Set<Promise<void>>();
 
   constructor(rpc: EtcdRpc) {
@@ -29,8 +41,61 @@ export class SessionPool {
     this.#channel = new KeepAliveChannel(rpc);
   }
 
-  /** The coordinator's shared session for `ttlMs`, granted on first use (and after a loss). */
-  shared(ttlMs: number): LeaseSession {
+  /**
+   * A seat for one acquire in `queue`: on the coordinator's shared session for `ttlMs`
+   * (granted on first use and after a loss), or on a fresh session of its own.
+   */
+  take(ttlMs: number, queue: string, exclusive: boolean): Seat {
+    const session = exclusive ? this.#create(ttlMs) : this.#sharedSession(ttlMs);
+    this.use(session);
+    return { session, exclusive, queue, slot: session.claimSlot(queue) };
+  }
+
+  /**
+   * The seat's key is certainly gone: its slot is free again, and `current` (the session the
+   * key lived on last) loses a user — an exclusive one is revoked, a shared one may go idle.
+   */
+  leave(seat: Seat, current: LeaseSession = seat.session): void {
+    seat.session.releaseSlot(seat.queue, seat.slot);
+    this.unuse(current, seat.exclusive);
+  }
+
+  /** Marks one more key on `session`. */
+  use(session: LeaseSession): void {
+    session.retain();
+    this.#idleSince.delete(session);
+  }
+
+  /** Marks one key fewer on `session`. */
+  unuse(session: LeaseSession, exclusive: boolean): void {
+    session.unretain();
+    if (exclusive) {
+      this.#retire(session);
+      return;
+    }
+    if (session.users === 0 && session.usable) {
+      this.#idleSince.set(session, performance.now());
+      this.#idleSweep ??= setInterval(() => this.#revokeIdle(), IDLE_REVOKE_MS / 3).unref();
+    }
+  }
+
+  /** The shared session for `ttlMs` (used when a held key moves to another TTL). */
+  sharedSession(ttlMs: number): LeaseSession {
+    return this.#sharedSession(ttlMs);
+  }
+
+  /** Revokes every lease (deleting every key still on them) and ends the keep-alive stream. */
+  async close(): Promise<void> {
+    clearInterval(this.#idleSweep);
+    this.#idleSweep = undefined;
+    this.#idleSince.clear();
+    this.#shared.clear();
+    await Promise.allSettled([...[...this.#all].map((s) => s.close()), ...this.#revoking]);
+    this.#all.clear();
+    this.#channel.close();
+  }
+
+  #sharedSession(ttlMs: number): LeaseSession {
     const current = this.#shared.get(ttlMs);
     if (current?.usable) return current;
     const session = this.#create(ttlMs);
@@ -38,59 +103,30 @@ export class SessionPool {
     return session;
   }
 
-  /** A session nobody else uses (for one native acquire); revoke it with {@link SessionPool.retire}. */
-  exclusive(ttlMs: number): LeaseSession {
-    return this.#create(ttlMs);
-  }
-
-  /** Marks one key on `session` as gone; an exclusive session is revoked, a shared one may go idle. */
-  done(session: LeaseSession, exclusive: boolean): void {
-    session.unretain();
-    if (exclusive) {
-      this.#retire(session);
-      return;
-    }
-    if (session.users === 0 && !this.#idleTimers.has(session)) {
-      const timer = setTimeout(() => {
-        this.#idleTimers.delete(session);
-        if (session.users > 0) return;
-        if (this.#shared.get(session.ttlMs) === session) this.#shared.delete(session.ttlMs);
-        this.#retire(session);
-      }, IDLE_REVOKE_MS);
-      timer.unref();
-      this.#idleTimers.set(session, timer);
-    }
-  }
-
-  /** Marks one more key on `session`. */
-  use(session: LeaseSession): void {
-    session.retain();
-    const idle = this.#idleTimers.get(session);
-    if (idle) {
-      clearTimeout(idle);
-      this.#idleTimers.delete(session);
-    }
-  }
-
-  /** Revokes every lease (deleting every key still on them) and ends the keep-alive stream. */
-  async close(): Promise<void> {
-    for (const timer of this.#idleTimers.values()) clearTimeout(timer);
-    this.#idleTimers.clear();
-    this.#shared.clear();
-    await Promise.allSettled([...[...this.#all].map((s) => s.close()), ...this.#revoking]);
-    this.#all.clear();
-    this.#channel.close();
-  }
-
   #create(ttlMs: number): LeaseSession {
     const session = new LeaseSession(this.#rpc, this.#channel, ttlMs);
     this.#all.add(session);
     const forget = () => {
       this.#all.delete(session);
+      this.#idleSince.delete(session);
       if (this.#shared.get(ttlMs) === session) this.#shared.delete(ttlMs);
     };
     session.lost.addEventListener('abort', forget, { once: true });
     return session;
+  }
+
+  #revokeIdle(): void {
+    const now = performance.now();
+    for (const [session, since] of this.#idleSince) {
+      if (session.users > 0 || now - since < IDLE_REVOKE_MS) continue;
+      this.#idleSince.delete(session);
+      if (this.#shared.get(session.ttlMs) === session) this.#shared.delete(session.ttlMs);
+      this.#retire(session);
+    }
+    if (this.#idleSince.size === 0) {
+      clearInterval(this.#idleSweep);
+      this.#idleSweep = undefined;
+    }
   }
 
   #retire(session: LeaseSession): void {

@@ -1,13 +1,16 @@
 /**
- * One watch stream per coordinator, shared by all its waiters. A waiter asks to be woken
- * when any of a few keys is deleted at or after a revision; every watch starts at that
- * revision, so a delete that happened between the waiter's read and the watch's creation is
- * still delivered — nothing needs to wait for the server's "created" answer.
+ * One watch stream per coordinator, shared by all its waiters. A waiter asks to be woken when
+ * any of a few keys is deleted.
+ *
+ * Watches start "now", not at the revision the waiter last read: etcd delivers events to a
+ * watch that starts in the past only after its background sync loop has caught it up, which
+ * runs every 100 ms — a handoff could wait that long. A watch that starts now is live at
+ * once; its "created" answer carries the revision it starts after, and a waiter that read
+ * the queue at an older revision re-reads it once (see locks.ts) to cover the gap.
  *
  * Watch ids are chosen by the client (etcd ≥ 3.4), so creations are pipelined instead of
- * attached one at a time. A broken stream, or a watch the server cancels (e.g. its start
- * revision was compacted), wakes its waiters too: they re-read the queue, which is always
- * safe, and watch again.
+ * attached one at a time. A broken stream, or a watch the server cancels, wakes its waiters
+ * too: they re-read the queue, which is always safe, and watch again.
  * @module
  */
 import { FilterType, type IDuplexStream, type IWatchRequest, type IWatchResponse } from 'etcd3';
@@ -23,6 +26,11 @@ export type Wake =
 
 /** A pending wake-up. */
 export interface WatchTicket {
+  /**
+   * Resolves once every watch of the ticket is live, with the revision they start after
+   * (deletes after it are delivered); `undefined` if the ticket was woken or cancelled first.
+   */
+  readonly created: Promise<bigint | undefined>;
   /** Resolves once, on the first delete of a watched key (or a broken watch). Never rejects. */
   readonly woken: Promise<Wake>;
   /** Stops watching (idempotent). */
@@ -30,7 +38,11 @@ export interface WatchTicket {
 }
 
 interface Entry {
-  readonly ids: string[];
+  readonly ids: readonly string[];
+  /** Watches of this entry the server has confirmed, and the largest revision they start after. */
+  confirmed: number;
+  createdAt: bigint;
+  readonly onCreated: (revision: bigint) => void;
   readonly wake: (wake: Wake) => void;
 }
 
@@ -48,26 +60,29 @@ export class WatchChannel {
     this.#rpc = rpc;
   }
 
-  /** Wakes on the first delete of any of `keys` at revision `fromRevision` or later. */
-  watchDeletes(keys: readonly Buffer[], fromRevision: bigint): WatchTicket {
-    let resolve!: (wake: Wake) => void;
+  /** Wakes on the first delete of any of `keys` after the watches are live. */
+  watchDeletes(keys: readonly Buffer[]): WatchTicket {
+    let resolveWoken!: (wake: Wake) => void;
+    let resolveCreated!: (revision: bigint | undefined) => void;
     const woken = new Promise<Wake>((r) => {
-      resolve = r;
+      resolveWoken = r;
+    });
+    const created = new Promise<bigint | undefined>((r) => {
+      resolveCreated = r;
     });
     const ids = keys.map(() => String(this.#nextId++));
     let done = false;
-    const entry: Entry = {
-      ids,
-      wake: (wake) => {
-        if (done) return;
-        done = true;
-        this.#forget(ids, true);
-        resolve(wake);
-      },
+    const finish = (wake: Wake) => {
+      if (done) return;
+      done = true;
+      this.#forget(ids);
+      resolveCreated(undefined);
+      resolveWoken(wake);
     };
+    const entry: Entry = { ids, confirmed: 0, createdAt: 0n, onCreated: resolveCreated, wake: finish };
     if (this.#closed) {
-      entry.wake({ reason: 'broken' });
-      return { woken, cancel: () => {} };
+      finish({ reason: 'broken' });
+      return { created, woken, cancel: () => {} };
     }
     for (const id of ids) this.#entries.set(id, entry);
     this.#open().then(
@@ -75,27 +90,12 @@ export class WatchChannel {
         if (done) return;
         for (const [i, key] of keys.entries()) {
           this.created++;
-          stream.write({
-            create_request: {
-              key,
-              start_revision: fromRevision.toString(),
-              filters: [FilterType.Noput],
-              watch_id: ids[i]!,
-            },
-          });
+          stream.write({ create_request: { key, filters: [FilterType.Noput], watch_id: ids[i]! } });
         }
       },
-      () => entry.wake({ reason: 'broken' }),
+      () => finish({ reason: 'broken' }),
     );
-    return {
-      woken,
-      cancel: () => {
-        if (done) return;
-        done = true;
-        this.#forget(ids, true);
-        resolve({ reason: 'broken' });
-      },
-    };
+    return { created, woken, cancel: () => finish({ reason: 'broken' }) };
   }
 
   /** Ends the stream; every waiter is woken. */
@@ -133,14 +133,19 @@ export class WatchChannel {
       entry.wake({ reason: 'broken' });
       return;
     }
+    if (res.created) {
+      const revision = BigInt(res.header.revision);
+      if (revision > entry.createdAt) entry.createdAt = revision;
+      if (++entry.confirmed === entry.ids.length) entry.onCreated(entry.createdAt);
+    }
     const deleted = res.events?.find((e) => String(e.type).toLowerCase() === 'delete');
     if (deleted) entry.wake({ reason: 'deleted', key: deleted.kv.key });
   }
 
-  #forget(ids: readonly string[], cancelOnServer: boolean): void {
+  #forget(ids: readonly string[]): void {
     for (const id of ids) this.#entries.delete(id);
     const stream = this.#stream;
-    if (!cancelOnServer || !stream) return;
+    if (!stream) return;
     stream.then(
       (s) => {
         if (this.#stream !== stream) return;

@@ -1,0 +1,179 @@
+/**
+ * etcd:// for `pnpm compare`: one etcd server from @lockstep/testing (or `--url`).
+ *
+ * Floors, hand-written with the raw etcd3 client (no lockstep):
+ * - `floor.lock.cycle`: with a lease granted (and kept alive) beforehand, one transaction
+ *   `If(create_revision(key) == 0) Then put(key, lease)` and one delete — the least an etcd
+ *   lock can be: no queue read, no fencing, no waiting, no loss detection.
+ * - `floor.counter.increment`: one compare-and-swap `If(mod_revision == last) Then put(n + 1)`
+ *   from a single writer that remembers the last revision (etcd has no atomic increment).
+ * - `naive.counter.throughput64`: per call, a get then that compare-and-swap, starting over
+ *   with a fresh get when it loses the race — the CAS loop without coalescing.
+ *
+ * Peer `etcd3`: the client's own `lock()` (a new lease per acquire, a put-if-absent, a revoke
+ * to release). It fails fast when the lock is held, so for `lock.handoff` each contender wraps
+ * it in a retry loop that sleeps {@link ETCD3_RETRY_MS} ms between attempts — etcd3 offers no
+ * way to wait.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CompareResult, CompareTarget, Etcd3, EtcdLockFailedError, type Lock } from 'etcd3';
+import type { BackendProfile, BenchSubject, Contender } from './profile.js';
+import { provisionServerTarget } from './server.js';
+
+/** Lease for the suite's lease tests: etcd's 2 s minimum plus headroom for a loaded machine. */
+const ETCD_TTL_MS = 3_000;
+/** The pause between two attempts of the etcd3 peer's retry loop. */
+export const ETCD3_RETRY_MS = 10;
+/** Lease of the floor and the peer, in seconds (the lockstep side uses its default 15 s too). */
+const LEASE_SECONDS = 15;
+
+function rawClient(url: string): Etcd3 {
+  const hosts = decodeURIComponent(url.replace(/^etcd:\/\//, '').replace(/[/?#].*$/, ''))
+    .split(',')
+    .map((h) => `http://${h}`);
+  return new Etcd3({ hosts });
+}
+
+function benchKey(what: string): string {
+  return `compare-floor/${what}/${randomBytes(4).toString('hex')}`;
+}
+
+/** A counter key with a single writer's compare-and-swap, the naive loop's building block. */
+function casCounter(client: Etcd3, key: string) {
+  const k = Buffer.from(key);
+  const read = async (): Promise<{ value: number; mod: string }> => {
+    const res = await client.kv.range({ key: k });
+    const kv = res.kvs[0];
+    return kv ? { value: Number(kv.value.toString()), mod: kv.mod_revision } : { value: 0, mod: '0' };
+  };
+  const swap = async (next: number, mod: string): Promise<string | undefined> => {
+    const res = await client.kv.txn({
+      compare: [{ key: k, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: mod }],
+      success: [{ request_put: { key: k, value: Buffer.from(String(next)) } }],
+      failure: [],
+    });
+    return res.succeeded ? res.header.revision : undefined;
+  };
+  return { read, swap };
+}
+
+export const profile: BackendProfile = {
+  name: 'etcd',
+  adapterModule: '@lockstep/etcd',
+  provision: (options) =>
+    provisionServerTarget({
+      ...options,
+      name: 'etcd',
+      kind: 'etcd',
+      adapterModule: '@lockstep/etcd',
+      ttlMs: ETCD_TTL_MS,
+    }),
+  floor: {
+    async lockCycle(url): Promise<BenchSubject> {
+      const client = rawClient(url);
+      const lease = client.lease(LEASE_SECONDS);
+      const key = Buffer.from(benchKey('lock'));
+      let leaseId = '';
+      return {
+        setup: async () => {
+          leaseId = await lease.grant();
+        },
+        op: async () => {
+          const res = await client.kv.txn({
+            compare: [
+              { key, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: '0' },
+            ],
+            success: [{ request_put: { key, value: Buffer.alloc(0), lease: leaseId } }],
+            failure: [],
+          });
+          if (!res.succeeded) throw new Error('floor lock unexpectedly held');
+          await client.kv.deleteRange({ key });
+        },
+        teardown: async () => {
+          await lease.revoke().catch(() => {});
+          client.close();
+        },
+      };
+    },
+    async counterIncrement(url): Promise<BenchSubject> {
+      const client = rawClient(url);
+      const counter = casCounter(client, benchKey('counter'));
+      let last = { value: 0, mod: '0' };
+      return {
+        setup: async () => {
+          last = await counter.read();
+        },
+        op: async () => {
+          const mod = await counter.swap(last.value + 1, last.mod);
+          if (mod === undefined) throw new Error('floor counter written by someone else');
+          last = { value: last.value + 1, mod };
+        },
+        teardown: async () => client.close(),
+      };
+    },
+  },
+  naive: {
+    async counterThroughput64(url): Promise<BenchSubject> {
+      const client = rawClient(url);
+      const counter = casCounter(client, benchKey('naive'));
+      return {
+        op: async () => {
+          for (;;) {
+            const seen = await counter.read();
+            if ((await counter.swap(seen.value + 1, seen.mod)) !== undefined) return;
+          }
+        },
+        teardown: async () => client.close(),
+      };
+    },
+  },
+  peers: {
+    etcd3: {
+      async lockCycle(url): Promise<BenchSubject> {
+        const client = rawClient(url);
+        const name = benchKey('etcd3-lock');
+        return {
+          op: async () => {
+            const lock = client.lock(name).ttl(LEASE_SECONDS);
+            await lock.acquire();
+            await lock.release();
+          },
+          teardown: async () => client.close(),
+        };
+      },
+      async lockHandoff(url, n): Promise<Contender[]> {
+        const name = benchKey('etcd3-handoff');
+        return Array.from({ length: n }, () => {
+          const client = rawClient(url);
+          let held: Lock | undefined;
+          return {
+            // etcd3's lock() fails fast when held: retry every ETCD3_RETRY_MS ms until it succeeds.
+            acquire: async () => {
+              for (;;) {
+                const lock = client.lock(name).ttl(LEASE_SECONDS);
+                try {
+                  await lock.acquire();
+                  held = lock;
+                  return;
+                } catch (error) {
+                  if (!(error instanceof EtcdLockFailedError)) throw error;
+                  await sleep(ETCD3_RETRY_MS);
+                }
+              }
+            },
+            release: async () => {
+              const lock = held;
+              held = undefined;
+              await lock?.release();
+            },
+            close: async () => client.close(),
+          };
+        });
+      },
+    },
+  },
+};
+
+export default profile;
