@@ -58,9 +58,3 @@ export function linkSignals(signals: readonly AbortSignal[]): { signal: AbortSig
   };
   return { signal: controller.signal, dispose };
 }
-
-/** An AbortSignal that aborts when any of `signals` does, with that signal's reason. */
-export function anySignal(signals: Array<AbortSignal | undefined>): AbortSignal {
-  const present = signals.filter((s): s is AbortSignal => s !== undefined);
-  return AbortSignal.any(present);
-}

@@ -55,6 +55,13 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
     if (grant) return { grant, sentAt: started };
     throw new LockTimeoutError(request.lock.name, 0);
   }
+  if (!driver.acquire) {
+    // Fast path: most acquires are uncontended, so try once before building the wait
+    // machinery. A miss costs one attempt more; no release can slip by, because the loop
+    // below opens its watch before it tries again.
+    const grant = await driver.tryAcquire(request);
+    if (grant) return { grant, sentAt: started };
+  }
   const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
   const signals = [input.signal, input.closing, timeout].filter((s): s is AbortSignal => s !== undefined);
   const { signal: stop, dispose } = linkSignals(signals);
