@@ -1,9 +1,13 @@
 /**
  * `lock.handoff` and `lock.fairness`: contenders with their own connections loop
- * acquire → hold 2 ms → release on one name. A handoff is the time from the moment a holder
- * starts its release to the moment a DIFFERENT contender's acquire resolves; a contender
- * that gets the lock straight back is not a handoff, and the share of grants that went to a
- * different contender is the fairness ratio (1 = perfect rotation).
+ * acquire → hold 2 ms → release on one name. For EVERY release, the handoff is the time from
+ * the moment the holder starts releasing to the moment a DIFFERENT contender's acquire
+ * resolves — even when the releaser takes the lock straight back in between (then the
+ * waiters' wait keeps counting). Counting only the grants where the lock changed hands
+ * would hide exactly the starvation this metric exists to show: with polling peers the
+ * releaser wins almost every race and the rare handovers look fast. Releases still unserved
+ * when the window closes are not counted. The share of grants that went to a different
+ * contender than the previous holder is the fairness ratio (1 = perfect rotation).
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,6 +44,8 @@ export async function measureHandoff(
   const warmupEnd = performance.now() + box.warmupMs;
   const end = warmupEnd + box.durationMs;
   let previous: { owner: number; releasingAt: number } | undefined;
+  // Releases not yet followed by a grant to another contender.
+  let unserved: Array<{ owner: number; releasingAt: number }> = [];
   let grants = 0;
   let rotations = 0;
   let failure: unknown;
@@ -55,13 +61,15 @@ export async function measureHandoff(
       const grantedAt = performance.now();
       if (grantedAt >= warmupEnd && grantedAt < end && previous !== undefined) {
         grants++;
-        if (previous.owner !== owner) {
-          rotations++;
-          recorder.record(grantedAt - previous.releasingAt);
+        if (previous.owner !== owner) rotations++;
+        for (const release of unserved) {
+          if (release.owner !== owner) recorder.record(grantedAt - release.releasingAt);
         }
       }
+      unserved = unserved.filter((release) => release.owner === owner);
       await sleep(HANDOFF_HOLD_MS);
       previous = { owner, releasingAt: performance.now() };
+      if (previous.releasingAt >= warmupEnd) unserved.push(previous);
       await contender.release();
     }
   };
