@@ -4,7 +4,7 @@ import { Etcd3 } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EtcdDriver } from './driver.js';
 import { etcdCoordinator, lockOwnership } from './index.js';
-import { driverOf } from './test-support.js';
+import { driverOf } from './test-support/driver.js';
 
 const etcd = useServer('etcd');
 const open: Coordinator[] = [];

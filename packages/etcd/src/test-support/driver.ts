@@ -3,8 +3,8 @@
  * @module
  */
 import type { Coordinator } from '@lockstep/core';
-import { driverFor } from './coordinator.js';
-import type { EtcdDriver } from './driver.js';
+import { driverFor } from '../coordinator.js';
+import type { EtcdDriver } from '../driver.js';
 
 /** The driver behind an etcd coordinator, for looking at round-trip counts and sessions. */
 export function driverOf(coordinator: Coordinator): EtcdDriver {
