@@ -72,8 +72,11 @@ export interface SessionOptions {
   readonly onExpiredGivenBack?: (session: LockSession) => void;
 }
 
-/** A statement waiting for its reply. */
+/** A statement waiting to be sent or for its reply. */
 interface Pending {
+  readonly stmt: Statement;
+  readonly timeout: boolean;
+  readonly resolve: (result: pg.QueryResult) => void;
   readonly reject: (error: unknown) => void;
   timer: NodeJS.Timeout | undefined;
 }
@@ -100,7 +103,9 @@ export class LockSession {
   #appliedMs: number;
   readonly #originalMs: number;
   #heldCheck: Promise<Set<string>> | undefined;
+  /** Queued and in-flight statements, oldest first. */
   readonly #pending = new Set<Pending>();
+  #sending: Pending | undefined;
   #returned = false;
   readonly #onError = (error: unknown) => this.#ended(error);
   readonly #onEnd = () => this.#ended(new Error('connection ended'));
@@ -199,33 +204,46 @@ export class LockSession {
    */
   run(stmt: Statement, options: RunOptions = {}): Promise<pg.QueryResult> {
     if (this.dead) return Promise.reject(this.#died.signal.reason);
-    this.#lastSentAt = performance.now();
-    // The hot path of every lock operation: one promise, one timer, pg's callback form (its
-    // promise form adds two more promises per statement).
     return new Promise<pg.QueryResult>((resolve, reject) => {
-      const pending: Pending = { reject, timer: undefined };
-      if (options.timeout !== false) {
-        const ms = this.#commandTimeoutMs();
-        pending.timer = setTimeout(() => {
-          this.die(
-            new BackendUnavailableError(
-              'postgres',
-              `no reply from the lock session within ${Math.round(ms)} ms`,
-            ),
-          );
-        }, ms);
+      this.#pending.add({ stmt, timeout: options.timeout !== false, resolve, reject, timer: undefined });
+      if (!this.#sending) this.#sendNext();
+    });
+  }
+
+  // Statements go out one at a time, in order, from our own queue: pg 8.23 deprecates queueing
+  // on a busy client, and order is what makes a later claim of a key reach the server after
+  // the unlock that freed it. The command timeout counts from the moment a statement is sent.
+  // pg's callback form is used: its promise form adds two promises per statement on the hot path.
+  #sendNext(): void {
+    const next = this.#pending.values().next();
+    if (next.done || this.dead) {
+      this.#sending = undefined;
+      return;
+    }
+    const pending = next.value;
+    this.#sending = pending;
+    this.#lastSentAt = performance.now();
+    if (pending.timeout) {
+      const ms = this.#commandTimeoutMs();
+      pending.timer = setTimeout(() => {
+        this.die(
+          new BackendUnavailableError(
+            'postgres',
+            `no reply from the lock session within ${Math.round(ms)} ms`,
+          ),
+        );
+      }, ms);
+    }
+    this.client.query(pending.stmt, (error: Error | null, result: pg.QueryResult) => {
+      if (!this.#pending.delete(pending)) return; // the session died first and rejected it
+      clearTimeout(pending.timer);
+      if (error) {
+        if (isSessionFatal(error)) this.die(toLockstepError(error, 'the lock session'));
+        pending.reject(error);
+      } else {
+        pending.resolve(result);
       }
-      this.#pending.add(pending);
-      this.client.query(stmt, (error: Error | null, result: pg.QueryResult) => {
-        if (!this.#pending.delete(pending)) return; // the session died first and rejected it
-        clearTimeout(pending.timer);
-        if (error) {
-          if (isSessionFatal(error)) this.die(toLockstepError(error, 'the lock session'));
-          reject(error);
-        } else {
-          resolve(result);
-        }
-      });
+      this.#sendNext();
     });
   }
 
