@@ -82,14 +82,14 @@ interface Created {
 }
 
 async function createFenced(session: ZkSession, queue: string, prefix: string): Promise<Created> {
-  const created = session.multi(`enqueue in ${queue}`, (tx) => {
-    tx.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
-    tx.setData(queue, EMPTY, -1);
-  });
-  const listed = session.getChildren(queue);
-  listed.catch(() => {}); // when the multi fails, so does this; the multi's error is the one to report
-  const [createResult, touchResult] = await created;
-  const { children } = await listed;
+  // Sent together; when the multi fails so does the listing, and the multi's error is reported.
+  const [[createResult, touchResult], { children }] = await Promise.all([
+    session.multi(`enqueue in ${queue}`, (tx) => {
+      tx.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
+      tx.setData(queue, EMPTY, -1);
+    }),
+    session.getChildren(queue),
+  ]);
   const path = createResult?.path;
   const stat = touchResult?.stat;
   if (path === undefined || stat === undefined) {

@@ -13,6 +13,7 @@ import type { Contender } from './contender.js';
 import { Code, hasCode, unavailable } from './errors.js';
 import { EventType, type RawWatchEvent } from './raw.js';
 import type { QueueReaper } from './reaper.js';
+import type { SessionMember } from './session.js';
 import type { Sweeper } from './sweeper.js';
 
 /** What grants share within one coordinator. */
@@ -27,12 +28,11 @@ type State = 'held' | 'released' | 'lost';
 const MIN_RENEW_TIMEOUT_MS = 250;
 
 /** One granted lock. */
-export class ZkGrant implements LeaseGrant {
+export class ZkGrant implements LeaseGrant, SessionMember {
   readonly fencingToken: bigint;
   readonly #ctx: GrantContext;
   readonly #contender: Contender;
   readonly #lost = new AbortController();
-  readonly #unfollow: () => void;
   /** One watcher function per grant: the client keeps a given function once per path. */
   readonly #watcher = (event: RawWatchEvent) => this.#onNodeEvent(event);
   #state: State = 'held';
@@ -41,11 +41,12 @@ export class ZkGrant implements LeaseGrant {
     this.#ctx = ctx;
     this.#contender = contender;
     this.fencingToken = contender.token;
-    const { session } = contender;
-    const onSessionLost = () => this.#lose(session.lost.reason, true);
-    session.lost.addEventListener('abort', onSessionLost, { once: true });
-    this.#unfollow = () => session.lost.removeEventListener('abort', onSessionLost);
-    if (session.lost.aborted) onSessionLost();
+    contender.session.join(this);
+  }
+
+  /** Called by the session when it is lost. */
+  sessionLost(reason: unknown): void {
+    this.#lose(reason, true);
   }
 
   get lost(): AbortSignal {
@@ -80,7 +81,7 @@ export class ZkGrant implements LeaseGrant {
   async release(): Promise<boolean> {
     if (this.#state !== 'held') return false;
     this.#state = 'released';
-    this.#unfollow();
+    this.#contender.session.leave(this);
     const { session, path, layout } = this.#contender;
     try {
       await session.remove(path);
@@ -122,7 +123,7 @@ export class ZkGrant implements LeaseGrant {
   #lose(reason: unknown, sweep: boolean): void {
     if (this.#state !== 'held') return;
     this.#state = 'lost';
-    this.#unfollow();
+    this.#contender.session.leave(this);
     const { session, path, layout } = this.#contender;
     if (sweep) this.#ctx.sweeper.deleteLater(session, path);
     this.#ctx.reaper.leave(layout.queue);

@@ -14,12 +14,13 @@ import {
   jitter,
   type LeaseGrant,
   type LockDriver,
+  type LockRef,
   type NativeLockLocation,
 } from '@lockstep/core';
 import { type Contender, enqueue, patiently } from './contender.js';
 import { Code, hasCode, unavailable } from './errors.js';
 import { type GrantContext, ZkGrant } from './grant.js';
-import { asUuid, child, lockLayout, validateNativePath } from './paths.js';
+import { asUuid, child, type LockLayout, lockLayout, validateNativePath } from './paths.js';
 import { positionOf } from './queue.js';
 import type { QueueReaper } from './reaper.js';
 import type { SessionSource } from './source.js';
@@ -42,6 +43,8 @@ type Turn = 'held' | 'stopped' | 'gone';
 /** Lock operations over one coordinator's session. */
 export class ZkLocks implements LockDriver {
   readonly #ctx: LockContext;
+  /** Core builds one LockRef per `coordinator.lock()`: its paths are derived once. */
+  readonly #layouts = new WeakMap<LockRef, LockLayout>();
 
   constructor(ctx: LockContext) {
     this.#ctx = ctx;
@@ -53,8 +56,8 @@ export class ZkLocks implements LockDriver {
 
   async tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
     const { source, reaper } = this.#ctx;
-    const layout = lockLayout(this.#ctx.base, request.lock);
-    const session = await source.ready();
+    const layout = this.#layout(request.lock);
+    const session = source.current ?? (await source.ready());
     reaper.enter(layout.queue);
     let contender: Contender;
     try {
@@ -64,7 +67,7 @@ export class ZkLocks implements LockDriver {
       throw unavailable('try-acquire', error);
     }
     const children = await this.#withoutStrays(contender, contender.children).catch(() => contender.children);
-    if (positionOf(children, contender.name).kind === 'holder') return new ZkGrant(this.#ctx, contender);
+    if (positionOf(children, contender.name).kind === 'holder') return this.#grant(contender);
     await this.#withdraw(contender);
     return null;
   }
@@ -72,21 +75,28 @@ export class ZkLocks implements LockDriver {
   async acquire(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
     signal.throwIfAborted();
     const { source, reaper } = this.#ctx;
-    const layout = lockLayout(this.#ctx.base, request.lock);
-    let protectedId = asUuid(request.ownerId);
-    for (;;) {
-      const session = await source.ready(signal);
+    const layout = this.#layout(request.lock);
+    for (let attempt = 0; ; attempt++) {
+      const session = source.current ?? (await source.ready(signal));
       reaper.enter(layout.queue);
       let contender: Contender;
       try {
-        contender = await enqueue(session, layout, protectedId);
+        // The first create is named after the acquire's owner id; a re-queue gets a fresh id.
+        contender = await enqueue(session, layout, attempt === 0 ? asUuid(request.ownerId) : randomUUID());
       } catch (error) {
         reaper.leave(layout.queue);
         if (signal.aborted) throw signal.reason;
         if (!session.live) continue; // the session died under the create: queue on the next one
         throw unavailable('enqueue', error);
       }
-      protectedId = randomUUID();
+      // Uncontended: first in the queue already (no waiting machinery).
+      if (
+        contender.orphans.length === 0 &&
+        !signal.aborted &&
+        positionOf(contender.children, contender.name).kind === 'holder'
+      ) {
+        return this.#grant(contender);
+      }
       let turn: Turn;
       try {
         turn = await this.#waitTurn(contender, signal);
@@ -96,12 +106,21 @@ export class ZkLocks implements LockDriver {
         throw unavailable('wait', error);
       }
       // A grant that raced the abort is given back: the caller has gone.
-      if (turn === 'held' && !signal.aborted) return new ZkGrant(this.#ctx, contender);
+      if (turn === 'held' && !signal.aborted) return this.#grant(contender);
       await this.#withdraw(contender);
       if (signal.aborted) throw signal.reason;
       // Our session was lost or our node deleted while we waited: a waiter never held the
       // lock, so it may queue again (at the back: its old place went with its node).
     }
+  }
+
+  #layout(lock: LockRef): LockLayout {
+    let layout = this.#layouts.get(lock);
+    if (!layout) {
+      layout = lockLayout(this.#ctx.base, lock);
+      this.#layouts.set(lock, layout);
+    }
+    return layout;
   }
 
   /**
@@ -148,18 +167,28 @@ export class ZkLocks implements LockDriver {
     return children.filter((name) => !strays.includes(name));
   }
 
+  #grant(contender: Contender): ZkGrant {
+    this.#watchOrphans(contender);
+    return new ZkGrant(this.#ctx, contender);
+  }
+
   /** Leaves the queue: deletes our child now, or later if ZooKeeper cannot be reached now. */
   async #withdraw(contender: Contender): Promise<void> {
-    const { session, path, layout, orphans } = contender;
+    const { session, path, layout } = contender;
     const { sweeper, reaper } = this.#ctx;
     try {
       await session.remove(path);
     } catch (error) {
       if (!hasCode(error, Code.NO_NODE)) sweeper.deleteLater(session, path);
     } finally {
-      for (const prefix of orphans) sweeper.watchForLateCreate(session, layout.queue, prefix);
+      this.#watchOrphans(contender);
       reaper.leave(layout.queue);
     }
+  }
+
+  /** Creates whose replies were lost may still land: the sweeper deletes them when they do. */
+  #watchOrphans({ session, layout, orphans }: Contender): void {
+    for (const prefix of orphans) this.#ctx.sweeper.watchForLateCreate(session, layout.queue, prefix);
   }
 }
 

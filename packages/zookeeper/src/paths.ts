@@ -61,11 +61,10 @@ export function contenderPrefix(protectedId: string): string {
   return `${PROTECTED_PREFIX}${protectedId}-${LOCK_NAME}`;
 }
 
-/** A 32-hex-digit id written as a canonical UUID (8-4-4-4-12), the form Curator uses. */
+/** A 32-hex-digit id (core's owner ids) written as a canonical UUID (8-4-4-4-12), the form Curator uses. */
 export function asUuid(hex32: string): string {
-  if (!/^[0-9a-f]{32}$/i.test(hex32)) throw new InvalidArgumentError('ownerId', 'must be 32 hex digits');
-  const h = hex32.toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  if (hex32.length !== 32) throw new InvalidArgumentError('ownerId', 'must be 32 hex digits');
+  return `${hex32.slice(0, 8)}-${hex32.slice(8, 12)}-${hex32.slice(12, 16)}-${hex32.slice(16, 20)}-${hex32.slice(20)}`;
 }
 
 /** Every ancestor of `path`, root first, `path` itself last: `/a/b` → `/a`, `/a/b`. */

@@ -32,11 +32,30 @@ export type Position =
   /** Its node is not in the queue (deleted, or its session ended). */
   | { readonly kind: 'gone' };
 
-/** The position of `ours` among `children`. */
+/**
+ * The position of `ours` among `children`: one pass, no sort (this runs on every acquire).
+ * Equal keys keep listing order, as Curator's stable sort does.
+ */
 export function positionOf(children: readonly string[], ours: string): Position {
-  const ordered = queueOrder(children);
-  const index = ordered.indexOf(ours);
-  if (index < 0) return { kind: 'gone' };
-  if (index === 0) return { kind: 'holder' };
-  return { kind: 'waiting', predecessor: ordered[index - 1]!, ahead: index };
+  const ourIndex = children.indexOf(ours);
+  if (ourIndex < 0) return { kind: 'gone' };
+  if (children.length === 1) return { kind: 'holder' };
+  const ourKey = sortingKey(ours);
+  let predecessor: string | undefined;
+  let predecessorKey = '';
+  let ahead = 0;
+  for (let i = 0; i < children.length; i++) {
+    if (i === ourIndex) continue;
+    const name = children[i]!;
+    const key = sortingKey(name);
+    if (key < ourKey || (key === ourKey && i < ourIndex)) {
+      ahead++;
+      // The closest one ahead: the largest key below ours (the later one among equals).
+      if (predecessor === undefined || key >= predecessorKey) {
+        predecessor = name;
+        predecessorKey = key;
+      }
+    }
+  }
+  return predecessor === undefined ? { kind: 'holder' } : { kind: 'waiting', predecessor, ahead };
 }

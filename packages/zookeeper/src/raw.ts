@@ -1,3 +1,4 @@
+/// <reference path="./node-zookeeper-client.d.ts" />
 /**
  * The parts of node-zookeeper-client (1.1.x) lockstep uses, typed. The library ships no
  * declarations; these describe its callback API as documented in its README.

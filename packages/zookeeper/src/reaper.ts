@@ -19,7 +19,10 @@ export class QueueReaper {
   readonly #source: SessionSource;
   readonly #delayMs: number;
   readonly #users = new Map<string, number>();
-  readonly #scheduled = new Map<string, NodeJS.Timeout>();
+  /** Queues nobody here uses any more, and since when (`performance.now()`). */
+  readonly #idleSince = new Map<string, number>();
+  /** One timer for all of them (a lock cycle must not pay for a timer of its own). */
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(source: SessionSource, delayMs = REAP_DELAY_MS) {
     this.#source = source;
@@ -29,11 +32,7 @@ export class QueueReaper {
   /** A contender starts using `queue`. */
   enter(queue: string): void {
     this.#users.set(queue, (this.#users.get(queue) ?? 0) + 1);
-    const timer = this.#scheduled.get(queue);
-    if (timer) {
-      clearTimeout(timer);
-      this.#scheduled.delete(queue);
-    }
+    this.#idleSince.delete(queue);
   }
 
   /** A contender is done with `queue` (released, withdrew, or failed). */
@@ -44,20 +43,38 @@ export class QueueReaper {
       return;
     }
     this.#users.delete(queue);
-    const timer = setTimeout(() => {
-      this.#scheduled.delete(queue);
-      void this.#reap(queue);
-    }, this.#delayMs);
-    timer.unref();
-    this.#scheduled.set(queue, timer);
+    this.#idleSince.set(queue, performance.now());
+    if (!this.#timer) this.#arm(this.#delayMs);
   }
 
-  /** Removes every queue node still scheduled, now (best effort). */
+  /** Removes every idle queue node now (best effort). */
   async flush(): Promise<void> {
-    const queues = [...this.#scheduled.keys()];
-    for (const timer of this.#scheduled.values()) clearTimeout(timer);
-    this.#scheduled.clear();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const queues = [...this.#idleSince.keys()];
+    this.#idleSince.clear();
     await Promise.all(queues.map((queue) => this.#reap(queue)));
+  }
+
+  #arm(delayMs: number): void {
+    this.#timer = setTimeout(() => this.#tick(), Math.max(1, delayMs));
+    this.#timer.unref();
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [queue, since] of this.#idleSince) {
+      const due = since + this.#delayMs;
+      if (due <= now) {
+        this.#idleSince.delete(queue);
+        void this.#reap(queue);
+      } else {
+        next = Math.min(next, due);
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next - now);
   }
 
   async #reap(queue: string): Promise<void> {

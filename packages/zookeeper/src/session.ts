@@ -41,6 +41,11 @@ export interface ZkSessionOptions {
   readonly onLost?: (session: ZkSession, end: SessionEnd) => void;
 }
 
+/** Something that must hear of the session's loss (a held lock). */
+export interface SessionMember {
+  sessionLost(reason: unknown): void;
+}
+
 /** A znode's data and stat. */
 export interface ZnodeData {
   readonly data: Buffer;
@@ -56,6 +61,8 @@ export class ZkSession {
   readonly timeoutMs: number;
   readonly #lost = new AbortController();
   readonly #pending = new Set<(error: Error) => void>();
+  /** Told of the loss; a Set rather than abort listeners, which cost more on every lock cycle. */
+  readonly #members = new Set<SessionMember>();
   readonly #onLost: ZkSessionOptions['onLost'];
   readonly #detach: () => void;
   #lastAnsweredSentAt: number;
@@ -101,6 +108,17 @@ export class ZkSession {
     return this.#lastAnsweredSentAt + this.timeoutMs;
   }
 
+  /** Tells `member` of this session's loss (at once if it is already lost). */
+  join(member: SessionMember): void {
+    if (this.live) this.#members.add(member);
+    else member.sessionLost(this.#lost.signal.reason);
+  }
+
+  /** Stops telling `member`. */
+  leave(member: SessionMember): void {
+    this.#members.delete(member);
+  }
+
   /** Declares the session lost: rejects every pending request and aborts {@link lost}. Idempotent. */
   lose(end: SessionEnd, why: string, cause?: unknown): void {
     if (this.#lost.signal.aborted) return;
@@ -110,6 +128,8 @@ export class ZkSession {
     this.#lost.abort(error);
     for (const reject of this.#pending) reject(error);
     this.#pending.clear();
+    for (const member of this.#members) member.sessionLost(error);
+    this.#members.clear();
     this.#onLost?.(this, end);
   }
 
