@@ -24,6 +24,7 @@ export interface EtcdDriverOptions {
 
 /** The driver, plus what tests and the ownership helper look at. */
 export interface EtcdDriver extends BackendDriver {
+  readonly locks: EtcdLocks;
   readonly context: GrantContext;
 }
 

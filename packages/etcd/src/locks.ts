@@ -39,6 +39,8 @@ interface Attempt {
 /** Lock operations over one coordinator's sessions, watch stream and sweeper. */
 export class EtcdLocks implements LockDriver {
   readonly #ctx: GrantContext;
+  /** Why waiters woke up (for tests: a release must wake exactly the next waiter). */
+  readonly wakes = { deleted: 0, broken: 0, timer: 0 };
 
   constructor(ctx: GrantContext) {
     this.#ctx = ctx;
@@ -158,6 +160,7 @@ export class EtcdLocks implements LockDriver {
       const liveAfter = await firstOf(ticket.created, ticket.woken, fallbackMs, signal, session.lost);
       if (liveAfter === 'aborted') return { next: position, woke: false };
       if (typeof liveAfter !== 'bigint') {
+        this.wakes[liveAfter]++;
         return { next: await this.#recheckPatiently(attempt, token, signal), woke: liveAfter === 'deleted' };
       }
       // The watches see deletes after `liveAfter`; we last read the queue at `seenAt`. If
@@ -168,8 +171,9 @@ export class EtcdLocks implements LockDriver {
         if (now.kind !== 'waiting' || !now.predecessor.equals(position.predecessor))
           return { next: now, woke: true };
       }
-      const wake = await firstOf(undefined, ticket.woken, fallbackMs, signal, session.lost);
+      const wake = await untilWoken(ticket.woken, fallbackMs, signal, session.lost);
       if (wake === 'aborted') return { next: position, woke: false };
+      this.wakes[wake]++;
       return { next: await this.#recheckPatiently(attempt, token, signal), woke: wake === 'deleted' };
     } finally {
       ticket.cancel();
@@ -222,6 +226,18 @@ function lostWhileQueued(cause: unknown): BackendUnavailableError {
   );
 }
 
+/** What ended a wait. */
+type WaitOutcome = 'deleted' | 'broken' | 'timer' | 'aborted';
+
+/** Resolves with what happened first: a watched key was deleted, the watch broke, the timer ran out, or an abort. */
+function untilWoken(
+  woken: Promise<Wake>,
+  fallbackMs: number,
+  ...signals: AbortSignal[]
+): Promise<WaitOutcome> {
+  return firstOf(undefined, woken, fallbackMs, ...signals) as Promise<WaitOutcome>;
+}
+
 /**
  * Resolves with what happened first: the watches went live (their start revision), a watched
  * key was deleted, the watch broke, the fallback timer ran out, or a signal aborted.
@@ -231,12 +247,12 @@ function firstOf(
   woken: Promise<Wake>,
   fallbackMs: number,
   ...signals: AbortSignal[]
-): Promise<bigint | 'deleted' | 'broken' | 'timer' | 'aborted'> {
+): Promise<bigint | WaitOutcome> {
   return new Promise((resolve) => {
     const stop = AbortSignal.any(signals);
     if (stop.aborted) return resolve('aborted');
     let settled = false;
-    const finish = (what: bigint | 'deleted' | 'broken' | 'timer' | 'aborted') => {
+    const finish = (what: bigint | WaitOutcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);

@@ -1,0 +1,45 @@
+/**
+ * Helpers for the package's own tests (not exported from the package).
+ * @module
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Coordinator } from '@lockstep/core';
+import { Etcd3 } from 'etcd3';
+import { driverFor } from '../coordinator.js';
+import type { EtcdDriver } from '../driver.js';
+
+/** The driver behind an etcd coordinator, for looking at round-trip counts, sessions and wake-ups. */
+export function driverOf(coordinator: Coordinator): EtcdDriver {
+  const driver = driverFor(coordinator);
+  if (!driver) throw new Error('not an etcd coordinator');
+  return driver;
+}
+
+/** A plain etcd3 client for an `etcd://` URL (to look at and tamper with keys). */
+export function rawClient(url: string): Etcd3 {
+  const hosts = decodeURIComponent(url.replace(/^etcd:\/\//, '').replace(/[/?#].*$/, ''))
+    .split(',')
+    .map((h) => `http://${h}`);
+  return new Etcd3({ hosts });
+}
+
+/** Resolves once `condition()` holds (checked every 10 ms), or throws after `timeoutMs`. */
+export async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Resolves when `signal` aborts (at once if it already has). */
+export function aborted(signal: AbortSignal): Promise<unknown> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(signal.reason);
+    signal.addEventListener('abort', () => resolve(signal.reason), { once: true });
+  });
+}
