@@ -123,6 +123,23 @@ describe('interop.etcdctl: native locks and `etcdctl lock` exclude each other', 
     }
   });
 
+  it('a process taking a native lock again reuses its lease, and so the key name', async () => {
+    const c = await coordinator();
+    const lock = c.lock('again', { native: '/locks/again' });
+    const raw = new Etcd3({ hosts: `http://${endpoints()}` });
+    try {
+      const keys = new Set<string>();
+      for (let i = 0; i < 3; i++) {
+        const held = await lock.acquire();
+        keys.add((await raw.getAll().prefix('/locks/again/').keys())[0]!);
+        await held.release();
+      }
+      expect(keys.size).toBe(1);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('while etcdctl holds the lock, lockstep waits; it gets the lock when etcdctl lets go', async (context) => {
     if (!etcdctl) return context.skip('etcdctl is not installed (Debian: etcd-client)');
     const c = await coordinator();
