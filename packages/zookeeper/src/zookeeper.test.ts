@@ -303,6 +303,35 @@ describe('session trust', () => {
     }
   });
 
+  it('a waiter whose session is lost queues again on a new one and still gets the lock', async () => {
+    const proxy = await faultProxy(zk.url);
+    try {
+      const [holder, waiterClient] = [await coordinator(), await coordinator(proxy.url)];
+      const tree = await raw();
+      const name = unique('requeue');
+      const held = await holder.lock(name).acquire();
+      const firstSession = driverOf(waiterClient).source.current!.id;
+      const waiting = waiterClient.lock(name).acquire({ waitMs: 30_000 });
+      await until('waiter queued', async () => (await tree.children(queueOf(name))).length === 2);
+      proxy.pause();
+      await until(
+        'waiter session lost',
+        async () => driverOf(waiterClient).source.current?.id !== firstSession,
+      );
+      // The server expires the old session and its node with it.
+      await until('old waiter node gone', async () => (await tree.children(queueOf(name))).length === 1);
+      proxy.heal();
+      await until('waiter queued again', async () => (await tree.children(queueOf(name))).length === 2);
+      await held.release();
+      const mine = await waiting;
+      expect(mine.fencingToken).toBeGreaterThan(held.fencingToken);
+      expect(driverOf(waiterClient).source.current!.id).not.toBe(firstSession);
+      await mine.release();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('EXPIRED aborts every held lock and later calls get a new client', async () => {
     const c = await coordinator();
     const session = driverOf(c).source.current!;
