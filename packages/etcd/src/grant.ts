@@ -31,7 +31,7 @@ export class EtcdGrant implements LeaseGrant {
   readonly #lost = new AbortController();
   #session: LeaseSession;
   #settled = false;
-  #unfollow: () => void = () => {};
+  #followed: LeaseSession | undefined;
 
   constructor(ctx: GrantContext, seat: Seat, key: string, token: bigint) {
     const { session } = seat;
@@ -125,14 +125,21 @@ export class EtcdGrant implements LeaseGrant {
 
   #follow(session: LeaseSession): void {
     this.#unfollow();
-    const onLost = () => {
-      if (this.#settled) return;
-      this.#ctx.owners.delete(this.fencingToken);
-      this.#lost.abort(session.lost.reason);
-    };
-    session.lost.addEventListener('abort', onLost, { once: true });
-    // A shared session outlives its grants: take the listener off when we stop following it.
-    this.#unfollow = () => session.lost.removeEventListener('abort', onLost);
+    this.#followed = session;
+    session.lost.addEventListener('abort', this);
+  }
+
+  #unfollow(): void {
+    this.#followed?.lost.removeEventListener('abort', this);
+    this.#followed = undefined;
+  }
+
+  /** The followed session's `lost` signal aborted (EventListener interface: no closure per grant). */
+  handleEvent(): void {
+    const session = this.#followed;
+    if (this.#settled || !session) return;
+    this.#ctx.owners.delete(this.fencingToken);
+    this.#lost.abort(session.lost.reason);
   }
 
   #settle(): void {

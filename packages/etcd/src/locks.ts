@@ -9,12 +9,13 @@ import {
   jitter,
   type LeaseGrant,
   type LockDriver,
+  type LockRef,
   type NativeLockLocation,
   sleep,
 } from '@lockstep/core';
 import { isLeaseNotFound, unavailable } from './errors.js';
 import { EtcdGrant, type GrantContext } from './grant.js';
-import { lockQueue, memberKey, validateNativePrefix } from './keys.js';
+import { lockQueue, memberKey, type QueueLayout, validateNativePrefix } from './keys.js';
 import {
   type Contender,
   type Enqueued,
@@ -39,6 +40,7 @@ interface Attempt {
 /** Lock operations over one coordinator's sessions, watch stream and sweeper. */
 export class EtcdLocks implements LockDriver {
   readonly #ctx: GrantContext;
+  readonly #layouts = new WeakMap<LockRef, QueueLayout>();
   /** Why waiters woke up (for tests: a release must wake exactly the next waiter). */
   readonly wakes = { deleted: 0, broken: 0, timer: 0 };
 
@@ -52,7 +54,8 @@ export class EtcdLocks implements LockDriver {
 
   async tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
     for (let retry = 0; ; retry++) {
-      const attempt = await this.#begin(request);
+      const begun = this.#begin(request);
+      const attempt = begun instanceof Promise ? await begun : begun;
       let token: bigint | undefined;
       try {
         token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
@@ -72,7 +75,8 @@ export class EtcdLocks implements LockDriver {
   async acquire(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
     signal.throwIfAborted();
     for (let retry = 0; ; retry++) {
-      const attempt = await this.#begin(request);
+      const begun = this.#begin(request);
+      const attempt = begun instanceof Promise ? await begun : begun;
       let enqueued: Enqueued;
       try {
         enqueued = await enqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
@@ -93,19 +97,34 @@ export class EtcdLocks implements LockDriver {
     }
   }
 
-  /** Takes a seat (a session and a slot) and names our key once the lease is granted. */
-  async #begin(request: AcquireRequest): Promise<Attempt> {
-    const layout = lockQueue(request.lock);
+  /**
+   * Takes a seat (a session and a slot) and names our key — synchronously when the lease is
+   * already granted (the common case: no extra turn of the event loop on the hot path).
+   */
+  #begin(request: AcquireRequest): Attempt | Promise<Attempt> {
+    const layout = this.#layout(request.lock);
     const { sessions } = this.#ctx;
     const seat = sessions.take(request.ttlMs, layout.queue, layout.native);
-    let leaseId: bigint;
-    try {
-      leaseId = await seat.session.ready;
-    } catch (error) {
+    const named = (leaseId: bigint): Attempt => ({
+      seat,
+      contender: { queue: layout.queue, key: memberKey(layout, leaseId, seat.slot) },
+    });
+    const granted = seat.session.grantedId;
+    if (granted !== undefined) return named(granted);
+    return seat.session.ready.then(named, (error) => {
       sessions.leave(seat);
       throw unavailable('lease grant', error);
+    });
+  }
+
+  /** The queue layout of a lock (cached: core hands the same `LockRef` to every acquire of a `Lock`). */
+  #layout(lock: LockRef): QueueLayout {
+    let layout = this.#layouts.get(lock);
+    if (!layout) {
+      layout = lockQueue(lock);
+      this.#layouts.set(lock, layout);
     }
-    return { seat, contender: { queue: layout.queue, key: memberKey(layout, leaseId, seat.slot) } };
+    return layout;
   }
 
   /** A put refused for "lease not found": the session is gone; the caller retries once on a fresh one. */

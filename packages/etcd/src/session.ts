@@ -78,6 +78,11 @@ export class LeaseSession {
     this.ready.catch(() => {});
   }
 
+  /** The lease id once granted, else `undefined` (lets a hot path skip awaiting `ready`). */
+  get grantedId(): bigint | undefined {
+    return this.#id;
+  }
+
   /** The lease id (only after `ready` resolved). */
   get id(): bigint {
     if (this.#id === undefined) throw new Error('lease not granted yet');
