@@ -208,6 +208,25 @@ describe('aborts and timeouts', () => {
     expect(await third.lock('abort').tryAcquire()).not.toBeNull();
   });
 
+  it('an abort at any moment of a wait — even before the waiting statement reached the server — rejects promptly', async () => {
+    const prefix = freshPrefix();
+    const holder = await open(server.url, { prefix });
+    const waiter = await open(server.url, { prefix });
+    const raw = await rawClient(server.url);
+    const held = await holder.lock('early-abort').acquire();
+    for (let round = 0; round < 30; round++) {
+      const controller = new AbortController();
+      const reason = new Error(`abort ${round}`);
+      const wait = waiter.lock('early-abort').acquire({ signal: controller.signal });
+      const afterMs = round % 10;
+      if (afterMs === 0) queueMicrotask(() => controller.abort(reason));
+      else setTimeout(() => controller.abort(reason), afterMs);
+      await expect(within(wait, 3_000, `round ${round}: the aborted wait settling`)).rejects.toBe(reason);
+    }
+    expect(await waitingCount(raw)).toBe(0);
+    await held.release();
+  });
+
   it('a grant that races the cancel is given back, never left held (DistributedLock #147)', async () => {
     const prefix = freshPrefix();
     const holder = await open(server.url, { prefix });

@@ -18,7 +18,7 @@
  * lets two callers of one process "hold" one lock.
  * @module
  */
-import { type AcquireRequest, jitter, type LeaseGrant, type LockDriver } from '@lockstep/core';
+import { type AcquireRequest, jitter, type LeaseGrant, type LockDriver, sleep } from '@lockstep/core';
 import { isSessionFatal, toLockstepError } from './errors.js';
 import { grantFor } from './grant.js';
 import { type LockPlacement, parseNative, placeLock } from './keys.js';
@@ -29,6 +29,8 @@ import { Turnstile } from './turnstile.js';
 
 const BACKOFF_START_MS = 50;
 const BACKOFF_MAX_MS = 1_000;
+const CANCEL_RETRY_START_MS = 10;
+const CANCEL_RETRY_MAX_MS = 200;
 
 /** The {@link LockDriver} over a coordinator's sessions. */
 export class PostgresLocks implements LockDriver {
@@ -114,24 +116,28 @@ export class PostgresLocks implements LockDriver {
       this.#sessions.finishWaiting(session);
       throw session.died.reason;
     }
+    if (signal.aborted) {
+      await this.#abandonWait(session, lock);
+      throw signal.reason;
+    }
     const sql = this.#sessions.sql;
+    const sentAt = performance.now();
+    const waiting = this.#tables.run(() =>
+      session.run(
+        sql.blockingLock(placement.advisory, placement.namespace, placement.name, String(request.ttlMs)),
+        {
+          timeout: false,
+        },
+      ),
+    );
     let cancelling: Promise<void> | undefined;
     const onAbort = () => {
-      cancelling = this.#sessions.cancel(session.pid);
+      cancelling = this.#cancelUntilSettled(session, waiting);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    const sentAt = performance.now();
     let row: { token: string; pid: number; waited_ms: number };
     try {
-      const result = await this.#tables.run(() =>
-        session.run(
-          sql.blockingLock(placement.advisory, placement.namespace, placement.name, String(request.ttlMs)),
-          {
-            timeout: false,
-          },
-        ),
-      );
-      row = result.rows[0];
+      row = (await waiting).rows[0];
       session.checkPid(row.pid);
     } catch (error) {
       signal.removeEventListener('abort', onAbort);
@@ -152,6 +158,30 @@ export class PostgresLocks implements LockDriver {
     // clock cannot have started earlier than that, so the lease is ours until at least then + ttl.
     const grantedAt = sentAt + Math.max(0, row.waited_ms);
     return grantFor(session, lock, BigInt(row.token), grantedAt + request.ttlMs, this.#grantContext());
+  }
+
+  /**
+   * Cancels the waiting statement until it has settled. One cancel is not always enough: sent
+   * while the statement is still on its way to the backend, it meets an idle backend and is
+   * ignored — and the statement would then wait for the lock forever. Each cancel completes
+   * (the backend was signalled) before the next is sent or the session is reused.
+   */
+  async #cancelUntilSettled(session: LockSession, waiting: Promise<unknown>): Promise<void> {
+    let settled = false;
+    const done = waiting.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    let delay = CANCEL_RETRY_START_MS;
+    while (!settled && !session.dead) {
+      await this.#sessions.cancel(session.pid);
+      await Promise.race([done, sleep(delay)]);
+      delay = Math.min(delay * 2, CANCEL_RETRY_MAX_MS);
+    }
   }
 
   /** Ends a wait that will not become a grant: drops any lock the session got, returns it. */
