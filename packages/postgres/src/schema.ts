@@ -104,10 +104,11 @@ export class TableGuard {
   }
 
   run<T>(op: () => Promise<T>): Promise<T> {
-    return op().catch((error: unknown) => this.#recover(error, op));
+    return op().catch((error: unknown) => this.recover(error, op));
   }
 
-  async #recover<T>(error: unknown, op: () => Promise<T>): Promise<T> {
+  /** What {@link run} does with a failure of `op`: creates the tables and retries, or rethrows. */
+  async recover<T>(error: unknown, op: () => Promise<T>): Promise<T> {
     if (!isMissingTable(error)) throw error;
     if (!this.#create) {
       throw new BackendUnavailableError(

@@ -17,13 +17,25 @@ export class Turnstile {
    * Runs `fn` once every earlier caller for `key` has finished. Rejects with `signal.reason`
    * (leaving the line) when `signal` aborts first.
    */
-  async run<T>(key: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    await this.#enter(key, signal);
-    try {
-      return await fn();
-    } finally {
-      this.#leave(key);
+  run<T>(key: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    // Nobody in line (the common case): in at once, without a promise of our own.
+    if (!this.#lines.has(key)) {
+      this.#lines.set(key, [{ admit: () => {} }]);
+      return this.#after(key, fn);
     }
+    return this.#enter(key, signal).then(() => this.#after(key, fn));
+  }
+
+  #after<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let running: Promise<T>;
+    try {
+      running = fn();
+    } catch (error) {
+      this.#leave(key);
+      return Promise.reject(error);
+    }
+    return running.finally(() => this.#leave(key));
   }
 
   /** Callers in line for `key`, the one running included. */
@@ -32,7 +44,6 @@ export class Turnstile {
   }
 
   #enter(key: string, signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
     const line = this.#lines.get(key);
     if (!line) {
       this.#lines.set(key, [{ admit: () => {} }]);
