@@ -70,7 +70,7 @@ export class EtcdGrant implements LeaseGrant {
   async release(): Promise<boolean> {
     if (this.#settled) return false;
     try {
-      const removed = await remove(this.#ctx.rpc, this.#key, this.fencingToken);
+      const removed = await remove(this.#ctx.rpc, this.#key);
       this.#settle();
       return removed;
     } catch (error) {
@@ -79,9 +79,7 @@ export class EtcdGrant implements LeaseGrant {
       this.#settled = true;
       this.#unfollow();
       this.#ctx.owners.delete(this.fencingToken);
-      this.#ctx.sweeper.add(this.#key, this.fencingToken, session, () =>
-        this.#ctx.sessions.leave(this.#seat, session),
-      );
+      this.#ctx.sweeper.add(this.#key, session, () => this.#ctx.sessions.leave(this.#seat, session));
       throw error;
     }
   }

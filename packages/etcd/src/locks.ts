@@ -61,7 +61,7 @@ export class EtcdLocks implements LockDriver {
         token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
       } catch (error) {
         if (this.#leaseVanished(attempt, error) && retry === 0) continue;
-        this.#discard(attempt, undefined);
+        this.#discard(attempt);
         throw unavailable('try-acquire', error);
       }
       if (token === undefined) {
@@ -82,7 +82,7 @@ export class EtcdLocks implements LockDriver {
         enqueued = await enqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
       } catch (error) {
         if (this.#leaseVanished(attempt, error) && retry === 0) continue;
-        this.#discard(attempt, undefined);
+        this.#discard(attempt);
         throw unavailable('enqueue', error);
       }
       try {
@@ -90,7 +90,7 @@ export class EtcdLocks implements LockDriver {
         // The grant may have raced an abort: the caller has gone, so give it back.
         signal.throwIfAborted();
       } catch (error) {
-        await this.#withdraw(attempt, enqueued.token);
+        await this.#withdraw(attempt);
         throw signal.aborted ? signal.reason : error;
       }
       return this.#grant(attempt, enqueued.token);
@@ -216,20 +216,20 @@ export class EtcdLocks implements LockDriver {
   }
 
   /** Leaves the queue: deletes our key now, or hands it to the sweeper if etcd cannot be reached. */
-  async #withdraw(attempt: Attempt, token: bigint): Promise<void> {
+  async #withdraw(attempt: Attempt): Promise<void> {
     const { rpc, sessions } = this.#ctx;
     try {
-      await remove(rpc, attempt.contender.key, token);
+      await remove(rpc, attempt.contender.key);
       sessions.leave(attempt.seat);
     } catch {
-      this.#discard(attempt, token);
+      this.#discard(attempt);
     }
   }
 
   /** A key whose put or delete had an unknown outcome: delete it in the background. */
-  #discard(attempt: Attempt, token: bigint | undefined): void {
+  #discard(attempt: Attempt): void {
     const { sweeper, sessions } = this.#ctx;
-    sweeper.add(attempt.contender.key, token, attempt.seat.session, () => sessions.leave(attempt.seat));
+    sweeper.add(attempt.contender.key, attempt.seat.session, () => sessions.leave(attempt.seat));
   }
 
   #grant(attempt: Attempt, token: bigint): LeaseGrant {

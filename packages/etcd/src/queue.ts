@@ -10,7 +10,6 @@
  * - try: ONE transaction that puts our key only if the queue is empty.
  * - re-check (after the predecessor's delete): ONE read-only transaction that confirms our key
  *   still exists with our revision and reads the newest key older than ours.
- *
  * - release: ONE delete of our key.
  *
  * Every request is safe to repeat after a lost reply: the key name belongs to this acquire
@@ -125,7 +124,7 @@ export async function tryEnqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): P
   if (ours === undefined) return undefined;
   const position = await recheck(rpc, c, ours);
   if (position.kind === 'owner') return ours;
-  await remove(rpc, c.key, ours);
+  await remove(rpc, c.key);
   return undefined;
 }
 
@@ -160,16 +159,15 @@ export async function recheck(rpc: EtcdRpc, c: Contender, token: bigint): Promis
 }
 
 /**
- * Deletes our key: one round trip. `true` when it was there (with revision `token`, if given).
+ * Deletes our key: one round trip. `true` when it was there.
  *
  * No comparison is needed to keep this from deleting someone else's lock: a key name belongs
  * to one acquire until that acquire's key is certainly gone (the lease id and a slot the
  * session hands out again only then), so whatever is at our key is ours.
  */
-export async function remove(rpc: EtcdRpc, key: string, token: bigint | undefined): Promise<boolean> {
+export async function remove(rpc: EtcdRpc, key: string): Promise<boolean> {
   const res = await rpc.deleteKey(rpc.key(key), 'release');
-  const previous = res.prev_kvs[0];
-  return previous !== undefined && (token === undefined || BigInt(previous.create_revision) === token);
+  return Number(res.deleted) > 0;
 }
 
 /** Whether our key still exists with our revision: one round trip. */

@@ -61,11 +61,9 @@ export class EtcdRpc {
     return this.#call(what, mode, (deadline) => this.#client.kv.txn(request, { deadline }));
   }
 
-  /** Deletes one key, returning what it held. Idempotent. */
+  /** Deletes one key. Idempotent. */
   deleteKey(key: Buffer, what: string): Promise<IDeleteRangeResponse> {
-    return this.#call(what, 'idempotent', (deadline) =>
-      this.#client.kv.deleteRange({ key, prev_kv: true }, { deadline }),
-    );
+    return this.#call(what, 'idempotent', (deadline) => this.#client.kv.deleteRange({ key }, { deadline }));
   }
 
   range(request: IRangeRequest, what: string): Promise<IRangeResponse> {

@@ -12,6 +12,7 @@
  * declares itself lost — before the server could have expired it, never after.
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import type { KeepAliveChannel } from './keepalive.js';
 import type { EtcdRpc } from './rpc.js';
 
@@ -57,6 +58,8 @@ export class LeaseSession {
     this.#rpc = rpc;
     this.#channel = channel;
     this.ttlMs = ttlMs;
+    // Every lock held on this lease listens for its loss: dozens of listeners are normal here.
+    setMaxListeners(0, this.#lost.signal);
     const sentAt = performance.now();
     this.ready = rpc.grant(ttlMs / 1000).then(
       ({ id }) => {

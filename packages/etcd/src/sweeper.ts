@@ -1,7 +1,7 @@
 /**
  * Keys we failed to delete. A contender's key on the shared lease would otherwise stay until
  * that lease ends — and a shared lease is kept alive for as long as the coordinator lives, so
- * one lost delete reply would block the lock for everyone. The sweeper retries the guarded
+ * one lost delete reply would block the lock for everyone. The sweeper retries the
  * delete in the background until it succeeds, the key's lease is lost (its keys go with it),
  * or the coordinator closes (and revokes its leases).
  * @module
@@ -12,7 +12,6 @@ import type { LeaseSession } from './session.js';
 
 interface Leftover {
   readonly key: string;
-  readonly token: bigint | undefined;
   readonly session: LeaseSession;
   readonly done: () => void;
 }
@@ -34,12 +33,11 @@ export class KeySweeper {
   }
 
   /**
-   * Deletes `key` (if it still has revision `token`; any revision when the put's outcome was
-   * unknown) eventually; `done` runs once it is gone
-   * or no longer matters.
+   * Deletes `key` eventually (the name belongs to one acquire until then); `done` runs once it
+   * is gone or no longer matters.
    */
-  add(key: string, token: bigint | undefined, session: LeaseSession, done: () => void): void {
-    this.#leftovers.add({ key, token, session, done });
+  add(key: string, session: LeaseSession, done: () => void): void {
+    this.#leftovers.add({ key, session, done });
     this.#delayMs = 100;
     this.#arm();
   }
@@ -63,7 +61,7 @@ export class KeySweeper {
       [...this.#leftovers].map(async (leftover) => {
         if (!leftover.session.usable) return this.#settle(leftover);
         try {
-          await remove(this.#rpc, leftover.key, leftover.token);
+          await remove(this.#rpc, leftover.key);
           this.#settle(leftover);
         } catch {
           // Still unreachable: next round.
