@@ -19,7 +19,7 @@ import { connectFromUrl } from './coordinator.js';
 
 export { POSTGRES_CAPABILITIES, POSTGRES_MIN_TTL_MS } from './capabilities.js';
 export { postgresCoordinator } from './coordinator.js';
-export { type AdvisoryKey, advisoryKeyText, type LockPlacement, parseNative, placeLock } from './keys.js';
+export { type AdvisoryKey, advisoryKeyOf, parseNative } from './keys.js';
 export type { PostgresAdapterOptions, PostgresConnectOptions } from './options.js';
 export { migrate, schemaStatements } from './schema.js';
 

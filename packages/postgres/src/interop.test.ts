@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { hash64, InvalidArgumentError } from '@lockstep/core';
 import { useServer } from '@lockstep/testing/vitest';
 import { describe, expect, it } from 'vitest';
+import { advisoryKeyOf } from './index.js';
 import { advisoryLocks, eventually, freshPrefix, open, rawClient, within } from './test-support.js';
 
 const run = promisify(execFile);
@@ -107,7 +108,8 @@ describe('interop.sql-advisory: plain SQL advisory locks and lockstep exclude ea
     const other = await open(server.url, { prefix });
     const byName = await coord.lock('collides').acquire();
     // The same advisory key, reached another way: exactly what a hash collision would be.
-    const byKey = other.lock('elsewhere', { native: hash64(prefix, 'collides') });
+    expect(advisoryKeyOf('collides', prefix)).toBe(hash64(prefix, 'collides'));
+    const byKey = other.lock('elsewhere', { native: advisoryKeyOf('collides', prefix) });
     expect(await byKey.tryAcquire()).toBeNull();
     await byName.release();
     const keyHeld = await byKey.tryAcquire();

@@ -14,7 +14,13 @@
  *   which no lockstep prefix can be), whatever the coordinator's prefix.
  * @module
  */
-import { hash64, InvalidArgumentError, type LockRef, type NativeLockLocation } from '@lockstep/core';
+import {
+  hash64,
+  InvalidArgumentError,
+  type LockRef,
+  type NativeLockLocation,
+  validateName,
+} from '@lockstep/core';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -144,4 +150,14 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
   if (typeof value === 'number') return `the number ${value} (pass ${value}n)`;
   return typeof value;
+}
+
+/**
+ * The advisory key lockstep takes for lock `name` of a coordinator with prefix `prefix`
+ * (default `"lockstep"`): find it in `pg_locks` (`classid = key >> 32`, `objid = key & 0xffffffff`,
+ * `objsubid = 1`) or take it from SQL with `pg_advisory_lock(key)`.
+ * @throws InvalidArgumentError for an invalid name or prefix
+ */
+export function advisoryKeyOf(name: string, prefix = 'lockstep'): bigint {
+  return hash64(validateName(prefix, 'prefix'), validateName(name));
 }
