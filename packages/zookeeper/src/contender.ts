@@ -83,13 +83,15 @@ interface Created {
 
 async function createFenced(session: ZkSession, queue: string, prefix: string): Promise<Created> {
   // Sent together; when the multi fails so does the listing, and the multi's error is reported.
-  const [[createResult, touchResult], { children }] = await Promise.all([
-    session.multi(`enqueue in ${queue}`, (tx) => {
-      tx.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
-      tx.setData(queue, EMPTY, -1);
-    }),
-    session.getChildren(queue),
-  ]);
+  const [[createResult, touchResult], { children }] = await Promise.all(
+    session.together(() => [
+      session.multi(`enqueue in ${queue}`, (tx) => {
+        tx.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
+        tx.setData(queue, EMPTY, -1);
+      }),
+      session.getChildren(queue),
+    ]),
+  );
   const path = createResult?.path;
   const stat = touchResult?.stat;
   if (path === undefined || stat === undefined) {
@@ -99,8 +101,10 @@ async function createFenced(session: ZkSession, queue: string, prefix: string): 
 }
 
 async function createNative(session: ZkSession, queue: string, prefix: string): Promise<Created> {
-  const created = session.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
-  const listed = session.getChildren(queue);
+  const [created, listed] = session.together(() => [
+    session.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL),
+    session.getChildren(queue),
+  ]);
   listed.catch(() => {});
   const path = await created;
   const stat = await session.exists(path);
@@ -111,9 +115,12 @@ async function createNative(session: ZkSession, queue: string, prefix: string): 
 
 /** Creates `path` and its ancestors (persistent, empty), all in one pipelined round trip. */
 export async function ensurePath(session: ZkSession, path: string): Promise<void> {
+  const creates = session.together(() =>
+    ancestry(path).map((node) => session.create(node, EMPTY, CreateMode.PERSISTENT)),
+  );
   await Promise.all(
-    ancestry(path).map((node) =>
-      session.create(node, EMPTY, CreateMode.PERSISTENT).catch((error) => {
+    creates.map((created) =>
+      created.catch((error) => {
         if (!hasCode(error, Code.NODE_EXISTS)) throw error;
       }),
     ),

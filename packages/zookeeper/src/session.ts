@@ -17,6 +17,7 @@
 import { setMaxListeners } from 'node:events';
 import { BackendUnavailableError } from '@lockstep/core';
 import { Code, fromRaw, isConnectionError, ZkError } from './errors.js';
+import { corked } from './internals.js';
 import {
   type RawException,
   type RawOpResult,
@@ -173,6 +174,14 @@ export class ZkSession {
     return this.#request(`setData ${path}`, (reply) =>
       this.client.setData(path, data, version, (error, stat) => reply(error, stat)),
     );
+  }
+
+  /**
+   * Runs `issue`, which sends several requests at once (pipelining), so that they leave in
+   * one socket write.
+   */
+  together<T>(issue: () => T): T {
+    return corked(this.client, issue);
   }
 
   /** Builds and commits a multi-op transaction: all of it applies, under one zxid, or none. */

@@ -10,9 +10,9 @@
  * @module
  */
 import { BackendUnavailableError } from '@lockstep/core';
+import { closeClient } from './internals.js';
 import { StateCode, type ZooKeeperClient } from './raw.js';
 import { ZkSession } from './session.js';
-import { closeClient } from './teardown.js';
 
 /** How long a closing owned client may take to say goodbye to the server. */
 const CLOSE_GRACE_MS = 1_000;

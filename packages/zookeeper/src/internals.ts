@@ -1,14 +1,19 @@
 /**
- * Closing a client lockstep owns so that nothing of it survives: no socket, no reconnect
- * loop, no timer keeping the process alive.
+ * The only place that touches node-zookeeper-client's internals (its connection manager and
+ * socket), each use with a fallback when they are missing (another version):
+ *
+ * - {@link corked}: requests issued together leave in one socket write. The client writes each
+ *   request with its own `socket.write` (one syscall and, with Nagle off, one TCP segment
+ *   each); an acquire's create and queue listing go out as one.
+ * - {@link closeClient}: closing a client lockstep owns so that nothing of it survives: no
+ *   socket, no reconnect loop, no timer keeping the process alive.
  *
  * `client.close()` alone is not enough with node-zookeeper-client 1.1: it sends
  * closeSession and waits for the server to drop the connection, which never happens when the
  * server is silent (a paused process, a black-holed network); and a reconnect attempt that was
  * already scheduled can open a new socket after the close and, finding the client CLOSED,
  * reconnect forever. So after a grace period the socket is destroyed and the connection
- * manager's `connect` is disarmed. This is the only place that touches the client's
- * internals; if they are missing (another version) it falls back to `close()`.
+ * manager's `connect` is disarmed.
  * @module
  */
 import type { Socket } from 'node:net';
@@ -29,6 +34,21 @@ interface ConnectionManagerInternals {
 function managerOf(client: ZooKeeperClient): ConnectionManagerInternals | undefined {
   const manager = (client as unknown as { connectionManager?: ConnectionManagerInternals }).connectionManager;
   return manager && typeof manager.on === 'function' ? manager : undefined;
+}
+
+/**
+ * Runs `issue` (which sends requests synchronously) with the client's socket corked, so what
+ * it sends leaves in one write. Returns what `issue` returns.
+ */
+export function corked<T>(client: ZooKeeperClient, issue: () => T): T {
+  const socket = managerOf(client)?.socket;
+  if (!socket || typeof socket.cork !== 'function' || socket.destroyed) return issue();
+  socket.cork();
+  try {
+    return issue();
+  } finally {
+    socket.uncork();
+  }
 }
 
 /**
