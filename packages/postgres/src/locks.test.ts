@@ -4,7 +4,13 @@
  * aborts. (The shared suite runs in conformance.test.ts.)
  */
 import { readFile } from 'node:fs/promises';
-import { hash64, LockLostError, LockTimeoutError, UnsupportedError } from '@lockstep/core';
+import {
+  BackendUnavailableError,
+  hash64,
+  LockLostError,
+  LockTimeoutError,
+  UnsupportedError,
+} from '@lockstep/core';
 import { useServer } from '@lockstep/testing/vitest';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -129,6 +135,39 @@ describe('sessions', () => {
     expect(await connectionsOf(raw, app)).toBeLessThanOrEqual(3);
     for (const [i, g] of granted.entries()) expect(g.fencingToken).toBeGreaterThan(held[i]!.fencingToken);
     await Promise.all(granted.map((g) => g.release()));
+  });
+
+  it('a pool with no connection to spare for waiting still gets waiters their lock (by backoff), never stalls them', async () => {
+    const prefix = freshPrefix();
+    const holder = await open(server.url, { prefix });
+    const counted = countingPool(server.url, 1); // the primary takes the only connection
+    const waiter = overPool(counted.pool, { prefix });
+    const held = await holder.lock('tiny-pool').acquire();
+    const since = performance.now();
+    const wait = waiter.lock('tiny-pool').acquire({ waitMs: 20_000 });
+    setTimeout(() => void held.release(), 600);
+    const granted = await within(wait, 5_000, 'the waiter getting the lock');
+    expect(performance.now() - since).toBeLessThan(4_000);
+    expect(granted.fencingToken).toBeGreaterThan(held.fencingToken);
+    expect(counted.pool.totalCount).toBe(1);
+    await granted.release();
+    // And a lock call with the pool fully taken by someone else fails in bounded time.
+    const other = countingPool(server.url, 1);
+    const busy = await other.pool.connect();
+    try {
+      const starved = overPool(other.pool, { prefix, commandTimeoutMs: 300 });
+      const error = await within(
+        starved
+          .lock('tiny-pool')
+          .tryAcquire()
+          .catch((e: unknown) => e),
+        3_000,
+        'the refusal',
+      );
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+    } finally {
+      busy.release();
+    }
   });
 
   it('local waiters for one key share one waiting connection and are served in order', async () => {

@@ -10,8 +10,9 @@
  *    (cancelled, or granted in a race with the cancel — DistributedLock #147), the session then
  *    drops every advisory lock (`pg_advisory_unlock_all`, safe: it holds nothing else) before we
  *    reject, so nothing is left held or queued.
- * 4. All waiting slots taken → re-try on the primary with capped, jittered backoff until a slot
- *    frees (the only polling, and only past `maxWaitingSessions` concurrent waits).
+ * 4. All waiting slots taken (or the pool has no connection to spare) → re-try on the primary
+ *    with capped, jittered backoff until a slot frees (the only polling, and only past
+ *    `maxWaitingSessions` concurrent waits).
  *
  * A key this coordinator already holds on the primary is refused locally: PostgreSQL would
  * happily stack a second hold on the same session, which is how the `advisory-lock` package
@@ -68,7 +69,10 @@ export class PostgresLocks implements LockDriver {
     let backoff = BACKOFF_START_MS;
     for (;;) {
       signal.throwIfAborted();
-      if (this.#sessions.reserveWaitingSlot()) return this.#waitInQueue(request, placement, signal);
+      if (this.#sessions.reserveWaitingSlot()) {
+        const session = await this.#sessions.openWaiting(signal);
+        if (session) return this.#waitInQueue(session, request, placement, signal);
+      }
       const grant = await this.#tryOnPrimary(request, placement);
       if (grant) return this.#unlessAborted(grant, signal);
       await this.#sessions.slotFreed(jitter(backoff), signal);
@@ -107,11 +111,11 @@ export class PostgresLocks implements LockDriver {
   }
 
   async #waitInQueue(
+    session: LockSession,
     request: AcquireRequest,
     placement: LockPlacement,
     signal: AbortSignal,
   ): Promise<LeaseGrant> {
-    const session = await this.#sessions.openWaiting(signal);
     const lock = session.claim(request.ownerId, placement, request.ttlMs);
     if (!lock) {
       // A fresh waiting session holds nothing; only a session that died at once gets here.

@@ -18,6 +18,9 @@ import { isSessionFatal, poolerError, toLockstepError } from './errors.js';
 import { LockSession, type SessionInfo } from './session.js';
 import { cancelBackend, LockSql, SESSION_PROBE } from './sql.js';
 
+/** How long a waiter waits for a pool connection before it waits by backoff instead. */
+const WAITING_CONNECT_MS = 250;
+
 /** First PostgreSQL version with `idle_session_timeout`. */
 const IDLE_SESSION_TIMEOUT_VERSION = 140_000;
 
@@ -107,16 +110,18 @@ export class SessionSet {
   }
 
   /**
-   * Opens a waiting session in a slot already reserved. On failure (or abort) the slot is
-   * given back.
+   * Opens a waiting session in a slot already reserved; `undefined` when the pool has no
+   * connection to spare within the command timeout. On failure (or abort) the slot is given back.
    */
-  async openWaiting(signal: AbortSignal): Promise<LockSession> {
+  async openWaiting(signal: AbortSignal): Promise<LockSession | undefined> {
     try {
       const session = await this.#open('waiting', signal);
       this.#waiting.add(session);
       return session;
     } catch (error) {
       this.releaseSlot();
+      // The pool had no connection to spare: the caller waits the other way (backoff) instead.
+      if (error instanceof PoolExhaustedError) return undefined;
       throw error;
     }
   }
@@ -155,7 +160,12 @@ export class SessionSet {
   }
 
   async #open(role: 'primary' | 'waiting', signal?: AbortSignal): Promise<LockSession> {
-    const client = await this.#connect(signal);
+    // A waiter that cannot have a connection soon waits by backoff instead (see openWaiting).
+    const timeoutMs =
+      role === 'primary'
+        ? this.#options.commandTimeoutMs
+        : Math.min(this.#options.commandTimeoutMs, WAITING_CONNECT_MS);
+    const client = await this.#connect(timeoutMs, signal);
     let info: SessionInfo;
     try {
       info = await this.#probe(client);
@@ -193,29 +203,33 @@ export class SessionSet {
     if (this.#waiting.delete(session)) this.releaseSlot();
   }
 
-  async #connect(signal?: AbortSignal): Promise<pg.PoolClient> {
+  // A connection from the pool, within the command timeout: a pool the application keeps busy
+  // (or one smaller than lockstep needs) must not stall a lock call forever. An abort does not
+  // wait either; a connection that arrives after we gave up goes straight back.
+  #connect(timeoutMs: number, signal?: AbortSignal): Promise<pg.PoolClient> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const connecting = this.#options.pool.connect();
-    if (!signal) return mapConnect(connecting);
-    if (signal.aborted) {
-      connecting.then((c) => c.release()).catch(() => {});
-      throw signal.reason;
-    }
-    // An abort must not wait for a busy pool; a connection that arrives later goes straight back.
     return new Promise<pg.PoolClient>((resolve, reject) => {
-      const onAbort = () => {
-        connecting.then((c) => c.release()).catch(() => {});
-        reject(signal.reason);
+      let done = false;
+      const finish = (outcome: () => void) => {
+        if (done) return false;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        outcome();
+        return true;
       };
-      signal.addEventListener('abort', onAbort, { once: true });
-      mapConnect(connecting).then(
+      const giveUp = (error: unknown) => {
+        if (finish(() => reject(error))) connecting.then((c) => c.release()).catch(() => {});
+      };
+      const onAbort = () => giveUp(signal?.reason);
+      const timer = setTimeout(() => giveUp(new PoolExhaustedError(timeoutMs)), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      connecting.then(
         (client) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(client);
+          if (!finish(() => resolve(client))) client.release();
         },
-        (error) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
+        (error: unknown) => finish(() => reject(toLockstepError(error, 'connecting'))),
       );
     });
   }
@@ -260,11 +274,10 @@ export class SessionSet {
   }
 }
 
-async function mapConnect(connecting: Promise<pg.PoolClient>): Promise<pg.PoolClient> {
-  try {
-    return await connecting;
-  } catch (error) {
-    throw toLockstepError(error, 'connecting');
+/** The pool did not hand out a connection in time. */
+class PoolExhaustedError extends BackendUnavailableError {
+  constructor(ms: number) {
+    super('postgres', `the pool had no connection to spare within ${ms} ms (all in use: raise its max?)`);
   }
 }
 
