@@ -51,6 +51,7 @@ export async function enqueue(
   session: ZkSession,
   layout: LockLayout,
   protectedId: string,
+  onQueueCreated: (queue: string) => void = () => {},
 ): Promise<Contender> {
   const orphans: string[] = [];
   let prefix = contenderPrefix(protectedId);
@@ -62,7 +63,7 @@ export async function enqueue(
       return { session, layout, ...created, orphans };
     } catch (error) {
       if (hasCode(error, Code.NO_NODE) && recreates++ < MAX_QUEUE_RECREATES) {
-        await ensurePath(session, layout.queue);
+        if (await ensurePath(session, layout.queue)) onQueueCreated(layout.queue);
         continue;
       }
       if (!isConnectionError(error) || !session.live) throw error;
@@ -113,18 +114,26 @@ async function createNative(session: ZkSession, queue: string, prefix: string): 
   return { name: basename(path), path, token: zxid(stat.czxid), children };
 }
 
-/** Creates `path` and its ancestors (persistent, empty), all in one pipelined round trip. */
-export async function ensurePath(session: ZkSession, path: string): Promise<void> {
+/**
+ * Creates `path` and its ancestors (persistent, empty), all in one pipelined round trip.
+ * Resolves `true` when `path` itself was created here (not by someone else first).
+ */
+export async function ensurePath(session: ZkSession, path: string): Promise<boolean> {
   const creates = session.together(() =>
     ancestry(path).map((node) => session.create(node, EMPTY, CreateMode.PERSISTENT)),
   );
-  await Promise.all(
+  const outcomes = await Promise.all(
     creates.map((created) =>
-      created.catch((error) => {
-        if (!hasCode(error, Code.NODE_EXISTS)) throw error;
-      }),
+      created.then(
+        () => true,
+        (error) => {
+          if (!hasCode(error, Code.NODE_EXISTS)) throw error;
+          return false;
+        },
+      ),
     ),
   );
+  return outcomes.at(-1) === true;
 }
 
 /** After a lost create reply: our child, if the create did happen. Retries listing until answered. */

@@ -92,7 +92,7 @@ export class ZkGrant implements LeaseGrant, SessionMember {
       this.#ctx.sweeper.deleteLater(session, path);
       throw unavailable('release', error);
     } finally {
-      this.#ctx.reaper.leave(layout.queue);
+      this.#ctx.reaper.leave(layout);
     }
   }
 
@@ -126,7 +126,7 @@ export class ZkGrant implements LeaseGrant, SessionMember {
     this.#contender.session.leave(this);
     const { session, path, layout } = this.#contender;
     if (sweep) this.#ctx.sweeper.deleteLater(session, path);
-    this.#ctx.reaper.leave(layout.queue);
+    this.#ctx.reaper.leave(layout);
     this.#lost.abort(reason);
   }
 }

@@ -45,6 +45,7 @@ export class ZkLocks implements LockDriver {
   readonly #ctx: LockContext;
   /** Core builds one LockRef per `coordinator.lock()`: its paths are derived once. */
   readonly #layouts = new WeakMap<LockRef, LockLayout>();
+  readonly #onQueueCreated = (queue: string) => this.#ctx.reaper.created(queue);
 
   constructor(ctx: LockContext) {
     this.#ctx = ctx;
@@ -58,12 +59,12 @@ export class ZkLocks implements LockDriver {
     const { source, reaper } = this.#ctx;
     const layout = this.#layout(request.lock);
     const session = source.current ?? (await source.ready());
-    reaper.enter(layout.queue);
+    reaper.enter(layout);
     let contender: Contender;
     try {
-      contender = await enqueue(session, layout, asUuid(request.ownerId));
+      contender = await enqueue(session, layout, asUuid(request.ownerId), this.#onQueueCreated);
     } catch (error) {
-      reaper.leave(layout.queue);
+      reaper.leave(layout);
       throw unavailable('try-acquire', error);
     }
     const children = await this.#withoutStrays(contender, contender.children).catch(() => contender.children);
@@ -78,13 +79,18 @@ export class ZkLocks implements LockDriver {
     const layout = this.#layout(request.lock);
     for (let attempt = 0; ; attempt++) {
       const session = source.current ?? (await source.ready(signal));
-      reaper.enter(layout.queue);
+      reaper.enter(layout);
       let contender: Contender;
       try {
         // The first create is named after the acquire's owner id; a re-queue gets a fresh id.
-        contender = await enqueue(session, layout, attempt === 0 ? asUuid(request.ownerId) : randomUUID());
+        contender = await enqueue(
+          session,
+          layout,
+          attempt === 0 ? asUuid(request.ownerId) : randomUUID(),
+          this.#onQueueCreated,
+        );
       } catch (error) {
-        reaper.leave(layout.queue);
+        reaper.leave(layout);
         if (signal.aborted) throw signal.reason;
         if (!session.live) continue; // the session died under the create: queue on the next one
         throw unavailable('enqueue', error);
@@ -182,7 +188,7 @@ export class ZkLocks implements LockDriver {
       if (!hasCode(error, Code.NO_NODE)) sweeper.deleteLater(session, path);
     } finally {
       this.#watchOrphans(contender);
-      reaper.leave(layout.queue);
+      reaper.leave(layout);
     }
   }
 

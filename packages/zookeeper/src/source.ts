@@ -56,9 +56,14 @@ export class SessionSource {
     const live = this.current;
     if (live) return live;
     if (this.#closed) throw new BackendUnavailableError('zookeeper', 'the coordinator was closed');
-    this.#connecting ??= this.#connect().finally(() => {
-      this.#connecting = undefined;
-    });
+    if (!this.#connecting) {
+      const attempt = this.#connect().finally(() => {
+        this.#connecting = undefined;
+      });
+      // Callers that gave up (aborted) no longer listen; the failure is theirs to see, not unhandled.
+      attempt.catch(() => {});
+      this.#connecting = attempt;
+    }
     const connecting = this.#connecting;
     if (!signal) return connecting;
     signal.throwIfAborted();

@@ -101,6 +101,20 @@ describe('layout, naming and tokens', () => {
     expect(child).toMatch(PROTECTED);
     expect(held.fencingToken).toBe(zxid((await tree.stat(`${path}/${child}`))!.czxid));
     await held.release();
+    // lockstep created this queue node: it removes it once idle.
+    await until(
+      'native queue created here removed',
+      async () => (await tree.stat(path)) === null,
+      REAP_DELAY_MS + 5_000,
+    );
+
+    // A native path someone else made (an operator, a Curator service) is theirs: it stays.
+    const theirs = `/native/${unique('theirs')}`;
+    await tree.create(theirs);
+    await (await c.lock('whatever', { native: theirs }).acquire()).release();
+    await new Promise((r) => setTimeout(r, REAP_DELAY_MS + 500));
+    expect(await tree.stat(theirs)).not.toBeNull();
+    expect(await tree.children(theirs)).toEqual([]);
   });
 });
 

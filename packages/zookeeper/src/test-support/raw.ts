@@ -49,6 +49,11 @@ export function look(client: ZooKeeperClient) {
           else resolve(data.toString());
         }),
       ),
+    /** Creates a persistent node (and nothing above it). */
+    create: (path: string) =>
+      new Promise<void>((resolve, reject) =>
+        client.create(path, Buffer.alloc(0), 0, (error) => (error ? reject(error) : resolve())),
+      ),
     remove: (path: string) =>
       new Promise<void>((resolve, reject) =>
         client.remove(path, -1, (error) => (error ? reject(error) : resolve())),
