@@ -5,8 +5,9 @@
  *   it and the locks it wins stay on it, so holding many locks at once costs one connection.
  * - Up to `maxWaitingSessions` waiting sessions, each blocked in PostgreSQL's lock queue for
  *   one key (and then holding the lock it won, until released). They go back to the pool as
- *   soon as they hold nothing. A waiter finding every slot taken re-tries on the primary with
- *   backoff until a slot frees — the bound on pinned connections is never exceeded.
+ *   soon as they have held nothing for a couple of seconds (kept meanwhile for the next wait).
+ *   A waiter finding every slot taken re-tries on the primary with backoff until a slot frees —
+ *   the bound on pinned connections is never exceeded.
  *
  * Each fresh connection is probed once (backend pid, server version, idle timeout); a backend
  * pid that differs from the one the connection announced means a pooler sits in between.
@@ -17,6 +18,9 @@ import type pg from 'pg';
 import { isSessionFatal, poolerError, toLockstepError } from './errors.js';
 import { LockSession, type SessionInfo } from './session.js';
 import { cancelBackend, LockSql, SESSION_PROBE } from './sql.js';
+
+/** How long a waiting session that holds nothing stays pinned for the next wait. */
+const IDLE_WAITING_KEEP_MS = 2_000;
 
 /** How long a waiter waits for a pool connection before it waits by backoff instead. */
 const WAITING_CONNECT_MS = 250;
@@ -40,6 +44,10 @@ export class SessionSet {
   // Probe results per pooled connection: a connection handed out again needs no second probe.
   readonly #probed = new WeakMap<pg.PoolClient, SessionInfo>();
   readonly #waiting = new Set<LockSession>();
+  /** Waiting sessions that hold nothing, kept for the next wait (most recent last). */
+  readonly #idle: LockSession[] = [];
+  readonly #idleSince = new WeakMap<LockSession, number>();
+  #idleTimer: NodeJS.Timeout | undefined;
   readonly #slotFreed = new Set<() => void>();
   readonly #givingBack = new Set<Promise<void>>();
   #primary: Promise<LockSession> | undefined;
@@ -84,6 +92,7 @@ export class SessionSet {
 
   /** Takes one of the `maxWaitingSessions` slots; false when all are taken. */
   reserveWaitingSlot(): boolean {
+    // Idle sessions sit in free slots; reserving one reuses them (openWaiting).
     if (this.#closed || this.#slotsTaken >= this.#options.maxWaitingSessions) return false;
     this.#slotsTaken++;
     return true;
@@ -114,6 +123,11 @@ export class SessionSet {
    * connection to spare within the command timeout. On failure (or abort) the slot is given back.
    */
   async openWaiting(signal: AbortSignal): Promise<LockSession | undefined> {
+    const reused = this.#idle.pop();
+    if (reused) {
+      this.#waiting.add(reused);
+      return reused;
+    }
     try {
       const session = await this.#open('waiting', signal);
       this.#waiting.add(session);
@@ -128,9 +142,35 @@ export class SessionSet {
 
   /** A waiting session that holds nothing any more goes back to the pool (in the background). */
   finishWaiting(session: LockSession): void {
-    if (session.size > 0 || !this.#waiting.has(session)) return;
+    if (session.size > 0 || !this.#waiting.delete(session)) return;
+    this.releaseSlot();
+    if (this.#closed || session.dead) return this.#giveBack(session);
+    // Kept pinned a little while: the next wait (a worker loop takes the lock again at once)
+    // skips the pool, the probe and the reset. Slots still bound pinned sessions: active
+    // waiting sessions plus idle ones never exceed maxWaitingSessions.
+    this.#idle.push(session);
+    this.#idleSince.set(session, performance.now());
+    this.#armIdleTimer();
+  }
+
+  #giveBack(session: LockSession): void {
     const giving = session.giveBack().finally(() => this.#givingBack.delete(giving));
     this.#givingBack.add(giving);
+  }
+
+  #armIdleTimer(): void {
+    if (this.#idleTimer !== undefined || this.#idle.length === 0) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      const cutoff = performance.now() - IDLE_WAITING_KEEP_MS;
+      for (const session of [...this.#idle]) {
+        if ((this.#idleSince.get(session) ?? 0) > cutoff) continue;
+        this.#idle.splice(this.#idle.indexOf(session), 1);
+        this.#giveBack(session);
+      }
+      this.#armIdleTimer();
+    }, IDLE_WAITING_KEEP_MS);
+    this.#idleTimer.unref();
   }
 
   /**
@@ -151,8 +191,9 @@ export class SessionSet {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     const primary = this.#primary?.catch(() => undefined);
-    const sessions = [...this.#waiting];
+    const sessions = [...this.#waiting, ...this.#idle.splice(0)];
     const primarySession = await primary;
     if (primarySession) sessions.push(primarySession);
     await Promise.allSettled(sessions.map((s) => s.giveBack()));
@@ -201,6 +242,8 @@ export class SessionSet {
       return;
     }
     if (this.#waiting.delete(session)) this.releaseSlot();
+    const idle = this.#idle.indexOf(session);
+    if (idle >= 0) this.#idle.splice(idle, 1);
   }
 
   // A connection from the pool, within the command timeout: a pool the application keeps busy
