@@ -60,8 +60,11 @@ export class EtcdLocks implements LockDriver {
       try {
         token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
       } catch (error) {
-        if (this.#leaseVanished(attempt, error) && retry === 0) continue;
-        this.#discard(attempt);
+        if (this.#leaseVanished(attempt, error)) {
+          if (retry === 0) continue;
+        } else {
+          this.#discard(attempt);
+        }
         throw unavailable('try-acquire', error);
       }
       if (token === undefined) {
@@ -81,8 +84,11 @@ export class EtcdLocks implements LockDriver {
       try {
         enqueued = await enqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
       } catch (error) {
-        if (this.#leaseVanished(attempt, error) && retry === 0) continue;
-        this.#discard(attempt);
+        if (this.#leaseVanished(attempt, error)) {
+          if (retry === 0) continue;
+        } else {
+          this.#discard(attempt);
+        }
         throw unavailable('enqueue', error);
       }
       try {
@@ -127,7 +133,10 @@ export class EtcdLocks implements LockDriver {
     return layout;
   }
 
-  /** A put refused for "lease not found": the session is gone; the caller retries once on a fresh one. */
+  /**
+   * A put refused for "lease not found": the session is gone (and nothing was written — the
+   * transaction failed as a whole); the caller retries once on a fresh session.
+   */
   #leaseVanished(attempt: Attempt, error: unknown): boolean {
     if (!isLeaseNotFound(error)) return false;
     attempt.seat.session.markLost('a put on it was refused (lease not found)', error);
