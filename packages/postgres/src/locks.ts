@@ -38,6 +38,10 @@ export class PostgresLocks implements LockDriver {
   readonly #sessions: SessionSet;
   readonly #tables: TableGuard;
   readonly #turnstile = new Turnstile();
+  // Placements whose name this coordinator has seen recorded in lockstep_locks: later grants
+  // leave the registry out of the statement. (Placements are cached per Lock object, so this
+  // holds no more than the application's own Lock objects do.)
+  readonly #registered = new WeakSet<LockPlacement>();
 
   constructor(sessions: SessionSet, tables: TableGuard) {
     this.#sessions = sessions;
@@ -88,7 +92,8 @@ export class PostgresLocks implements LockDriver {
     // The claim is on the session already: its TTL counts in the setting.
     const setting = session.timeoutFor();
     const sentAt = performance.now();
-    const stmt = sql.tryLock(placement.advisory, placement.namespace, placement.name, setting);
+    const register = this.#registered.has(placement) ? null : placement;
+    const stmt = sql.tryLock(placement.advisory, register, setting);
     try {
       // Not through TableGuard.run: this is the hot path, and a closure and a promise less count.
       const result = await session
@@ -102,6 +107,7 @@ export class PostgresLocks implements LockDriver {
       session.checkPid(row.pid);
       session.applied(setting);
       session.hold(lock);
+      this.#registered.add(placement);
       return grantFor(session, lock, BigInt(row.token), sentAt + request.ttlMs, this.#grantContext());
     } catch (error) {
       await this.#undo(session, lock.placement, error);
@@ -160,6 +166,7 @@ export class PostgresLocks implements LockDriver {
     }
     session.applied(String(request.ttlMs));
     session.hold(lock);
+    this.#registered.add(placement);
     // The server measured how long the statement waited before the grant; the session's idle
     // clock cannot have started earlier than that, so the lease is ours until at least then + ttl.
     const grantedAt = sentAt + Math.max(0, row.waited_ms);

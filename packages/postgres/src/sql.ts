@@ -16,6 +16,12 @@
 import { createHash } from 'node:crypto';
 import type { AdvisoryKey } from './keys.js';
 
+/** The registry row of a lock: written on its first grant (then known, and left out). */
+export interface Registration {
+  readonly namespace: string;
+  readonly name: string;
+}
+
 /** A named statement with its parameters, as `pg` takes it. */
 export interface Statement {
   readonly name: string;
@@ -80,24 +86,29 @@ export class LockSql {
   }
 
   /**
-   * Takes the lock if free and, only then, draws its fencing token and records the name beside
-   * the advisory key (first use only), in one statement. No row when the lock is held elsewhere.
+   * Takes the lock if free and, only then, draws its fencing token and (with `register`)
+   * records the name beside the advisory key, in one statement. No row when the lock is held elsewhere.
    * Columns: `token` (text), `pid`. `idleTimeout` (a setting value: plain digits are
    * milliseconds; `null`: leave the session's setting alone) applies only when the lock was taken.
    */
-  tryLock(key: AdvisoryKey, namespace: string, name: string, idleTimeout: string | null): Statement {
+  tryLock(key: AdvisoryKey, register: Registration | null, idleTimeout: string | null): Statement {
     const k = keyArgs(key);
     const n = k.values.length;
     const setting = this.#timeouts && idleTimeout !== null;
-    const stmt = this.#build(`try_${key.kind}${setting ? '_timeout' : ''}`, () => {
-      const settings = setting
-        ? `SELECT set_config('idle_session_timeout', $${n + 3}::text, false) FROM l WHERE l.ok`
-        : 'SELECT 1 FROM l WHERE l.ok';
-      return `WITH l AS (SELECT pg_try_advisory_lock(${k.sql}) AS ok),
+    const timeoutParam = `$${n + (register ? 3 : 1)}`;
+    const stmt = this.#build(
+      `try_${key.kind}${setting ? '_timeout' : ''}${register ? '_register' : ''}`,
+      () => {
+        const settings = setting
+          ? `SELECT set_config('idle_session_timeout', ${timeoutParam}::text, false) FROM l WHERE l.ok`
+          : 'SELECT 1 FROM l WHERE l.ok';
+        return `WITH l AS (SELECT pg_try_advisory_lock(${k.sql}) AS ok),
 s AS (${settings}),
-${this.#fence(k.text, n, 's')}`;
-    });
-    const values = [...k.values, namespace, name];
+${this.#fence(k.text, n, 's', register !== null)}`;
+      },
+    );
+    const values: unknown[] = [...k.values];
+    if (register) values.push(register.namespace, register.name);
     if (setting) values.push(idleTimeout);
     return { ...stmt, values };
   }
@@ -117,7 +128,7 @@ ${this.#fence(k.text, n, 's')}`;
       return `WITH s AS (${settings}),
 l AS (SELECT pg_advisory_lock(${k.sql}) FROM s),
 w AS (SELECT (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS waited_ms FROM l),
-${this.#fence(k.text, n, 'w', ', (SELECT waited_ms FROM w) AS waited_ms')}`;
+${this.#fence(k.text, n, 'w', true, ', (SELECT waited_ms FROM w) AS waited_ms')}`;
     });
     const values = [...k.values, namespace, name];
     if (this.#timeouts) values.push(idleTimeout);
@@ -126,16 +137,20 @@ ${this.#fence(k.text, n, 'w', ', (SELECT waited_ms FROM w) AS waited_ms')}`;
 
   // The tail shared by both lock statements: the token from the global sequence (strictly
   // increasing across every grant, so across the grants of each name; no row is written for
-  // it, and the sequence writes WAL only every 32 values), and the name's registry row, inserted
-  // once (ON CONFLICT DO NOTHING writes nothing afterwards). `after` is the CTE that yields a
-  // row only when the lock is ours.
-  #fence(keyText: string, n: number, after: string, extra = ''): string {
-    return `t AS (SELECT ${this.#nextToken} AS token FROM ${after}),
+  // it, and the sequence writes WAL only every 32 values), and — until this coordinator has
+  // seen it done — the name's registry row (ON CONFLICT DO NOTHING writes nothing when it
+  // exists, but still costs an index probe). `after` is the CTE that yields a row only when
+  // the lock is ours.
+  #fence(keyText: string, n: number, after: string, register: boolean, extra = ''): string {
+    const registry = register
+      ? `,
 r AS (
   INSERT INTO ${this.#locks} (namespace, name, advisory_key)
   SELECT $${n + 1}::text, $${n + 2}::text, ${keyText} FROM t
   ON CONFLICT (namespace, name) DO NOTHING
-)
+)`
+      : '';
+    return `t AS (SELECT ${this.#nextToken} AS token FROM ${after})${registry}
 SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
   }
 
