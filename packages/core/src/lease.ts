@@ -54,6 +54,7 @@ export class LeaseHandle implements LockHandle {
   #lastRenewError: unknown;
   #renewing = false;
   #releasing: Promise<boolean> | undefined;
+  #detachLost: (() => void) | undefined;
 
   constructor(ctx: LeaseContext) {
     this.#ctx = ctx;
@@ -64,7 +65,11 @@ export class LeaseHandle implements LockHandle {
     if (lost) {
       const onLost = () => this.#lose('session-lost', lost.reason);
       if (lost.aborted) queueMicrotask(onLost);
-      else lost.addEventListener('abort', onLost, { once: true });
+      else {
+        lost.addEventListener('abort', onLost, { once: true });
+        // A driver may share one signal across many grants (a session): detach when settled.
+        this.#detachLost = () => lost.removeEventListener('abort', onLost);
+      }
     }
     this.#armExpiry();
     if (ctx.autoExtend) this.#scheduleRenewal(this.#ttlMs / 3);
@@ -220,6 +225,8 @@ export class LeaseHandle implements LockHandle {
   }
 
   #stopTimers(): void {
+    this.#detachLost?.();
+    this.#detachLost = undefined;
     clearTimeout(this.#renewTimer);
     clearTimeout(this.#expiryTimer);
     this.#renewTimer = undefined;
