@@ -3,7 +3,10 @@
  * @module
  */
 
-/** Resolves after `ms`, or as soon as `signal` aborts (never rejects). The timer is unref'd. */
+/**
+ * Resolves after `ms`, or as soon as `signal` aborts (never rejects). The timer keeps the
+ * process alive: a caller waiting for a lock is work in progress, not idle time.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -13,7 +16,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       resolve();
     };
     const timer = setTimeout(done, Math.max(0, ms));
-    timer.unref?.();
     signal?.addEventListener('abort', done, { once: true });
   });
 }

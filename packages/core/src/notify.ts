@@ -77,7 +77,6 @@ export class ReleaseHub {
             resolve();
           };
           const timer = setTimeout(done, Math.max(0, maxMs));
-          timer.unref?.();
           signal.addEventListener('abort', done, { once: true });
           sub.wake = done;
         }),

@@ -87,3 +87,30 @@ describe('waiting', () => {
     await expect(waiting).rejects.toThrow(/closed/);
   });
 });
+
+describe('a waiting process', () => {
+  it('stays alive while it waits for a lock, even when nothing else holds the event loop', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const indexUrl = new URL('./index.ts', import.meta.url).href;
+    // Only a silent watch and the fallback re-check timer are pending while the child waits.
+    const script = `
+      import { createCoordinator, MEMORY_CAPABILITIES, ReleaseHub } from ${JSON.stringify(indexUrl)};
+      const hub = new ReleaseHub();
+      let held = true;
+      setTimeout(() => { held = false; }, 600).unref();
+      const grant = { fencingToken: 1n, renew: async () => true, release: async () => true, isHeld: async () => true };
+      const driver = { backend: 'memory', capabilities: MEMORY_CAPABILITIES, close: async () => {},
+        locks: { tryAcquire: async () => (held ? null : grant), watch: () => hub.watch('x') } };
+      const coord = createCoordinator(driver, { recheck: { initialMs: 50, maxMs: 100 } });
+      const h = await coord.lock('x').acquire();
+      console.log('acquired');
+      await h.release();
+      await coord.close();`;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.stdout).toContain('acquired');
+    expect(result.status).toBe(0);
+  });
+});
