@@ -56,15 +56,25 @@ export interface PgLocksIdentity {
   readonly objsubid: 1 | 2;
 }
 
-// Core passes the same ref object for every acquire of one Lock: hash once, not per acquire.
-const placements = new WeakMap<LockRef, LockPlacement>();
+// Applications often call coord.lock(name) for every use, so the cache is keyed by what the
+// placement depends on, not by the ref object; FIFO-bounded so that a stream of one-off names
+// cannot grow it without limit. Equal keys give the same placement object (the lock driver
+// remembers registered names by it).
+const PLACEMENT_CACHE_SIZE = 4096;
+const placements = new Map<string, LockPlacement>();
 
-/** Maps a lock to its advisory key and fencing row. */
+/** Maps a lock to its advisory key and registry row (cached: one SHA-256 per name, not per acquire). */
 export function placeLock(ref: LockRef): LockPlacement {
-  let placement = placements.get(ref);
+  const native = ref.native;
+  const cacheKey =
+    native === undefined
+      ? `n${ref.prefix.length}:${ref.prefix}${ref.name}`
+      : `v${typeof native === 'bigint' ? native : `${native[0]},${native[1]}`}`;
+  let placement = placements.get(cacheKey);
   if (!placement) {
     placement = computePlacement(ref);
-    placements.set(ref, placement);
+    if (placements.size >= PLACEMENT_CACHE_SIZE) placements.delete(placements.keys().next().value!);
+    placements.set(cacheKey, placement);
   }
   return placement;
 }

@@ -39,8 +39,7 @@ export class PostgresLocks implements LockDriver {
   readonly #tables: TableGuard;
   readonly #turnstile = new Turnstile();
   // Placements whose name this coordinator has seen recorded in lockstep_locks: later grants
-  // leave the registry out of the statement. (Placements are cached per Lock object, so this
-  // holds no more than the application's own Lock objects do.)
+  // leave the registry out of the statement. (Weak: placements leave with the bounded cache.)
   readonly #registered = new WeakSet<LockPlacement>();
 
   constructor(sessions: SessionSet, tables: TableGuard) {

@@ -99,6 +99,16 @@ export class LockSql {
     const stmt = this.#build(
       `try_${key.kind}${setting ? '_timeout' : ''}${register ? '_register' : ''}`,
       () => {
+        if (!register) {
+          // The common form, once the name is registered: the try is the one-time filter of a
+          // plain SELECT, evaluated before its target list — so no token is drawn and nothing
+          // is set when the lock is held elsewhere.
+          const set = setting
+            ? `, set_config('idle_session_timeout', ${timeoutParam}::text, false) AS t`
+            : '';
+          return `SELECT ${this.#nextToken}::text AS token, pg_backend_pid() AS pid${set}
+WHERE pg_try_advisory_lock(${k.sql})`;
+        }
         const settings = setting
           ? `SELECT set_config('idle_session_timeout', ${timeoutParam}::text, false) FROM l WHERE l.ok`
           : 'SELECT 1 FROM l WHERE l.ok';
