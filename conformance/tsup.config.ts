@@ -18,6 +18,13 @@ const profiles = Object.fromEntries(
     .map((file) => [`backends/${file.slice(0, -3)}`, `src/backends/${file}`]),
 );
 
+// Interop scenarios are imported per backend (`@lockstep/conformance/interop/<backend>`).
+const interop = Object.fromEntries(
+  readdirSync('src/interop')
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .map((file) => [`interop/${file.slice(0, -3)}`, `src/interop/${file}`]),
+);
+
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -26,6 +33,7 @@ export default defineConfig({
     // The child client runs as its own process (process-kill, process-pause, backend.close).
     'child/client': 'src/child/client.ts',
     ...profiles,
+    ...interop,
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -23,7 +23,9 @@
  */
 
 import type { Capabilities } from '@lockstep/core';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
+import { isInteropSkip, runInteropScenario } from './interop/run.js';
+import type { InteropScenario } from './interop/types.js';
 import {
   DEFAULT_TEST_TIMEOUT_MS,
   leaseTtlFor,
@@ -132,3 +134,22 @@ export function skipConformance(reason: string): never {
 }
 
 export type { ConformanceTarget, ServerControl, TargetSource } from './target.js';
+
+/**
+ * Runs one interop scenario inside a vitest test (`it(scenario.title, (context) =>
+ * runInteropTest(context, scenario, target))`): a scenario that cannot run here (no Java, no
+ * `etcdctl` …) marks the test skipped with its reason; any other error fails it. Every client
+ * the scenario opened is closed and every cleanup run before this returns.
+ */
+export async function runInteropTest(
+  context: TestContext,
+  scenario: InteropScenario,
+  target: ConformanceTarget,
+): Promise<void> {
+  try {
+    await runInteropScenario(scenario, target);
+  } catch (error) {
+    if (isInteropSkip(error)) context.skip(error.message);
+    throw error;
+  }
+}

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BackendName } from '@lockstep/core';
+import type { InteropScenario } from '../interop/types.js';
 import type { ConformanceTarget } from '../target.js';
 
 /**
@@ -97,4 +98,10 @@ export interface BackendProfile {
   };
   /** Peer libraries by the name the report shows (e.g. `redlock4`, `redis-semaphore`). */
   readonly peers?: Readonly<Record<string, PeerBench>>;
+  /**
+   * Interop scenarios (lockstep's native locks against other languages' recipes on the same
+   * server), run after the suite; each id (`interop.<peer>`) becomes one more row of this
+   * backend's tests. Loaded lazily so that a profile loads without the peer libraries.
+   */
+  readonly interop?: () => Promise<readonly InteropScenario[]>;
 }

@@ -208,6 +208,7 @@ export const profile: BackendProfile = {
     counterThroughput64: incrSubject,
   },
   peers: redisPeers((url) => [url]),
+  interop: async () => (await import('../interop/redis.js')).REDIS_INTEROP,
 };
 
 export default profile;

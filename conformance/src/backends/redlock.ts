@@ -41,6 +41,9 @@ export const profile: BackendProfile = {
     lockCycle: (url) => floorLockCycle(instanceUrls(url)),
   },
   peers: redisPeers(instanceUrls),
+  interop: async () => [
+    (await import('../interop/redis.js')).redlockQuorumScenario((target) => instanceUrls(target.url)),
+  ],
 };
 
 export default profile;

@@ -9,9 +9,12 @@ import { type CompareBackend, type LoadedProfile, loadProfile } from '../backend
 import type { ProvisionedBackend } from '../backends/profile.js';
 import type { TimeBox } from '../bench/measure.js';
 import { runBenchmarks } from '../bench/run.js';
+import { runInterop } from '../interop/run.js';
+import type { InteropScenario } from '../interop/types.js';
 import { describeMachine } from '../report/machine.js';
 import type { BackendReport, BackendSource, Report } from '../report/types.js';
 import { probeTarget, runConformance, type SelectOptions } from '../run.js';
+import type { ConformanceTarget } from '../target.js';
 import { describeError } from '../tests/assert.js';
 import { TEST_IDS, type TestResult } from '../tests/types.js';
 
@@ -49,6 +52,40 @@ export interface CompareOutcome {
 /** Every test `skip` with one reason: how an unavailable backend appears in the report. */
 function allSkipped(reason: string): TestResult[] {
   return TEST_IDS.map((id) => ({ id, status: 'skip' as const, ms: 0, reason }));
+}
+
+/**
+ * The results of a profile's interop scenarios; a profile whose scenarios cannot even be
+ * loaded (a peer library missing) gives one `skip` row saying so.
+ */
+async function interopResults(
+  load: () => Promise<readonly InteropScenario[]>,
+  target: ConformanceTarget,
+  only: readonly string[] | undefined,
+  log: (line: string) => void,
+): Promise<TestResult[]> {
+  let scenarios: readonly InteropScenario[];
+  try {
+    scenarios = await load();
+  } catch (error) {
+    const reason = `interop scenarios could not be loaded: ${describeError(error)}`;
+    log(`skip interop — ${reason}`);
+    return [{ id: 'interop', status: 'skip', ms: 0, reason }];
+  }
+  if (only !== undefined) {
+    // `--only` names suite ids; interop rows stay in the report, marked as not run.
+    const ids = [...new Set(scenarios.map((scenario) => scenario.id))];
+    return ids.map((id) => ({
+      id,
+      status: 'skip',
+      ms: 0,
+      reason: `not selected (only: ${only.join(', ')})`,
+    }));
+  }
+  return runInterop(target, scenarios, (scenario, status, ms, reason) => {
+    const tail = reason === undefined ? '' : ` — ${reason}`;
+    log(`${status.padEnd(4)} ${scenario.id} (${ms} ms) ${scenario.title}${tail}`);
+  });
 }
 
 /** The source to show for a backend that never started: what compare would have used. */
@@ -120,6 +157,13 @@ export async function runCompare(options: CompareOptions): Promise<CompareOutcom
         log(`${step}: ${reason}`);
         tests = TEST_IDS.map((id) => ({ id, status: 'fail' as const, ms: 0, reason }));
       }
+      if (profile.interop !== undefined && capabilities !== undefined)
+        tests = [
+          ...tests,
+          ...(await interopResults(profile.interop, target, options.select?.only, (line) =>
+            log(`${step}: ${line}`),
+          )),
+        ];
       for (const test of tests)
         if (test.status === 'fail') failures.push(`${name} ${test.id}: ${test.reason}`);
 
