@@ -162,6 +162,7 @@ ON CONFLICT (name) DO UPDATE SET value = c.value + 1 RETURNING value`,
       },
     },
   },
+  interop: async () => (await import('../interop/postgres.js')).POSTGRES_INTEROP,
 };
 
 export default profile;
