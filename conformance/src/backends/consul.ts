@@ -219,4 +219,6 @@ export const profile: BackendProfile = {
       };
     },
   },
+  // Against the emulator here: the report's column carries the emulator caveat.
+  interop: async () => (await import('../interop/consul.js')).CONSUL_INTEROP,
 };

@@ -17,16 +17,21 @@
  * It is a stand-in for the Go client, exercised against the emulator: results are labelled so.
  */
 
+/** api.LockFlagValue: the flags of a key `consul lock` holds. */
 export const LOCK_FLAG_VALUE = 0x2ddccbc058a50c18n;
+/** api.SemaphoreFlagValue: the flags of a `consul lock -n N` semaphore key. */
+export const SEMAPHORE_FLAG_VALUE = 0xe0f69a2baa414de0n;
 
-interface Pair {
+/** A KV entry as api/lock.go reads it. */
+export interface Pair {
   Key: string;
   Session?: string;
   Flags: bigint;
   ModifyIndex: bigint;
 }
 
-async function getPair(
+/** One KV entry (exact 64-bit flags and indexes) and the X-Consul-Index of the answer. */
+export async function getPair(
   httpUrl: string,
   key: string,
   query: string,
