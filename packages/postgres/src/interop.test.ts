@@ -2,7 +2,7 @@
  * Issue 10, PostgreSQL part (`interop.sql-advisory`): `lock(name, { native: KEY })` takes the
  * plain advisory lock KEY — a bigint or a pair of int4 — so `SELECT pg_advisory_lock(KEY)` from
  * psql or any other client excludes lockstep and the other way round, both ways, while
- * lockstep's fencing tokens (kept in a row beside the key) keep increasing.
+ * lockstep's fencing tokens (from its sequence; the key is recorded beside the name) keep increasing.
  */
 
 import { POSTGRES_INTEROP } from '@lockstep/conformance/interop/postgres';
