@@ -174,6 +174,7 @@ export const profile: BackendProfile = {
       },
     },
   },
+  interop: async () => (await import('../interop/etcd.js')).ETCD_INTEROP,
 };
 
 export default profile;
