@@ -49,7 +49,7 @@ async function zookeeper(): Promise<ZooKeeperModule> {
 }
 
 /** A connected raw client for a `zookeeper://h:p[,h:p]` URL (query and path ignored). */
-async function rawClient(url: string): Promise<ZooKeeperClient> {
+export async function rawClient(url: string): Promise<ZooKeeperClient> {
   const servers = decodeURIComponent(url.replace(/^zookeeper:\/\//, '').replace(/[/?#].*$/, ''));
   const client = (await zookeeper()).createClient(servers, { sessionTimeout: RAW_SESSION_MS, retries: 0 });
   await new Promise<void>((resolve, reject) => {
@@ -181,6 +181,7 @@ export const profile: BackendProfile = {
       };
     },
   },
+  interop: async () => (await import('../interop/zookeeper.js')).ZOOKEEPER_INTEROP,
 };
 
 export default profile;

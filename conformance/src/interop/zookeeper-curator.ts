@@ -1,11 +1,12 @@
 /**
  * Runs `CuratorHolder.java` — a small Java program holding Curator's `InterProcessMutex` —
- * against a test server: compiled with `javac` into a temp dir, driven line by line.
+ * against a server: compiled with `javac` into a temp dir (once per process), driven line by line.
  * Needs Java and Debian's Curator jars (`apt-get install -y libcurator-recipes-java`).
  * @module
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,11 @@ const JARS = [
   'slf4j-nop',
 ].map((jar) => join(JARS_DIR, `${jar}.jar`));
 
-const SOURCE = fileURLToPath(new URL('./CuratorHolder.java', import.meta.url));
+// Beside this module in the sources; from the build (dist/interop/), in the shipped src/interop/.
+const SOURCE = [
+  fileURLToPath(new URL('./CuratorHolder.java', import.meta.url)),
+  fileURLToPath(new URL('../../src/interop/CuratorHolder.java', import.meta.url)),
+].find((candidate) => existsSync(candidate));
 
 function onPath(program: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, program)));
@@ -32,6 +37,7 @@ function onPath(program: string): boolean {
 /** Why Curator cannot be run here, or `undefined` when it can. */
 export function curatorUnavailable(): string | undefined {
   if (!onPath('java') || !onPath('javac')) return 'no java/javac on PATH (Java 17 JDK needed)';
+  if (SOURCE === undefined) return 'CuratorHolder.java is missing from @lockstep/conformance';
   const missing = JARS.filter((jar) => !existsSync(jar));
   if (missing.length > 0) {
     return `Curator jars missing (${missing.join(', ')}): apt-get install -y libcurator-recipes-java slf4j`;
@@ -42,11 +48,29 @@ export function curatorUnavailable(): string | undefined {
 /** Compiles the holder into `dir`; returns the class path to run it with. */
 export async function compileHolder(dir: string): Promise<string> {
   const classpath = [dir, ...JARS].join(':');
-  copyFileSync(SOURCE, join(dir, 'CuratorHolder.java'));
+  copyFileSync(SOURCE!, join(dir, 'CuratorHolder.java'));
   await promisify(execFile)('javac', ['-cp', classpath, '-d', dir, join(dir, 'CuratorHolder.java')], {
     timeout: 120_000,
   });
   return classpath;
+}
+
+let compiled: Promise<string> | undefined;
+
+/**
+ * The holder compiled once for this process (javac takes seconds): the class path to run it
+ * with. The temp dir is removed when the process exits.
+ */
+export function compiledHolder(): Promise<string> {
+  if (compiled === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-curator-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    compiled = compileHolder(dir);
+    compiled.catch(() => {
+      compiled = undefined;
+    });
+  }
+  return compiled;
 }
 
 /** One running Java service holding (or not) an InterProcessMutex on `lockPath`. */
