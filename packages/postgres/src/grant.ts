@@ -39,9 +39,9 @@ export function grantFor(
   lock.validUntil = validUntil;
   const check = async (): Promise<boolean> => {
     if (!ours()) return false;
-    let held: Set<string>;
+    let held: boolean;
     try {
-      held = await session.heldInServer();
+      held = await session.holds(pgLocks);
     } catch (error) {
       if (!ours()) return false;
       // The session lives but cannot answer: abandon it rather than keep a lock the handle may
@@ -50,7 +50,7 @@ export function grantFor(
       session.die(mapped);
       throw mapped;
     }
-    return ours() && held.has(pgLocks);
+    return ours() && held;
   };
 
   return {

@@ -14,7 +14,7 @@ import {
 import { useServer } from '@lockstep/testing/vitest';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { pgLocksIdentity } from './keys.js';
+import { advisoryKeyOf, pgLocksIdentity } from './keys.js';
 import {
   abortedAfter,
   advisoryLocks,
@@ -329,20 +329,27 @@ describe('loss', () => {
     await again.release();
   });
 
-  it('a health check that finds the lock gone from pg_locks reports the loss', async () => {
+  it('a health check that finds the lock gone from pg_locks reports the loss (and only for that lock)', async () => {
     const counted = countingPool(server.url);
     const coord = overPool(counted.pool, { prefix: freshPrefix() });
+    // Same TTL: their checks run in the same tick and share one query.
     const held = await coord.lock('vanished', { ttlMs: 1_500 }).acquire();
-    // Drop the lock behind lockstep's back, on the very connection that holds it.
+    const stays = await coord.lock('stays', { ttlMs: 1_500 }).acquire();
     const raw = await rawClient(server.url);
     const holder = await holderPid(raw, coord.prefix, 'vanished');
     const pinned = counted.clients.find((c) => (c as unknown as { processID: number }).processID === holder);
     expect(pinned).toBeDefined();
-    await (pinned as pg.Client).query('SELECT pg_advisory_unlock_all()');
+    // Drop one lock behind lockstep's back, on the very connection that holds it.
+    await (pinned as pg.Client).query('SELECT pg_advisory_unlock($1::bigint)', [
+      advisoryKeyOf('vanished', coord.prefix).toString(),
+    ]);
     const took = await within(abortedAfter(held.signal, performance.now()), 3_000, 'the loss signal');
     expect(took).toBeLessThan(1_500); // the check runs at about ttl/3
     expect((held.signal.reason as LockLostError).reason).toBe('stolen');
     expect(await held.isHeld()).toBe(false);
+    expect(stays.signal.aborted).toBe(false);
+    expect(await stays.isHeld()).toBe(true);
+    await stays.release();
   });
 
   it("idle_session_timeout ends a silent holder's session after its TTL (how a paused holder loses its locks)", async (context) => {

@@ -102,7 +102,7 @@ export class LockSession {
   /** The session's idle timeout now, in ms (0: none). */
   #appliedMs: number;
   readonly #originalMs: number;
-  #heldCheck: Promise<Set<string>> | undefined;
+  #checkBatch: { readonly ids: Set<string>; readonly held: Promise<Set<string>> } | undefined;
   /** Queued and in-flight statements, oldest first. */
   readonly #pending = new Set<Pending>();
   #sending: Pending | undefined;
@@ -259,25 +259,30 @@ export class LockSession {
   }
 
   /**
-   * The advisory locks this session holds according to `pg_locks` (as
-   * `classid/objid/objsubid`). Concurrent callers share one query.
+   * Whether `pg_locks` shows this session holding the advisory lock `id`
+   * (`classid/objid/objsubid`). Checks asked for in the same tick share one query, which
+   * returns only the ids asked for (a session may hold thousands), and raises the idle
+   * timeout if a renewal asked for a longer TTL.
    */
-  heldInServer(): Promise<Set<string>> {
-    const setting = this.timeoutFor();
-    // Join a check in flight, unless this one must also raise the idle timeout.
-    if (this.#heldCheck && setting === null) return this.#heldCheck;
-    const check = this.run(this.#options.sql.held(setting))
-      .then((result) => {
-        const row = result.rows[0] as { pid: number; held: string[] };
-        this.checkPid(row.pid);
-        this.applied(setting);
-        return new Set(row.held);
-      })
-      .finally(() => {
-        if (this.#heldCheck === check) this.#heldCheck = undefined;
+  holds(id: string): Promise<boolean> {
+    let batch = this.#checkBatch;
+    if (!batch) {
+      const ids = new Set<string>();
+      const held = Promise.resolve().then(() => {
+        this.#checkBatch = undefined;
+        const setting = this.timeoutFor();
+        return this.run(this.#options.sql.held([...ids], setting)).then((result) => {
+          const row = result.rows[0] as { pid: number; held: string[] };
+          this.checkPid(row.pid);
+          this.applied(setting);
+          return new Set(row.held);
+        });
       });
-    this.#heldCheck = check;
-    return check;
+      batch = { ids, held };
+      this.#checkBatch = batch;
+    }
+    batch.ids.add(id);
+    return batch.held.then((held) => held.has(id));
   }
 
   /**

@@ -175,19 +175,21 @@ SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
   }
 
   /**
-   * The advisory locks this session holds, from `pg_locks`, as `classid/objid/objsubid` texts.
-   * Also raises the idle timeout when `idleTimeout` is given. Columns: `pid`, `held` (text[]).
+   * Which of `ids` (`classid/objid/objsubid` texts) this session holds, from `pg_locks`. Also
+   * raises the idle timeout when `idleTimeout` is given. Columns: `pid`, `held` (text[]).
    */
-  held(idleTimeout: string | null): Statement {
+  held(ids: readonly string[], idleTimeout: string | null): Statement {
     const setting = this.#timeouts && idleTimeout !== null;
     const stmt = this.#build(`held${setting ? '_timeout' : ''}`, () => {
-      const settings = setting ? `, set_config('idle_session_timeout', $1::text, false) AS t` : '';
+      const settings = setting ? `, set_config('idle_session_timeout', $2::text, false) AS t` : '';
       return `SELECT pg_backend_pid() AS pid, ARRAY(
-  SELECT classid::text || '/' || objid::text || '/' || objsubid::text FROM pg_locks
-  WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND mode = 'ExclusiveLock'
+  SELECT h.id FROM (
+    SELECT classid::text || '/' || objid::text || '/' || objsubid::text AS id FROM pg_locks
+    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND mode = 'ExclusiveLock'
+  ) h WHERE h.id = ANY($1::text[])
 )::text[] AS held${settings}`;
     });
-    return { ...stmt, values: setting ? [idleTimeout] : [] };
+    return { ...stmt, values: setting ? [ids, idleTimeout] : [ids] };
   }
 
   /** Keeps an idle session from reaching its idle timeout. */
