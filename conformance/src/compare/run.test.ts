@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadProfile } from '../backends/load.js';
+import { skipInterop } from '../interop/run.js';
+import { renderMarkdown } from '../report/markdown.js';
 import { runCompare } from './run.js';
 
 describe('runCompare', () => {
@@ -40,6 +42,64 @@ describe('runCompare', () => {
     expect([...outcome.unprovisioned.keys()]).toEqual(['redis', 'etcd']);
     expect(outcome.failures).toEqual([]);
   });
+});
+
+describe('runCompare with interop scenarios', () => {
+  it('adds one row per interop id after the suite: fail beats skip beats pass, cleanups always run', async () => {
+    const memory = await loadProfile('memory');
+    if (!memory.ok) throw new Error(memory.reason);
+    const cleaned: string[] = [];
+    const outcome = await runCompare({
+      backends: ['memory'],
+      bench: false,
+      load: async () => ({
+        ok: true,
+        profile: {
+          ...memory.profile,
+          interop: async () => [
+            {
+              id: 'interop.both',
+              title: 'holds a lock at a native place',
+              run: async (_target, ctx) => {
+                const coord = await ctx.open();
+                const held = await coord.lock('x').acquire();
+                ctx.defer(() => cleaned.push('both-1'));
+                await held.release();
+              },
+            },
+            { id: 'interop.both', title: 'passes too', run: async () => {} },
+            {
+              id: 'interop.broken',
+              title: 'fails',
+              run: async (_target, ctx) => {
+                ctx.defer(() => cleaned.push('broken'));
+                throw new Error('peer held it too');
+              },
+            },
+            {
+              id: 'interop.absent',
+              title: 'cannot run',
+              run: async () => skipInterop('no peer binary (test)'),
+            },
+          ],
+        },
+      }),
+    });
+    const tests = outcome.report.backends[0]!.tests;
+    expect(tests).toHaveLength(24);
+    expect(tests.slice(21).map((t) => [t.id, t.status])).toEqual([
+      ['interop.both', 'pass'],
+      ['interop.broken', 'fail'],
+      ['interop.absent', 'skip'],
+    ]);
+    expect(tests[22]!.reason).toContain('fails: Error: peer held it too');
+    expect(tests[23]!.reason).toContain('no peer binary (test)');
+    expect(cleaned.sort()).toEqual(['both-1', 'broken']);
+    expect(outcome.failures).toEqual([expect.stringContaining('memory interop.broken')]);
+    const markdown = renderMarkdown(outcome.report);
+    expect(markdown).toMatch(/\| `interop\.both` \| ✓ \|/);
+    expect(markdown).toMatch(/\| `interop\.broken` \| ✗/);
+  }, 120_000);
 });
 
 describe('compare CLI', () => {
