@@ -24,10 +24,12 @@ const JARS = [
   'slf4j-nop',
 ].map((jar) => join(JARS_DIR, `${jar}.jar`));
 
-// Beside this module in the sources; from the build (dist/interop/), in the shipped src/interop/.
+// Beside this module in the sources; from the build (dist/interop/ or a chunk in dist/), in the
+// shipped src/interop/.
 const SOURCE = [
   fileURLToPath(new URL('./CuratorHolder.java', import.meta.url)),
   fileURLToPath(new URL('../../src/interop/CuratorHolder.java', import.meta.url)),
+  fileURLToPath(new URL('../src/interop/CuratorHolder.java', import.meta.url)),
 ].find((candidate) => existsSync(candidate));
 
 function onPath(program: string): boolean {
