@@ -426,7 +426,10 @@ export class LockSession {
     // reports its loss as expiry before the lock is given back.
     setImmediate(() => this.#giveUpExpired());
     const quiet = this.#pending.size === 0 && performance.now() - this.#lastSentAt >= interval * 0.9;
-    if (!quiet || !this.#options.sql.timeouts) return this.#armTimer();
+    if (!quiet || !this.#options.sql.timeouts) {
+      this.#armTimer();
+      return;
+    }
     if (this.#locks.size > 0) {
       this.run(this.#options.sql.keepalive()).then(
         () => this.#armTimer(),

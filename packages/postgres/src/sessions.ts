@@ -144,7 +144,10 @@ export class SessionSet {
   finishWaiting(session: LockSession): void {
     if (session.size > 0 || !this.#waiting.delete(session)) return;
     this.releaseSlot();
-    if (this.#closed || session.dead) return this.#giveBack(session);
+    if (this.#closed || session.dead) {
+      this.#giveBack(session);
+      return;
+    }
     // Kept pinned a little while: the next wait (a worker loop takes the lock again at once)
     // skips the pool, the probe and the reset. Slots still bound pinned sessions: active
     // waiting sessions plus idle ones never exceed maxWaitingSessions.
