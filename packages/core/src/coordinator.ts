@@ -4,6 +4,7 @@
  * waiting, counter coalescing, and a close() that leaves nothing behind.
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import { AddCoalescer } from './coalesce.js';
 import type {
   AddOutcome,
@@ -85,6 +86,8 @@ class DriverCoordinator implements Coordinator {
     this.capabilities = driver.capabilities;
     this.prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX);
     this.#recheck = options.recheck;
+    // Every pending wait listens for close(): many concurrent acquires are normal, not a leak.
+    setMaxListeners(0, this.#closing.signal);
   }
 
   lock(name: string, options: LockOptions = {}): Lock {
