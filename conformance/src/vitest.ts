@@ -23,7 +23,15 @@
  */
 
 import type { Capabilities } from '@lockstep/core';
+import {
+  type ServerKind,
+  type ServerSource,
+  type StartServerOptions,
+  startClusterOrSkip,
+  startServerOrSkip,
+} from '@lockstep/testing';
 import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
+import { clusterTarget, serverTarget, type TargetShape } from './backends/server.js';
 import { isInteropSkip, runInteropScenario } from './interop/run.js';
 import type { InteropScenario } from './interop/types.js';
 import {
@@ -152,4 +160,48 @@ export async function runInteropTest(
     if (isInteropSkip(error)) context.skip(error.message);
     throw error;
   }
+}
+
+/** Options of {@link describeServerConformance}. */
+export interface DescribeServerConformanceOptions extends SelectOptions {
+  /** Name of the vitest `describe` block. */
+  readonly name: string;
+  /** The server kind @lockstep/testing starts (`LOCKSTEP_TEST_<KIND>_URL` wins, as always). */
+  readonly kind: ServerKind;
+  /** More than 1 starts a cluster. */
+  readonly nodes?: number;
+  /** Passed to `startServer` / `startCluster`. */
+  readonly start?: StartServerOptions;
+  /** The target's name, adapter, lease and URL options; may depend on where the server came from. */
+  readonly shape: TargetShape | ((source: ServerSource) => TargetShape);
+}
+
+/**
+ * {@link describeConformance} over a server (or cluster) from @lockstep/testing, started in
+ * `beforeAll` and stopped in `afterAll`; every test is skipped with the reason when none can
+ * be provided (and fails instead when `LOCKSTEP_REQUIRE` names the kind).
+ */
+export function describeServerConformance(options: DescribeServerConformanceOptions): void {
+  const { name, kind, nodes = 1, start, shape, ...select } = options;
+  const shapeFor = (source: ServerSource) => (typeof shape === 'function' ? shape(source) : shape);
+  let stop: (() => Promise<void>) | undefined;
+  describeConformance({
+    ...select,
+    name,
+    target: async () => {
+      if (nodes === 1) {
+        const provided = await startServerOrSkip(kind, start);
+        if (!provided.handle) return skipConformance(provided.skipReason);
+        const server = provided.handle;
+        stop = () => server.stop();
+        return serverTarget(server, shapeFor(server.source));
+      }
+      const provided = await startClusterOrSkip(kind, nodes, start);
+      if (!provided.handle) return skipConformance(provided.skipReason);
+      const cluster = provided.handle;
+      stop = () => cluster.stop();
+      return clusterTarget(cluster, shapeFor(cluster.nodes[0]?.source ?? 'binary'));
+    },
+    teardown: () => stop?.(),
+  });
 }

@@ -3,25 +3,72 @@
  * server (or cluster) from @lockstep/testing, wrapped as a {@link ConformanceTarget}.
  * @module
  */
-import { type BackendName, type Coordinator, connect } from '@lockstep/core';
-import type { ServerKind, StartServerOptions } from '@lockstep/testing';
+import { type BackendName, connect } from '@lockstep/core';
+import type { ClusterHandle, ServerHandle, ServerKind, StartServerOptions } from '@lockstep/testing';
 import { type ConformanceTarget, withQueryParam } from '../target.js';
 import type { ProvisionedBackend, ProvisionOptions } from './profile.js';
 
-/** Options of {@link provisionServerTarget}. */
-export interface ServerTargetOptions extends ProvisionOptions {
+/** What a target over a started server or cluster needs besides the server itself. */
+export interface TargetShape {
   readonly name: BackendName;
-  /** The server kind @lockstep/testing starts. */
-  readonly kind: ServerKind;
-  /** More than 1 starts a cluster (`startCluster`); the URL then names every node. */
-  readonly nodes?: number;
   readonly adapterModule: string;
   /** Lease length for the suite's lease tests (see `ConformanceTarget.ttlMs`). */
   readonly ttlMs?: number;
   /** Connect options added to the URL as query parameters (child processes see them too). */
   readonly query?: Readonly<Record<string, string>>;
+}
+
+/** Options of {@link provisionServerTarget}. */
+export interface ServerTargetOptions extends ProvisionOptions, TargetShape {
+  /** The server kind @lockstep/testing starts. */
+  readonly kind: ServerKind;
+  /** More than 1 starts a cluster (`startCluster`); the URL then names every node. */
+  readonly nodes?: number;
   /** Passed to `startServer` / `startCluster`. */
   readonly start?: StartServerOptions;
+}
+
+function withQuery(url: string, query: TargetShape['query']): string {
+  return Object.entries(query ?? {}).reduce((u, [key, value]) => withQueryParam(u, key, value), url);
+}
+
+/**
+ * The target for one running server. Servers we started come with process control
+ * (kill, restart, pause, resume); one given by URL (`env`) does not.
+ */
+export function serverTarget(server: ServerHandle, shape: TargetShape): ConformanceTarget {
+  const url = withQuery(server.url, shape.query);
+  return {
+    name: shape.name,
+    source: server.source,
+    url,
+    adapterModule: shape.adapterModule,
+    ttlMs: shape.ttlMs,
+    connect: (override) => connect(override ?? url),
+    ...(server.source === 'env'
+      ? {}
+      : {
+          server: {
+            kill: () => server.kill(),
+            restart: () => server.restart(),
+            pause: () => server.pause(),
+            resume: () => server.resume(),
+          },
+        }),
+  };
+}
+
+/** The target for a running cluster (its URL names every node; no whole-cluster process control). */
+export function clusterTarget(cluster: ClusterHandle, shape: TargetShape): ConformanceTarget {
+  const url = withQuery(cluster.url, shape.query);
+  return {
+    name: shape.name,
+    source: cluster.nodes[0]?.source ?? 'binary',
+    url,
+    adapterModule: shape.adapterModule,
+    ttlMs: shape.ttlMs,
+    connect: (override) => connect(override ?? url),
+  };
 }
 
 /**
@@ -31,12 +78,8 @@ export interface ServerTargetOptions extends ProvisionOptions {
  */
 export async function provisionServerTarget(options: ServerTargetOptions): Promise<ProvisionedBackend> {
   await import(options.adapterModule);
-  const withOptions = (url: string) =>
-    Object.entries(options.query ?? {}).reduce((u, [key, value]) => withQueryParam(u, key, value), url);
-  const connectTo = (url: string): Promise<Coordinator> => connect(url);
-
   if (options.url !== undefined) {
-    const url = withOptions(options.url);
+    const url = withQuery(options.url, options.query);
     options.log(`${options.name}: using ${url} from --url`);
     const target: ConformanceTarget = {
       name: options.name,
@@ -44,7 +87,7 @@ export async function provisionServerTarget(options: ServerTargetOptions): Promi
       url,
       adapterModule: options.adapterModule,
       ttlMs: options.ttlMs,
-      connect: (override) => connectTo(override ?? url),
+      connect: (override) => connect(override ?? url),
     };
     return { target, stop: async () => {} };
   }
@@ -56,39 +99,11 @@ export async function provisionServerTarget(options: ServerTargetOptions): Promi
   );
   if (nodes === 1) {
     const server = await testing.startServer(options.kind, options.start);
-    const url = withOptions(server.url);
     options.log(`${options.name}: ${server.source} server at ${server.url}`);
-    const target: ConformanceTarget = {
-      name: options.name,
-      source: server.source,
-      url,
-      adapterModule: options.adapterModule,
-      ttlMs: options.ttlMs,
-      connect: (override) => connectTo(override ?? url),
-      ...(server.source === 'env'
-        ? {}
-        : {
-            server: {
-              kill: () => server.kill(),
-              restart: () => server.restart(),
-              pause: () => server.pause(),
-              resume: () => server.resume(),
-            },
-          }),
-    };
-    return { target, stop: () => server.stop() };
+    return { target: serverTarget(server, options), stop: () => server.stop() };
   }
   const cluster = await testing.startCluster(options.kind, nodes, options.start);
-  const url = withOptions(cluster.url);
-  const source = cluster.nodes[0]?.source ?? 'binary';
-  options.log(`${options.name}: ${source} cluster at ${cluster.url}`);
-  const target: ConformanceTarget = {
-    name: options.name,
-    source,
-    url,
-    adapterModule: options.adapterModule,
-    ttlMs: options.ttlMs,
-    connect: (override) => connectTo(override ?? url),
-  };
+  const target = clusterTarget(cluster, options);
+  options.log(`${options.name}: ${target.source} cluster at ${cluster.url}`);
   return { target, stop: () => cluster.stop() };
 }
