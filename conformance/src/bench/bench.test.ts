@@ -98,3 +98,22 @@ describe('bench harness', () => {
     expect(missing).toEqual({ ok: false, reason: 'adapter profile not available yet' });
   });
 });
+
+describe('measureLatencyPair', () => {
+  it('times both sides in alternating slices, each with its own samples', async () => {
+    const { measureLatencyPair } = await import('./measure.js');
+    const order: string[] = [];
+    const slow = async () => {
+      if (order.at(-1) !== 'slow') order.push('slow');
+      await new Promise((r) => setTimeout(r, 2));
+    };
+    const fast = async () => {
+      if (order.at(-1) !== 'fast') order.push('fast');
+    };
+    const [a, b] = await measureLatencyPair(slow, fast, { warmupMs: 20, durationMs: 150 });
+    expect(a.p50).toBeGreaterThan(b.p50);
+    expect(a.p50).toBeGreaterThanOrEqual(1.5);
+    // Several turns each, not one long block per side.
+    expect(order.length).toBeGreaterThanOrEqual(6);
+  });
+});

@@ -74,3 +74,42 @@ export async function measureThroughput(
   await Promise.all(Array.from({ length: concurrency }, caller));
   return throughputFigure(completed, box.durationMs);
 }
+
+/** How long each side of a pair runs before the other takes a turn. */
+const PAIR_SLICE_MS = 25;
+
+/**
+ * Times two operations that will be compared as a ratio (lockstep vs the hand-written
+ * floor) in alternating short slices within one time box, so a change in machine load
+ * affects both sides alike instead of whichever happened to run second.
+ */
+export async function measureLatencyPair(
+  opA: () => Promise<void>,
+  opB: () => Promise<void>,
+  box: TimeBox = DEFAULT_TIME_BOX,
+): Promise<[LatencyFigure, LatencyFigure]> {
+  const sides = [
+    { op: opA, recorder: new LatencyRecorder() },
+    { op: opB, recorder: new LatencyRecorder() },
+  ] as const;
+  const warmupEnd = performance.now() + box.warmupMs;
+  for (let turn = 0; performance.now() < warmupEnd; turn++) {
+    const side = sides[turn % 2]!;
+    const sliceEnd = Math.min(warmupEnd, performance.now() + PAIR_SLICE_MS);
+    while (performance.now() < sliceEnd) await side.op();
+    await yieldTurn();
+  }
+  const end = performance.now() + 2 * box.durationMs;
+  for (let turn = 0; performance.now() < end; turn++) {
+    const side = sides[turn % 2]!;
+    const sliceEnd = Math.min(end, performance.now() + PAIR_SLICE_MS);
+    while (side.recorder.count < MAX_SAMPLES) {
+      const start = performance.now();
+      if (start >= sliceEnd) break;
+      await side.op();
+      side.recorder.record(performance.now() - start);
+    }
+    await yieldTurn();
+  }
+  return [sides[0].recorder.figure(), sides[1].recorder.figure()];
+}

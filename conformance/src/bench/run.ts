@@ -12,7 +12,13 @@ import type { ConformanceTarget } from '../target.js';
 import { describeError } from '../tests/assert.js';
 import { HANDOFF_CONTENDERS, measureHandoff } from './handoff.js';
 import { counterIncrementSubject, lockContenders, lockCycleSubject } from './lockstep.js';
-import { DEFAULT_TIME_BOX, measureLatency, measureThroughput, type TimeBox } from './measure.js';
+import {
+  DEFAULT_TIME_BOX,
+  measureLatency,
+  measureLatencyPair,
+  measureThroughput,
+  type TimeBox,
+} from './measure.js';
 
 /** Concurrent callers of the throughput metrics. */
 export const THROUGHPUT_CALLERS = 64;
@@ -98,6 +104,35 @@ function latencyRecipe(
   };
 }
 
+/**
+ * A metric and its floor, measured interleaved (see {@link measureLatencyPair}) when both
+ * exist, so their ratio holds on a noisy machine; alone otherwise.
+ */
+function pairedLatencyRecipe(
+  metric: string,
+  open: (() => Promise<BenchSubject>) | undefined,
+  floorMetric: string,
+  openFloor: (() => Promise<BenchSubject>) | undefined,
+  box: TimeBox,
+  why: { metric: string; floor: string },
+): Recipe[] {
+  if (!open || !openFloor) {
+    return [
+      latencyRecipe(metric, open, box, why.metric),
+      latencyRecipe(floorMetric, openFloor, box, why.floor),
+    ];
+  }
+  return [
+    {
+      metrics: [metric, floorMetric],
+      measure: () =>
+        withSubject(open, (op) =>
+          withSubject(openFloor, (floorOp) => measureLatencyPair(op, floorOp, box).then((pair) => [...pair])),
+        ),
+    },
+  ];
+}
+
 function throughputRecipe(
   metric: string,
   open: (() => Promise<BenchSubject>) | undefined,
@@ -171,20 +206,22 @@ export async function runBenchmarks(
 
   await runRecipes(
     [
-      latencyRecipe('lock.cycle', () => lockCycleSubject(target), box, ''),
-      latencyRecipe('floor.lock.cycle', hookOpener(profile.floor?.lockCycle, url), box, 'no floor'),
+      ...pairedLatencyRecipe(
+        'lock.cycle',
+        () => lockCycleSubject(target),
+        'floor.lock.cycle',
+        hookOpener(profile.floor?.lockCycle, url),
+        box,
+        { metric: '', floor: 'no floor' },
+      ),
       handoffRecipe(() => lockContenders(target, HANDOFF_CONTENDERS), box, ''),
-      latencyRecipe(
+      ...pairedLatencyRecipe(
         'counter.increment',
         counters ? () => counterIncrementSubject(target) : undefined,
-        box,
-        noCounters,
-      ),
-      latencyRecipe(
         'floor.counter.increment',
         hookOpener(profile.floor?.counterIncrement, url),
         box,
-        'no floor',
+        { metric: noCounters, floor: 'no floor' },
       ),
       throughputRecipe(
         'counter.throughput64',
