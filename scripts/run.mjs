@@ -89,7 +89,7 @@ step('tests (vitest in every package; real servers)');
 const resultsDir = join(root, '.tmp', 'vitest');
 rmSync(resultsDir, { recursive: true, force: true });
 mkdirSync(resultsDir, { recursive: true });
-const testStatus = p(['turbo', 'run', 'test', '--concurrency=1', '--output-logs=full'], {
+const testStatus = p(['turbo', 'run', 'test', '--concurrency=1', '--continue', '--output-logs=full'], {
   allowFail: true,
   env: { LOCKSTEP_VITEST_JSON_DIR: resultsDir },
 });
