@@ -6,7 +6,7 @@
  * @module
  */
 import { linkSignals, sleep } from './abort.js';
-import type { AcquireRequest, LeaseGrant, LockDriver } from './driver.js';
+import type { AcquireRequest, LeaseGrant, LockDriver, LockWatch } from './driver.js';
 import { LockTimeoutError } from './errors.js';
 import { jitter } from './random.js';
 
@@ -55,20 +55,13 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
     if (grant) return { grant, sentAt: started };
     throw new LockTimeoutError(request.lock.name, 0);
   }
-  if (!driver.acquire) {
-    // Fast path: most acquires are uncontended, so try once before building the wait
-    // machinery. A miss costs one attempt more; no release can slip by, because the loop
-    // below opens its watch before it tries again.
-    const grant = await driver.tryAcquire(request);
-    if (grant) return { grant, sentAt: started };
-  }
+  if (!driver.acquire) return waitWithWatch(input, started);
   const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
   const signals = [input.signal, input.closing, timeout].filter((s): s is AbortSignal => s !== undefined);
   const { signal: stop, dispose } = linkSignals(signals);
   try {
-    if (!driver.acquire) return await tryThenWait(driver, request, stop, input.recheck);
     // Queue-based drivers learn of the grant when it happens; per-lock ones set validUntil.
-    const grant = await driver.acquire(request, stop);
+    const grant = await driver.acquire!(request, stop);
     return { grant, sentAt: performance.now() };
   } catch (error) {
     if (timeout?.aborted && !input.signal?.aborted && !input.closing.aborted) {
@@ -80,34 +73,66 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
   }
 }
 
-async function tryThenWait(
-  driver: LockDriver,
-  request: AcquireRequest,
-  stop: AbortSignal,
-  recheck = driver.watch ? WATCHED_RECHECK : POLLED_RECHECK,
-): Promise<TimedGrant> {
+/**
+ * Try-then-wait. The release watch is opened before the first attempt, so no release can
+ * slip between a failed attempt and the wait. Most acquires are uncontended: the timeout and
+ * abort plumbing is only built once the first attempt has failed.
+ */
+async function waitWithWatch(input: WaitInput, started: number): Promise<TimedGrant> {
+  const { driver, request, waitMs } = input;
   const watch = driver.watch?.(request.lock);
   try {
-    let delay = recheck.initialMs;
-    for (;;) {
-      const sentAt = performance.now();
-      const grant = await driver.tryAcquire(request);
-      if (grant) {
-        if (stop.aborted) {
-          // The grant raced the timeout or abort: give it back so nothing is left held.
-          await grant.release().catch(() => {});
-          throw stop.reason;
-        }
-        return { grant, sentAt };
+    const grant = await driver.tryAcquire(request);
+    if (grant) {
+      const aborted = [input.signal, input.closing].find((s) => s?.aborted);
+      if (!aborted) return { grant, sentAt: started };
+      // The grant raced an abort or close: give it back so nothing is left held.
+      await grant.release().catch(() => {});
+      throw aborted.reason;
+    }
+    const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
+    const signals = [input.signal, input.closing, timeout].filter((s): s is AbortSignal => s !== undefined);
+    const { signal: stop, dispose } = linkSignals(signals);
+    try {
+      return await waitThenRetry(driver, request, watch, stop, input.recheck);
+    } catch (error) {
+      if (timeout?.aborted && !input.signal?.aborted && !input.closing.aborted) {
+        throw new LockTimeoutError(request.lock.name, Math.round(performance.now() - started));
       }
-      if (stop.aborted) throw stop.reason;
-      const waitFor = jitter(delay);
-      if (watch) await watch.next(waitFor, stop);
-      else await sleep(waitFor, stop);
-      if (stop.aborted) throw stop.reason;
-      delay = Math.min(delay * 2, recheck.maxMs);
+      throw error;
+    } finally {
+      dispose();
     }
   } finally {
     watch?.close();
+  }
+}
+
+/** After a failed attempt: wait (watch or sleep, with the fallback re-check), retry, repeat. */
+async function waitThenRetry(
+  driver: LockDriver,
+  request: AcquireRequest,
+  watch: LockWatch | undefined,
+  stop: AbortSignal,
+  recheck = watch ? WATCHED_RECHECK : POLLED_RECHECK,
+): Promise<TimedGrant> {
+  let delay = recheck.initialMs;
+  for (;;) {
+    if (stop.aborted) throw stop.reason;
+    const waitFor = jitter(delay);
+    if (watch) await watch.next(waitFor, stop);
+    else await sleep(waitFor, stop);
+    if (stop.aborted) throw stop.reason;
+    delay = Math.min(delay * 2, recheck.maxMs);
+    const sentAt = performance.now();
+    const grant = await driver.tryAcquire(request);
+    if (grant) {
+      if (stop.aborted) {
+        // The grant raced the timeout or abort: give it back so nothing is left held.
+        await grant.release().catch(() => {});
+        throw stop.reason;
+      }
+      return { grant, sentAt };
+    }
   }
 }

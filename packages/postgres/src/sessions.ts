@@ -265,9 +265,8 @@ export class SessionSet {
         outcome();
         return true;
       };
-      const giveUp = (error: unknown) => {
-        if (finish(() => reject(error))) connecting.then((c) => c.release()).catch(() => {});
-      };
+      // A connection that arrives after we gave up is returned by the handler below (once).
+      const giveUp = (error: unknown) => finish(() => reject(error));
       const onAbort = () => giveUp(signal?.reason);
       const timer = setTimeout(() => giveUp(new PoolExhaustedError(timeoutMs)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
