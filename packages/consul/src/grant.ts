@@ -13,7 +13,7 @@
  * by another session, or a renewal check found the same. Then `lost` aborts, once.
  * @module
  */
-import { type LeaseGrant, sleep } from '@lockstep/core';
+import { type LeaseGrant, LossFlag, type LossNotice, sleep } from '@lockstep/core';
 import { followKey } from './blocking.js';
 import type { ConsulHttp } from './http.js';
 import type { KvEntry } from './json.js';
@@ -51,7 +51,7 @@ export interface GrantContext {
 export class ConsulGrant implements LeaseGrant, SessionMember {
   readonly fencingToken: bigint;
   readonly #ctx: GrantContext;
-  readonly #lost = new AbortController();
+  readonly #lost = new LossFlag();
   /** Created when the monitor starts: most short holds never need one. */
   #monitor: AbortController | undefined;
   readonly #monitorTimer: NodeJS.Timeout;
@@ -67,8 +67,8 @@ export class ConsulGrant implements LeaseGrant, SessionMember {
     this.#monitorTimer.unref();
   }
 
-  get lost(): AbortSignal {
-    return this.#lost.signal;
+  get lost(): LossNotice {
+    return this.#lost;
   }
 
   /**

@@ -7,6 +7,7 @@
  * granularity and above the declared minimum, amounts are non-zero safe integers.
  * @module
  */
+import type { LossFlag, LossNotice } from './loss.js';
 import type { BackendName, Capabilities, NativeLockLocation } from './types.js';
 
 /** Where a lock or counter lives. Adapters derive their keys from these fields injectively. */
@@ -46,8 +47,9 @@ export interface LeaseGrant {
   /**
    * Aborted by the driver as soon as the backend tells it ownership is gone (session
    * expired, connection ended, key deleted). Core then aborts the handle's signal.
+   * A {@link LossFlag} per grant, or an `AbortSignal` shared by many (a session's).
    */
-  readonly lost?: AbortSignal;
+  readonly lost?: LossNotice;
   /**
    * Optional `performance.now()` instant until which the lease is certainly ours (Redlock
    * subtracts elapsed time and drift). Default: the instant the request was sent + ttl.

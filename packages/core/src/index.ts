@@ -23,6 +23,7 @@ export {
 export type * from './driver.js';
 export * from './errors.js';
 export { normaliseTtl } from './lease.js';
+export { LossFlag, type LossNotice } from './loss.js';
 export { connectMemory, MEMORY_CAPABILITIES } from './memory/index.js';
 export { decodeName, encodeName, hash64, MAX_NAME_BYTES, validateName } from './names.js';
 export { ReleaseHub, type ReleaseHubHooks } from './notify.js';

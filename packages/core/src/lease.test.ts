@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { createCoordinator } from './coordinator.js';
 import type { BackendDriver, LeaseGrant } from './driver.js';
 import { LockLostError } from './errors.js';
+import { LossFlag, type LossNotice } from './loss.js';
 import { MEMORY_CAPABILITIES } from './memory/driver.js';
 
 /** A one-lock driver whose renew behaviour the test controls. */
 function scriptedDriver(
   renew: () => Promise<boolean>,
-  lost?: AbortController,
+  lost?: { signal: LossNotice },
   lease: 'per-lock' | 'per-session' = 'per-lock',
 ) {
   let renewals = 0;
@@ -98,6 +99,23 @@ describe('lease handles', () => {
     expect(reason.reason).toBe('session-lost');
     await expect(held.extend()).rejects.toBeInstanceOf(LockLostError);
     await coord.close();
+  });
+
+  it('a LossFlag loss aborts the signal, whether it was asked for before or only after', async () => {
+    for (const askFirst of [true, false]) {
+      const flag = new LossFlag();
+      const s = scriptedDriver(async () => true, { signal: flag });
+      const coord = createCoordinator(s.driver);
+      const held = await coord.lock('x', { ttlMs: 10_000 }).acquire();
+      const early = askFirst ? held.signal : undefined;
+      expect(early?.aborted).not.toBe(true);
+      flag.abort(new Error('node deleted'));
+      expect(held.signal.aborted).toBe(true);
+      if (early) expect(held.signal).toBe(early);
+      expect((held.signal.reason as LockLostError).reason).toBe('session-lost');
+      await expect(held.extend()).rejects.toBe(held.signal.reason);
+      await coord.close();
+    }
   });
 
   it('release never aborts the signal, stops renewal, and close() releases what is held', async () => {

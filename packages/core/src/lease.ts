@@ -45,7 +45,9 @@ export function normaliseTtl(ttlMs: unknown, minTtlMs: number, granularityMs: nu
 export class LeaseHandle implements LockHandle {
   readonly name: string;
   readonly #ctx: LeaseContext;
-  readonly #controller = new AbortController();
+  /** Created on first use of `signal`: most handles are released without anyone asking for it. */
+  #controller: AbortController | undefined;
+  #lossError: LockLostError | undefined;
   #ttlMs: number;
   #state: State = 'held';
   #validUntil: number;
@@ -87,6 +89,10 @@ export class LeaseHandle implements LockHandle {
   }
 
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#lossError) this.#controller.abort(this.#lossError);
+    }
     return this.#controller.signal;
   }
 
@@ -160,8 +166,7 @@ export class LeaseHandle implements LockHandle {
 
   #assertHeld(): void {
     if (this.#state === 'lost') {
-      const reason = this.#controller.signal.reason;
-      throw reason instanceof LockLostError ? reason : new LockLostError(this.name, 'stolen');
+      throw this.#lossError ?? new LockLostError(this.name, 'stolen');
     }
     if (this.#state === 'released') throw new LockLostError(this.name, 'stolen', { cause: 'released' });
   }
@@ -221,7 +226,8 @@ export class LeaseHandle implements LockHandle {
     this.#stopTimers();
     this.#ctx.onSettled(this);
     const error = new LockLostError(this.name, reason, cause === undefined ? undefined : { cause });
-    this.#controller.abort(error);
+    this.#lossError = error;
+    this.#controller?.abort(error);
   }
 
   #stopTimers(): void {

@@ -57,8 +57,7 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
   }
   if (!driver.acquire) return waitWithWatch(input, started);
   const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
-  const signals = [input.signal, input.closing, timeout].filter((s): s is AbortSignal => s !== undefined);
-  const { signal: stop, dispose } = linkSignals(signals);
+  const { signal: stop, dispose } = stopSignal(input, timeout);
   try {
     // Queue-based drivers learn of the grant when it happens; per-lock ones set validUntil.
     const grant = await driver.acquire!(request, stop);
@@ -91,8 +90,7 @@ async function waitWithWatch(input: WaitInput, started: number): Promise<TimedGr
       throw aborted.reason;
     }
     const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
-    const signals = [input.signal, input.closing, timeout].filter((s): s is AbortSignal => s !== undefined);
-    const { signal: stop, dispose } = linkSignals(signals);
+    const { signal: stop, dispose } = stopSignal(input, timeout);
     try {
       return await waitThenRetry(driver, request, watch, stop, input.recheck);
     } catch (error) {
@@ -106,6 +104,21 @@ async function waitWithWatch(input: WaitInput, started: number): Promise<TimedGr
   } finally {
     watch?.close();
   }
+}
+
+/**
+ * One signal for "stop waiting": the caller's, the coordinator's close, the timeout. A plain
+ * `acquire()` has only the close signal, which then serves as is (linking costs an
+ * AbortSignal and a listener per acquire).
+ */
+function stopSignal(
+  input: WaitInput,
+  timeout: AbortSignal | undefined,
+): { signal: AbortSignal; dispose: () => void } {
+  if (input.signal === undefined && timeout === undefined)
+    return { signal: input.closing, dispose: () => {} };
+  const signals = [input.signal, input.closing, timeout].filter((s): s is AbortSignal => s !== undefined);
+  return linkSignals(signals);
 }
 
 /** After a failed attempt: wait (watch or sleep, with the fallback re-check), retry, repeat. */

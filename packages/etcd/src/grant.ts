@@ -3,7 +3,7 @@
  * at about ttl/3 through {@link EtcdGrant.renew} and watches {@link EtcdGrant.lost}.
  * @module
  */
-import type { LeaseGrant } from '@lockstep/core';
+import { type LeaseGrant, LossFlag, type LossNotice } from '@lockstep/core';
 import { remove, stillQueued } from './queue.js';
 import type { EtcdRpc } from './rpc.js';
 import type { LeaseSession } from './session.js';
@@ -28,7 +28,7 @@ export class EtcdGrant implements LeaseGrant {
   readonly #ctx: GrantContext;
   readonly #seat: Seat;
   readonly #key: string;
-  readonly #lost = new AbortController();
+  readonly #lost = new LossFlag();
   #session: LeaseSession;
   #settled = false;
   #followed: LeaseSession | undefined;
@@ -47,8 +47,8 @@ export class EtcdGrant implements LeaseGrant {
   }
 
   /** Aborted when the lease under our key is gone (every lock on that lease is lost with it). */
-  get lost(): AbortSignal {
-    return this.#lost.signal;
+  get lost(): LossNotice {
+    return this.#lost;
   }
 
   /**

@@ -3,7 +3,7 @@
  * operations a Redis lock has. Shared by the single-instance and Redlock drivers.
  * @module
  */
-import type { LeaseGrant } from '@lockstep/core';
+import { type LeaseGrant, LossFlag } from '@lockstep/core';
 import type { LossMonitor } from './loss-monitor.js';
 
 /** Owner-checked operations on one granted lock. */
@@ -29,7 +29,7 @@ export interface GrantDetails {
  * stops being monitored: core already knows it is over.
  */
 export function monitoredGrant(ops: OwnedLockOps, monitor: LossMonitor, details: GrantDetails): LeaseGrant {
-  const lost = new AbortController();
+  const lost = new LossFlag();
   const untrack = monitor.track({
     stillHeld: () => ops.isHeld(),
     markLost: (why) => lost.abort(new Error(why)),
@@ -37,7 +37,7 @@ export function monitoredGrant(ops: OwnedLockOps, monitor: LossMonitor, details:
   return {
     fencingToken: details.fencingToken,
     validUntil: details.validUntil,
-    lost: lost.signal,
+    lost,
     async renew(ttlMs) {
       const ours = await ops.extend(ttlMs);
       if (!ours) untrack();

@@ -7,8 +7,7 @@
  * deletion (by an operator, or the server expiring the session) is noticed at once.
  * @module
  */
-import type { LeaseGrant } from '@lockstep/core';
-import { BackendUnavailableError } from '@lockstep/core';
+import { BackendUnavailableError, type LeaseGrant, LossFlag, type LossNotice } from '@lockstep/core';
 import type { Contender } from './contender.js';
 import { Code, hasCode, unavailable } from './errors.js';
 import { EventType, type RawWatchEvent } from './raw.js';
@@ -32,7 +31,7 @@ export class ZkGrant implements LeaseGrant, SessionMember {
   readonly fencingToken: bigint;
   readonly #ctx: GrantContext;
   readonly #contender: Contender;
-  readonly #lost = new AbortController();
+  readonly #lost = new LossFlag();
   /** One watcher function per grant: the client keeps a given function once per path. */
   readonly #watcher = (event: RawWatchEvent) => this.#onNodeEvent(event);
   #state: State = 'held';
@@ -49,8 +48,8 @@ export class ZkGrant implements LeaseGrant, SessionMember {
     this.#lose(reason, true);
   }
 
-  get lost(): AbortSignal {
-    return this.#lost.signal;
+  get lost(): LossNotice {
+    return this.#lost;
   }
 
   /** The path of our node (for tests and diagnostics). */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { AcquireRequest, BackendDriver, CounterRef, LeaseGrant, ResourceRef } from '../driver.js';
+import type { LossFlag } from '../loss.js';
 import type { Capabilities } from '../types.js';
 import { type MemorySpace, memorySpace } from './space.js';
 
@@ -70,13 +71,13 @@ export function memoryDriver(spaceName: string): BackendDriver {
 function grantFor(
   space: MemorySpace,
   request: AcquireRequest,
-  holder: { token: bigint; lost: AbortController; expiresAt: number },
+  holder: { token: bigint; lost: LossFlag; expiresAt: number },
 ): LeaseGrant {
   const key = lockKey(request.lock);
   const owner = request.ownerId;
   return {
     fencingToken: holder.token,
-    lost: holder.lost.signal,
+    lost: holder.lost,
     validUntil: performance.now() + (holder.expiresAt - Date.now()),
     renew: async (ttlMs) => space.renew(key, owner, ttlMs),
     release: async () => space.unlock(key, owner),

@@ -9,11 +9,12 @@
 
 import { applyDelta } from '../bounds.js';
 import type { AddOutcome, CounterRef } from '../driver.js';
+import { LossFlag } from '../loss.js';
 
 interface Holder {
   readonly owner: string;
   readonly token: bigint;
-  readonly lost: AbortController;
+  readonly lost: LossFlag;
   expiresAt: number;
   timer: NodeJS.Timeout;
 }
@@ -122,7 +123,7 @@ export class MemorySpace {
     const holder: Holder = {
       owner,
       token: entry.lastToken,
-      lost: new AbortController(),
+      lost: new LossFlag(),
       expiresAt: Date.now() + ttlMs,
       timer: undefined as unknown as NodeJS.Timeout,
     };
