@@ -1,11 +1,15 @@
 /**
  * Joining a lock's queue: one EPHEMERAL_SEQUENTIAL child with a protected name, its fencing
- * token, and the queue as it stood right after — in one round trip for lockstep's own locks.
+ * token, and — when anyone else is queued — the queue as it stood right after.
  *
  * Round trips (pipelined requests leave together and are answered in order):
- * - lockstep layout: `multi(create child, setData queue)` + `getChildren queue` → 1 RTT. The
- *   multi is one transaction with one zxid, so the queue node's new `mzxid` *is* our child's
- *   `czxid` — the fencing token without a separate read (node-zookeeper-client has no create2).
+ * - lockstep layout: `multi(create child, setData queue)` → 1 RTT. The multi is one
+ *   transaction with one zxid, so the queue node's new `mzxid` *is* our child's `czxid` — the
+ *   fencing token without a separate read (node-zookeeper-client has no create2) — and the
+ *   queue node's `numChildren` in the same reply says whether anyone else is queued. Alone, we
+ *   hold the lock and nothing needs listing (the common, uncontended case). Otherwise everyone
+ *   else was there first (sequence numbers only grow), so a `tryAcquire` already knows it lost;
+ *   a waiter lists the queue (`getChildren`, 1 more RTT) to find its predecessor.
  * - native layout: `create child` + `getChildren queue`, then `exists child` for the czxid → 2
  *   RTTs. The queue node there may belong to someone else, so lockstep does not write its data.
  * - queue node missing: its ancestors are created (all pipelined, 1 RTT) and the above retried.
@@ -37,8 +41,11 @@ export interface Contender {
   readonly path: string;
   /** Its czxid: the fencing token if it comes to hold the lock. */
   readonly token: bigint;
-  /** The queue's children as listed right after the create. */
-  readonly children: readonly string[];
+  /**
+   * The queue's children right after the create; `undefined` when ZooKeeper's count showed
+   * that others were queued before us and nobody has listed them yet.
+   */
+  readonly children: readonly string[] | undefined;
   /** Protected prefixes of earlier creates whose outcome stayed unknown (delete on sight). */
   readonly orphans: readonly string[];
 }
@@ -79,26 +86,23 @@ interface Created {
   readonly name: string;
   readonly path: string;
   readonly token: bigint;
-  readonly children: readonly string[];
+  readonly children: readonly string[] | undefined;
 }
 
 async function createFenced(session: ZkSession, queue: string, prefix: string): Promise<Created> {
-  // Sent together; when the multi fails so does the listing, and the multi's error is reported.
-  const [[createResult, touchResult], { children }] = await Promise.all(
-    session.together(() => [
-      session.multi(`enqueue in ${queue}`, (tx) => {
-        tx.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
-        tx.setData(queue, EMPTY, -1);
-      }),
-      session.getChildren(queue),
-    ]),
-  );
+  const [createResult, touchResult] = await session.multi(`enqueue in ${queue}`, (tx) => {
+    tx.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
+    tx.setData(queue, EMPTY, -1);
+  });
   const path = createResult?.path;
   const stat = touchResult?.stat;
   if (path === undefined || stat === undefined) {
     throw new ZkError(Number.NaN, `enqueue in ${queue}: unexpected multi reply`);
   }
-  return { name: basename(path), path, token: zxid(stat.mzxid), children };
+  const name = basename(path);
+  // The count is the queue's as of our own transaction: 1 is our child alone.
+  const children = stat.numChildren === 1 ? [name] : undefined;
+  return { name, path, token: zxid(stat.mzxid), children };
 }
 
 async function createNative(session: ZkSession, queue: string, prefix: string): Promise<Created> {
@@ -138,19 +142,26 @@ export async function ensurePath(session: ZkSession, path: string): Promise<bool
 
 /** After a lost create reply: our child, if the create did happen. Retries listing until answered. */
 async function findByPrefix(session: ZkSession, queue: string, prefix: string): Promise<Created | undefined> {
-  const children = await patiently(session, () => session.getChildren(queue)).then(
-    (listed) => listed.children,
-    (error) => {
-      if (hasCode(error, Code.NO_NODE)) return [] as string[];
-      throw error;
-    },
-  );
+  const children = await listQueue(session, queue);
   const name = children.find((c) => c.startsWith(prefix));
   if (name === undefined) return undefined;
   const path = child(queue, name);
   const stat = await patiently(session, () => session.exists(path));
   if (stat === null) return undefined;
   return { name, path, token: zxid(stat.czxid), children };
+}
+
+/**
+ * The children of `queue` (none when the queue node is gone), asked until answered while the
+ * session lives.
+ */
+export async function listQueue(session: ZkSession, queue: string, signal?: AbortSignal): Promise<string[]> {
+  try {
+    return (await patiently(session, () => session.getChildren(queue), signal)).children;
+  } catch (error) {
+    if (hasCode(error, Code.NO_NODE)) return [];
+    throw error;
+  }
 }
 
 /**

@@ -4,8 +4,9 @@
  * ahead (no herd) and look again when it goes. Core adds everything above it (validation,
  * timeouts, handles, renewal scheduling).
  *
- * Round trips: an uncontended acquire is 1 (see `contender.ts`), a release 1; a waiter spends
- * one `getData`+watch per predecessor and one `getChildren` per wake-up.
+ * Round trips: an uncontended acquire is 1 (see `contender.ts`), a release 1, a `tryAcquire`
+ * that finds the lock taken 2 (the create, then the delete); a waiter spends one `getChildren`
+ * after joining, then one `getData`+watch per predecessor and one `getChildren` per wake-up.
  * @module
  */
 import { randomUUID } from 'node:crypto';
@@ -17,7 +18,7 @@ import {
   type LockRef,
   type NativeLockLocation,
 } from '@lockstep/core';
-import { type Contender, enqueue, patiently } from './contender.js';
+import { type Contender, enqueue, listQueue } from './contender.js';
 import { Code, hasCode, unavailable } from './errors.js';
 import { type GrantContext, ZkGrant } from './grant.js';
 import { asUuid, child, type LockLayout, lockLayout, validateNativePath } from './paths.js';
@@ -67,8 +68,7 @@ export class ZkLocks implements LockDriver {
       reaper.leave(layout);
       throw unavailable('try-acquire', error);
     }
-    const children = await this.#withoutStrays(contender, contender.children).catch(() => contender.children);
-    if (positionOf(children, contender.name).kind === 'holder') return this.#grant(contender);
+    if (await this.#isFirst(contender)) return this.#grant(contender);
     await this.#withdraw(contender);
     return null;
   }
@@ -99,6 +99,7 @@ export class ZkLocks implements LockDriver {
       if (
         contender.orphans.length === 0 &&
         !signal.aborted &&
+        contender.children !== undefined &&
         positionOf(contender.children, contender.name).kind === 'holder'
       ) {
         return this.#grant(contender);
@@ -139,6 +140,14 @@ export class ZkLocks implements LockDriver {
     let fallbackMs: number = WAIT_RECHECK.initialMs;
     for (;;) {
       if (signal.aborted || !session.live) return 'stopped';
+      if (children === undefined) {
+        const listed = await listQueue(session, layout.queue, signal).catch((error: unknown) => {
+          if (signal.aborted || !session.live) return undefined;
+          throw error;
+        });
+        if (!listed) return 'stopped';
+        children = listed;
+      }
       children = await this.#withoutStrays(contender, children);
       const position = positionOf(children, contender.name);
       if (position.kind === 'holder') return 'held';
@@ -150,17 +159,25 @@ export class ZkLocks implements LockDriver {
         signal,
       );
       fallbackMs = woke === 'timer' ? Math.min(fallbackMs * 2, WAIT_RECHECK.maxMs) : WAIT_RECHECK.initialMs;
-      if (signal.aborted || !session.live) return 'stopped';
-      const listed = await patiently(session, () => session.getChildren(layout.queue), signal).catch(
-        (error: unknown) => {
-          if (hasCode(error, Code.NO_NODE)) return { children: [] as string[] };
-          if (signal.aborted || !session.live) return undefined;
-          throw error;
-        },
-      );
-      if (!listed) return 'stopped';
-      children = listed.children;
+      children = undefined; // look at the queue again
     }
+  }
+
+  /**
+   * Whether a fresh contender is first in its queue, for `tryAcquire`. When the create's reply
+   * counted others in the queue they were all there before us — unless they are our own strays
+   * from creates whose replies were lost, which only a listing can tell apart.
+   */
+  async #isFirst(contender: Contender): Promise<boolean> {
+    let { children } = contender;
+    if (children === undefined) {
+      if (contender.orphans.length === 0) return false;
+      children = await listQueue(contender.session, contender.layout.queue).catch(() => undefined);
+      if (children === undefined) return false;
+    }
+    const listed = children;
+    const rest = await this.#withoutStrays(contender, listed).catch(() => listed);
+    return positionOf(rest, contender.name).kind === 'holder';
   }
 
   /** Deletes children left by our own earlier creates whose replies were lost; returns the rest. */

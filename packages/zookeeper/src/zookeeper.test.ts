@@ -164,6 +164,38 @@ describe('the queue', () => {
     expect(order).toEqual([1, 2, 3, 4]);
   });
 
+  it('round trips: an uncontended acquire is one multi, a refused tryAcquire lists nothing, a waiter lists once', async () => {
+    const name = unique('trips');
+    let counts = new Map<string, number>();
+    const c = zookeeperCoordinator(() => {
+      const client = createRawClient(serversOf(zk.url), { sessionTimeout: 10_000, retries: 0 });
+      counts = countRequests(client);
+      return client;
+    });
+    opened.push(c);
+    // The session's own heartbeat (`exists /`) is not part of any lock operation.
+    const trips = () => Object.fromEntries([...counts].filter(([method]) => method !== 'exists'));
+    const other = await coordinator();
+    await (await c.lock(name).acquire()).release(); // connects and creates the queue node
+    counts.clear();
+    const held = await c.lock(name).acquire();
+    expect(trips()).toEqual({ transaction: 1 });
+    await held.release();
+    const theirs = await other.lock(name).acquire();
+    counts.clear();
+    expect(await c.lock(name).tryAcquire()).toBeNull();
+    // The multi's reply counted the holder's node ahead of ours: no listing, just our delete.
+    expect(trips()).toEqual({ transaction: 1, remove: 1 });
+    counts.clear();
+    const waiting = c.lock(name).acquire();
+    await until('waiter watching', async () => (counts.get('getData') ?? 0) === 1);
+    expect(counts.get('getChildren')).toBe(1);
+    await theirs.release();
+    const mine = await waiting;
+    expect(mine.fencingToken).toBeGreaterThan(theirs.fencingToken);
+    await mine.release();
+  });
+
   it('a waiter that times out or is aborted deletes its node before it rejects', async () => {
     const [a, b] = [await coordinator(), await coordinator()];
     const tree = await raw();
