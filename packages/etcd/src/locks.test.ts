@@ -61,6 +61,22 @@ describe('etcd locks: round trips and the queue', () => {
     await held.release();
   });
 
+  it('a contended acquire joins the queue in two round trips: the refused fast put, then the enqueue', async () => {
+    const a = await coordinator('join-rt');
+    const b = await coordinator('join-rt');
+    await (await b.lock('x').acquire()).release(); // grants b's lease
+    const held = await a.lock('x').acquire();
+    const { rpc } = driverOf(b).context;
+    const before = rpc.calls;
+    const waiting = b.lock('x').acquire();
+    await queued('join-rt', 'x', 2);
+    expect(rpc.calls - before).toBe(2);
+    await held.release();
+    const next = await waiting;
+    expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+    await next.release();
+  });
+
   it('grants in FIFO order, with increasing tokens', async () => {
     const a = await coordinator('fifo');
     const b = await coordinator('fifo');

@@ -31,6 +31,8 @@ import type { Wake } from './watch.js';
 /** The fallback re-check of a waiter: a safety net under the watch, never the mechanism. */
 export const WAIT_RECHECK = { initialMs: 250, maxMs: 2_000 } as const;
 
+const OWNER: Position = { kind: 'owner' };
+
 /** One acquire's seat (session and slot) and key. */
 interface Attempt {
   readonly seat: Seat;
@@ -82,7 +84,7 @@ export class EtcdLocks implements LockDriver {
       const attempt = begun instanceof Promise ? await begun : begun;
       let enqueued: Enqueued;
       try {
-        enqueued = await enqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
+        enqueued = await this.#enqueue(attempt);
       } catch (error) {
         if (this.#leaseVanished(attempt, error)) {
           if (retry === 0) continue;
@@ -101,6 +103,19 @@ export class EtcdLocks implements LockDriver {
       }
       return this.#grant(attempt, enqueued.token);
     }
+  }
+
+  /**
+   * Joins the queue. Most acquires find the lock free, so the first request is the lightest
+   * one that can grant it (put only if the queue is empty); only when that is refused does the
+   * full enqueue (put, and read our predecessor) follow — one more round trip for a contender
+   * that is going to wait anyway.
+   */
+  async #enqueue({ contender, seat }: Attempt): Promise<Enqueued> {
+    const { rpc } = this.#ctx;
+    const token = await tryEnqueue(rpc, contender, seat.session.id);
+    if (token !== undefined) return { token, position: OWNER };
+    return enqueue(rpc, contender, seat.session.id);
   }
 
   /**

@@ -4,10 +4,11 @@
  * others each watch only the key just ahead of them, and re-check when it goes.
  *
  * Round trips:
+ * - try: ONE transaction that puts our key only if the queue is empty. An acquire starts with
+ *   it too: uncontended, acquiring is this one (small) round trip.
  * - enqueue: ONE transaction. Empty queue: it puts our key and we hold the lock. Otherwise it
  *   puts our key and reads the two newest keys of the queue: ours is the newest, so the other
- *   is our predecessor. Uncontended, acquiring is this one round trip.
- * - try: ONE transaction that puts our key only if the queue is empty.
+ *   is our predecessor. An acquire sends it when the try was refused.
  * - re-check (after the predecessor's delete): ONE read-only transaction that confirms our key
  *   still exists with our revision and reads the newest key older than ours.
  * - release: ONE delete of our key.
