@@ -99,21 +99,26 @@ describe('bench harness', () => {
   });
 });
 
-describe('measureLatencyPair', () => {
-  it('times both sides in alternating slices, each with its own samples', async () => {
-    const { measureLatencyPair } = await import('./measure.js');
+describe('measureLatencyGroup', () => {
+  it('times every operation in turns of short slices, each with its own samples', async () => {
+    const { measureLatencyGroup } = await import('./measure.js');
     const order: string[] = [];
-    const slow = async () => {
-      if (order.at(-1) !== 'slow') order.push('slow');
-      await new Promise((r) => setTimeout(r, 2));
+    const step = (name: string, ms: number) => async () => {
+      if (order.at(-1) !== name) order.push(name);
+      await new Promise((r) => (ms > 0 ? setTimeout(r, ms) : setImmediate(r)));
     };
-    const fast = async () => {
-      if (order.at(-1) !== 'fast') order.push('fast');
-    };
-    const [a, b] = await measureLatencyPair(slow, fast, { warmupMs: 20, durationMs: 300 });
-    expect(a.p50).toBeGreaterThan(b.p50);
-    expect(a.p50).toBeGreaterThanOrEqual(1.5);
-    // Several turns each, not one long block per side (24 slices at most; fewer on a busy machine).
-    expect(order.length).toBeGreaterThanOrEqual(4);
+    const [slow, fast, slower] = await measureLatencyGroup(
+      [step('slow', 2), step('fast', 0), step('slower', 6)],
+      {
+        warmupMs: 20,
+        durationMs: 200,
+      },
+    );
+    expect(slow!.p50).toBeGreaterThan(fast!.p50);
+    expect(slower!.p50).toBeGreaterThan(slow!.p50);
+    expect(slow!.p50).toBeGreaterThanOrEqual(1.5);
+    // Several turns each, not one long block per operation (fewer on a busy machine).
+    const measured = order.slice(-6);
+    expect(new Set(measured)).toEqual(new Set(['slow', 'fast', 'slower']));
   });
 });

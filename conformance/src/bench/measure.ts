@@ -75,37 +75,35 @@ export async function measureThroughput(
   return throughputFigure(completed, box.durationMs);
 }
 
-/** How long each side of a pair runs before the other takes a turn. */
-const PAIR_SLICE_MS = 25;
+/** How long each operation of an interleaved group runs before the next takes a turn. */
+const SLICE_MS = 25;
 
 /**
- * Times two operations that will be compared as a ratio (lockstep vs the hand-written
- * floor) in alternating short slices within one time box, so a change in machine load
- * affects both sides alike instead of whichever happened to run second.
+ * Times operations that will be compared as ratios (lockstep, its hand-written floor, the
+ * peer libraries) in turns of short slices within one time box — each gets
+ * `box.durationMs` of measured time in all — so a change in machine load affects them all
+ * alike instead of whichever happened to run at a quiet moment. Figures come back in the
+ * order of `ops`.
  */
-export async function measureLatencyPair(
-  opA: () => Promise<void>,
-  opB: () => Promise<void>,
+export async function measureLatencyGroup(
+  ops: ReadonlyArray<() => Promise<void>>,
   box: TimeBox = DEFAULT_TIME_BOX,
-): Promise<[LatencyFigure, LatencyFigure]> {
-  const sides = [
-    { op: opA, recorder: new LatencyRecorder() },
-    { op: opB, recorder: new LatencyRecorder() },
-  ] as const;
-  // Warm up as long as one side is measured: the longer code path (lockstep's, not the floor's
-  // few lines) takes thousands of calls to be fully compiled, and a short warm-up would charge
-  // it for its own JIT (seen: 1.20× in the first 1.5 s, then 1.10× for the rest of the run).
+): Promise<LatencyFigure[]> {
+  const sides = ops.map((op) => ({ op, recorder: new LatencyRecorder() }));
+  // Warm up as long as one operation is measured: the longer code path (lockstep's, not the
+  // floor's few lines) takes thousands of calls to be fully compiled, and a short warm-up would
+  // charge it for its own JIT (seen: 1.20× in the first 1.5 s, then 1.10× for the rest of the run).
   const warmupEnd = performance.now() + Math.max(box.warmupMs, box.durationMs);
   for (let turn = 0; performance.now() < warmupEnd; turn++) {
-    const side = sides[turn % 2]!;
-    const sliceEnd = Math.min(warmupEnd, performance.now() + PAIR_SLICE_MS);
+    const side = sides[turn % sides.length]!;
+    const sliceEnd = Math.min(warmupEnd, performance.now() + SLICE_MS);
     while (performance.now() < sliceEnd) await side.op();
     await yieldTurn();
   }
-  const end = performance.now() + 2 * box.durationMs;
+  const end = performance.now() + sides.length * box.durationMs;
   for (let turn = 0; performance.now() < end; turn++) {
-    const side = sides[turn % 2]!;
-    const sliceEnd = Math.min(end, performance.now() + PAIR_SLICE_MS);
+    const side = sides[turn % sides.length]!;
+    const sliceEnd = Math.min(end, performance.now() + SLICE_MS);
     while (side.recorder.count < MAX_SAMPLES) {
       const start = performance.now();
       if (start >= sliceEnd) break;
@@ -114,5 +112,5 @@ export async function measureLatencyPair(
     }
     await yieldTurn();
   }
-  return [sides[0].recorder.figure(), sides[1].recorder.figure()];
+  return sides.map((side) => side.recorder.figure());
 }

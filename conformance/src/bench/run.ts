@@ -1,7 +1,9 @@
 /**
  * Runs the SPEC's benchmark metrics for one backend — lockstep, its hand-written floors and
- * naive baseline, and its peer libraries — in one process, one after another, so ratios
- * between them hold on a noisy machine. Benchmarks report; they never fail the run: a metric
+ * naive baseline, and its peer libraries — in one process. Latencies that are compared as
+ * ratios (lockstep's `lock.cycle` against its floor and every peer's, `counter.increment`
+ * against its floor) are measured interleaved, in turns of short slices, so the ratios hold
+ * on a noisy machine. Benchmarks report; they never fail the run: a metric
  * that cannot be measured is left out and the reason noted.
  * @module
  */
@@ -15,7 +17,7 @@ import { counterIncrementSubject, lockContenders, lockCycleSubject } from './loc
 import {
   DEFAULT_TIME_BOX,
   measureLatency,
-  measureLatencyPair,
+  measureLatencyGroup,
   measureThroughput,
   type TimeBox,
 } from './measure.js';
@@ -105,32 +107,78 @@ function latencyRecipe(
 }
 
 /**
- * A metric and its floor, measured interleaved (see {@link measureLatencyPair}) when both
- * exist, so their ratio holds on a noisy machine; alone otherwise.
+ * Opens the subjects that open (a failure is noted and that subject left out), times the ops
+ * of the opened ones together with `measure`, and always tears every opened one down.
+ * Returns a figure per subject: `undefined` for the ones that did not open.
  */
-function pairedLatencyRecipe(
-  metric: string,
-  open: (() => Promise<BenchSubject>) | undefined,
-  floorMetric: string,
-  openFloor: (() => Promise<BenchSubject>) | undefined,
-  box: TimeBox,
-  why: { metric: string; floor: string },
-): Recipe[] {
-  if (!open || !openFloor) {
-    return [
-      latencyRecipe(metric, open, box, why.metric),
-      latencyRecipe(floorMetric, openFloor, box, why.floor),
-    ];
+async function withSubjectGroup(
+  openers: ReadonlyArray<{ readonly label: string; readonly open: () => Promise<BenchSubject> }>,
+  measure: (ops: ReadonlyArray<() => Promise<void>>) => Promise<LatencyFigure[]>,
+  notes: string[],
+  log: (line: string) => void,
+): Promise<Array<LatencyFigure | undefined>> {
+  const opened: Array<{ index: number; subject: BenchSubject }> = [];
+  try {
+    for (const [index, { label, open }] of openers.entries()) {
+      let subject: BenchSubject | undefined;
+      try {
+        subject = await open();
+        await subject.setup?.();
+        opened.push({ index, subject });
+      } catch (error) {
+        if (subject) await bounded('teardown', () => subject!.teardown()).catch(() => {});
+        const note = `${label}: not measured: ${describeError(error)}`;
+        notes.push(note);
+        log(note);
+      }
+    }
+    const figures: Array<LatencyFigure | undefined> = openers.map(() => undefined);
+    if (opened.length === 0) return figures;
+    const measured = await measure(
+      opened.map(
+        ({ subject }) =>
+          () =>
+            subject.op(),
+      ),
+    );
+    opened.forEach(({ index }, i) => {
+      figures[index] = measured[i];
+    });
+    return figures;
+  } finally {
+    for (const { subject } of opened) await bounded('teardown', () => subject.teardown()).catch(() => {});
   }
-  return [
-    {
-      metrics: [metric, floorMetric],
-      measure: () =>
-        withSubject(open, (op) =>
-          withSubject(openFloor, (floorOp) => measureLatencyPair(op, floorOp, box).then((pair) => [...pair])),
-        ),
-    },
-  ];
+}
+
+/** One latency metric of an interleaved group, and where its figure goes. */
+interface GroupMember {
+  readonly label: string;
+  readonly metric: string;
+  readonly figures: Figures;
+  readonly open: () => Promise<BenchSubject>;
+}
+
+/** Measures `members` interleaved (see {@link measureLatencyGroup}) and files their figures. */
+async function runLatencyGroup(
+  members: readonly GroupMember[],
+  box: TimeBox,
+  notes: string[],
+  log: (line: string) => void,
+): Promise<void> {
+  const labelled = members.map((m) => ({ label: `${m.label} ${m.metric}`, open: m.open }));
+  try {
+    const figures = await withSubjectGroup(labelled, (ops) => measureLatencyGroup(ops, box), notes, log);
+    members.forEach((member, i) => {
+      const figure = figures[i];
+      if (figure === undefined) return;
+      member.figures[member.metric] = figure;
+      log(`${member.label} ${member.metric}: ${describeFigure(figure)}`);
+    });
+  } catch (error) {
+    const note = `${labelled.map((l) => l.label).join(' + ')}: not measured: ${describeError(error)}`;
+    notes.push(note);
+    log(note);
+  }
 }
 
 function throughputRecipe(
@@ -204,25 +252,59 @@ export async function runBenchmarks(
   const notes: string[] = [];
   const url = target.url;
 
+  const label = `bench ${profile.name}`;
+  const peerEntries = Object.entries(profile.peers ?? {}) as Array<[string, PeerBench]>;
+  const peers: Record<string, Figures> = Object.fromEntries(peerEntries.map(([library]) => [library, {}]));
+
+  // lock.cycle: lockstep, its floor and every peer, interleaved.
+  const floorCycle = hookOpener(profile.floor?.lockCycle, url);
+  await runLatencyGroup(
+    [
+      { label, metric: 'lock.cycle', figures: bench, open: () => lockCycleSubject(target) },
+      ...(floorCycle ? [{ label, metric: 'floor.lock.cycle', figures: bench, open: floorCycle }] : []),
+      ...peerEntries.flatMap(([library, peer]) => {
+        const open = hookOpener(peer.lockCycle, url);
+        return open
+          ? [{ label: `peer ${library}`, metric: 'lock.cycle', figures: peers[library]!, open }]
+          : [];
+      }),
+    ],
+    box,
+    notes,
+    log,
+  );
+  await runRecipes(
+    [handoffRecipe(() => lockContenders(target, HANDOFF_CONTENDERS), box, '')],
+    label,
+    bench,
+    notes,
+    log,
+  );
+  // counter.increment and its floor, interleaved.
+  const floorIncrement = hookOpener(profile.floor?.counterIncrement, url);
+  if (counters) {
+    await runLatencyGroup(
+      [
+        { label, metric: 'counter.increment', figures: bench, open: () => counterIncrementSubject(target) },
+        ...(floorIncrement
+          ? [{ label, metric: 'floor.counter.increment', figures: bench, open: floorIncrement }]
+          : []),
+      ],
+      box,
+      notes,
+      log,
+    );
+  } else if (floorIncrement) {
+    await runRecipes(
+      [latencyRecipe('floor.counter.increment', floorIncrement, box, '')],
+      label,
+      bench,
+      notes,
+      log,
+    );
+  }
   await runRecipes(
     [
-      ...pairedLatencyRecipe(
-        'lock.cycle',
-        () => lockCycleSubject(target),
-        'floor.lock.cycle',
-        hookOpener(profile.floor?.lockCycle, url),
-        box,
-        { metric: '', floor: 'no floor' },
-      ),
-      handoffRecipe(() => lockContenders(target, HANDOFF_CONTENDERS), box, ''),
-      ...pairedLatencyRecipe(
-        'counter.increment',
-        counters ? () => counterIncrementSubject(target) : undefined,
-        'floor.counter.increment',
-        hookOpener(profile.floor?.counterIncrement, url),
-        box,
-        { metric: noCounters, floor: 'no floor' },
-      ),
       throughputRecipe(
         'counter.throughput64',
         counters ? () => counterIncrementSubject(target) : undefined,
@@ -236,18 +318,16 @@ export async function runBenchmarks(
         'no naive op',
       ),
     ],
-    `bench ${profile.name}`,
+    label,
     bench,
     notes,
     log,
   );
 
-  const peers: Record<string, Figures> = {};
-  for (const [library, peer] of Object.entries(profile.peers ?? {}) as Array<[string, PeerBench]>) {
-    const figures: Figures = {};
+  for (const [library, peer] of peerEntries) {
+    const figures = peers[library]!;
     await runRecipes(
       [
-        latencyRecipe('lock.cycle', hookOpener(peer.lockCycle, url), box, 'n/a'),
         handoffRecipe(
           peer.lockHandoff ? () => peer.lockHandoff!(url, HANDOFF_CONTENDERS) : undefined,
           box,
@@ -261,7 +341,7 @@ export async function runBenchmarks(
       notes,
       log,
     );
-    if (Object.keys(figures).length > 0) peers[library] = figures;
+    if (Object.keys(figures).length === 0) delete peers[library];
   }
   return { bench, peers, notes };
 }

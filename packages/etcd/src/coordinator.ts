@@ -142,7 +142,7 @@ export function lockOwnership(coordinator: Coordinator, handle: LockHandle): Loc
     key,
     createRevision: token,
     compare: {
-      key: driver.context.rpc.key(key),
+      key: Buffer.from(driver.context.rpc.key(key)),
       target: CompareTarget.Create,
       result: CompareResult.Equal,
       create_revision: token.toString(),

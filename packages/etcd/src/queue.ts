@@ -18,7 +18,6 @@
  * @module
  */
 import { CompareResult, CompareTarget, type ITxnResponse, SortOrder, SortTarget } from 'etcd3';
-import { prefixEnd } from './keys.js';
 import type { EtcdRpc } from './rpc.js';
 
 /** One contender: its queue and key (strings; the RPC layer adds the client's namespace). */
@@ -55,7 +54,7 @@ const EMPTY = Buffer.alloc(0);
 export async function enqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): Promise<Enqueued> {
   const key = rpc.key(c.key);
   const queue = rpc.key(c.queue);
-  const queueEnd = prefixEnd(queue);
+  const queueEnd = rpc.prefixEnd(c.queue);
   const put = { request_put: { key, value: EMPTY, lease: leaseId.toString() } };
   const res = await rpc.txn(
     {
@@ -113,7 +112,7 @@ export async function tryEnqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): P
   const queue = rpc.key(c.queue);
   const res = await rpc.txn(
     {
-      compare: [queueIsEmpty(queue, prefixEnd(queue))],
+      compare: [queueIsEmpty(queue, rpc.prefixEnd(c.queue))],
       success: [{ request_put: { key, value: EMPTY, lease: leaseId.toString() } }],
       failure: [{ request_range: { key, keys_only: true } }],
     },
@@ -139,7 +138,7 @@ export async function recheck(rpc: EtcdRpc, c: Contender, token: bigint): Promis
         {
           request_range: {
             key: queue,
-            range_end: prefixEnd(queue),
+            range_end: rpc.prefixEnd(c.queue),
             max_create_revision: (token - 1n).toString(),
             sort_target: SortTarget.Create,
             sort_order: SortOrder.Descend,
@@ -183,7 +182,13 @@ export async function stillQueued(rpc: EtcdRpc, key: string, token: bigint): Pro
  * every key in it, and an empty range compares as one absent key (create revision 0).
  */
 function queueIsEmpty(queue: Buffer, queueEnd: Buffer) {
-  return { ...createRevisionIs(queue, 0n), range_end: queueEnd };
+  return {
+    key: queue,
+    range_end: queueEnd,
+    target: CompareTarget.Create,
+    result: CompareResult.Equal,
+    create_revision: '0',
+  };
 }
 
 function createRevisionIs(key: Buffer, revision: bigint) {
@@ -191,7 +196,7 @@ function createRevisionIs(key: Buffer, revision: bigint) {
     key,
     target: CompareTarget.Create,
     result: CompareResult.Equal,
-    create_revision: revision.toString(),
+    create_revision: revision === 0n ? '0' : revision.toString(),
   };
 }
 

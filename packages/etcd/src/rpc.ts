@@ -22,6 +22,10 @@ import type {
   Namespace,
 } from 'etcd3';
 import { isLeaseNotFound, isRetryable, neverSent, unavailable } from './errors.js';
+import { prefixEnd } from './keys.js';
+
+/** Most keys whose byte form is kept (then the cache starts over). */
+const KEY_CACHE_SIZE = 1_024;
 
 /** How a request may be repeated after a failure. */
 export type RetryMode =
@@ -38,6 +42,8 @@ export class EtcdRpc {
   readonly timeoutMs: number;
   /** Round trips started (unary calls and their retries), for tests and benchmarks. */
   calls = 0;
+  readonly #keyBytes = new Map<string, Buffer>();
+  readonly #prefixEnds = new Map<string, Buffer>();
 
   constructor(client: Namespace, timeoutMs: number) {
     this.#client = client;
@@ -45,11 +51,30 @@ export class EtcdRpc {
     this.timeoutMs = timeoutMs;
   }
 
-  /** A key's bytes, under the client's namespace. */
+  /**
+   * A key's bytes, under the client's namespace. Shared and cached (a lock cycle names the same
+   * few keys again and again): never modify the returned buffer.
+   */
   key(key: string): Buffer {
-    return this.#namespace.length === 0
-      ? Buffer.from(key)
-      : Buffer.concat([this.#namespace, Buffer.from(key)]);
+    let bytes = this.#keyBytes.get(key);
+    if (bytes === undefined) {
+      bytes =
+        this.#namespace.length === 0 ? Buffer.from(key) : Buffer.concat([this.#namespace, Buffer.from(key)]);
+      if (this.#keyBytes.size >= KEY_CACHE_SIZE) this.#keyBytes.clear();
+      this.#keyBytes.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  /** The end of the range of every key starting with `prefix` (cached like {@link key}). */
+  prefixEnd(prefix: string): Buffer {
+    let end = this.#prefixEnds.get(prefix);
+    if (end === undefined) {
+      end = prefixEnd(this.key(prefix));
+      if (this.#prefixEnds.size >= KEY_CACHE_SIZE) this.#prefixEnds.clear();
+      this.#prefixEnds.set(prefix, end);
+    }
+    return end;
   }
 
   /** A key as the user's (namespaced) client would name it. */
