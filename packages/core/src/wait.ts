@@ -56,15 +56,30 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
     throw new LockTimeoutError(request.lock.name, 0);
   }
   if (!driver.acquire) return waitWithWatch(input, started);
-  const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
+  const acquire = driver.acquire.bind(driver);
+  // Queue-based drivers learn of the grant when it happens; per-lock ones set validUntil.
+  return untilStopped(input, started, async (stop) => ({
+    grant: await acquire(request, stop),
+    sentAt: performance.now(),
+  }));
+}
+
+/**
+ * Runs `wait` with one "stop" signal (caller, close, `waitMs`), and turns a stop by the
+ * timeout into `LockTimeoutError`.
+ */
+async function untilStopped(
+  input: WaitInput,
+  started: number,
+  wait: (stop: AbortSignal) => Promise<TimedGrant>,
+): Promise<TimedGrant> {
+  const timeout = input.waitMs === undefined ? undefined : AbortSignal.timeout(input.waitMs);
   const { signal: stop, dispose } = stopSignal(input, timeout);
   try {
-    // Queue-based drivers learn of the grant when it happens; per-lock ones set validUntil.
-    const grant = await driver.acquire!(request, stop);
-    return { grant, sentAt: performance.now() };
+    return await wait(stop);
   } catch (error) {
     if (timeout?.aborted && !input.signal?.aborted && !input.closing.aborted) {
-      throw new LockTimeoutError(request.lock.name, Math.round(performance.now() - started));
+      throw new LockTimeoutError(input.request.lock.name, Math.round(performance.now() - started));
     }
     throw error;
   } finally {
@@ -78,7 +93,7 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
  * abort plumbing is only built once the first attempt has failed.
  */
 async function waitWithWatch(input: WaitInput, started: number): Promise<TimedGrant> {
-  const { driver, request, waitMs } = input;
+  const { driver, request } = input;
   const watch = driver.watch?.(request.lock);
   try {
     const grant = await driver.tryAcquire(request);
@@ -89,18 +104,9 @@ async function waitWithWatch(input: WaitInput, started: number): Promise<TimedGr
       await grant.release().catch(() => {});
       throw aborted.reason;
     }
-    const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
-    const { signal: stop, dispose } = stopSignal(input, timeout);
-    try {
-      return await waitThenRetry(driver, request, watch, stop, input.recheck);
-    } catch (error) {
-      if (timeout?.aborted && !input.signal?.aborted && !input.closing.aborted) {
-        throw new LockTimeoutError(request.lock.name, Math.round(performance.now() - started));
-      }
-      throw error;
-    } finally {
-      dispose();
-    }
+    return await untilStopped(input, started, (stop) =>
+      waitThenRetry(driver, request, watch, stop, input.recheck),
+    );
   } finally {
     watch?.close();
   }
