@@ -14,20 +14,19 @@
 import {
   type AddOutcome,
   BackendUnavailableError,
+  type CasState,
   type CounterDriver,
   type CounterRef,
-  casAdd,
+  casAddRemembered,
+  parseCounterValue,
 } from '@lockstep/core';
 import type { ConsulHttp } from './http.js';
 import type { KvEntry } from './json.js';
 import { counterKey } from './keys.js';
 import { putKey, readKey, transaction } from './kv.js';
 
-interface Seen {
-  readonly value: number;
-  /** ModifyIndex, 0 when the key does not exist. */
-  readonly version: bigint;
-}
+/** A counter's value and ModifyIndex (0 when the key does not exist). */
+type Seen = CasState<bigint>;
 
 /** Remembered states are kept for this many counters (least recently written dropped first). */
 const REMEMBERED = 1_000;
@@ -47,16 +46,8 @@ export class ConsulCounters implements CounterDriver {
 
   async add(ref: CounterRef, delta: number): Promise<AddOutcome> {
     const key = counterKey(ref);
-    const remembered = this.#seen.get(key);
     const write = (next: number, version: bigint) => this.#cas(key, next, version);
-    let outcome = await casAdd(async () => remembered ?? (await this.#read(key)), write, delta, ref);
-    if (!outcome.ok && remembered !== undefined && outcome.retries === 0) {
-      // The bound was judged on a remembered value: judge it again on the server's.
-      outcome = await casAdd(() => this.#read(key), write, delta, ref);
-    }
-    return outcome.ok
-      ? { ok: true, value: outcome.value }
-      : { ok: false, bound: outcome.bound, limit: outcome.limit, attempted: outcome.attempted };
+    return casAddRemembered(this.#seen.get(key), () => this.#read(key), write, delta, ref);
   }
 
   async set(ref: CounterRef, value: number): Promise<void> {
@@ -79,7 +70,7 @@ export class ConsulCounters implements CounterDriver {
 
   /**
    * `[cas, get]` in one request: `true` when written (the new state is remembered), else the
-   * current state, read right away (what casAdd retries with).
+   * current state, read right away (what the CAS loop retries with).
    */
   async #cas(key: string, next: number, version: bigint): Promise<true | Seen> {
     const outcome = await transaction(
@@ -122,13 +113,5 @@ export class ConsulCounters implements CounterDriver {
 }
 
 function parseValue(entry: KvEntry): number {
-  const text = entry.value.toString('utf8');
-  const value = Number(text);
-  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
-    throw new BackendUnavailableError(
-      'consul',
-      `the counter key ${entry.key} holds ${JSON.stringify(text.slice(0, 40))}, not a safe integer`,
-    );
-  }
-  return value;
+  return parseCounterValue('consul', entry.key, entry.value.toString('utf8'));
 }

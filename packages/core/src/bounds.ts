@@ -4,6 +4,7 @@
  * @module
  */
 import type { AddOutcome } from './driver.js';
+import { BackendUnavailableError } from './errors.js';
 
 /** Bounds of a counter; the safe-integer range always applies. */
 export interface CounterBounds {
@@ -28,6 +29,12 @@ export function applyDelta(current: number, delta: number, bounds: CounterBounds
   return { ok: true, value: attempted };
 }
 
+/** A counter as a compare-and-swap backend stores it: its value and the version a CAS must name. */
+export interface CasState<V> {
+  readonly value: number;
+  readonly version: V;
+}
+
 /**
  * A compare-and-swap loop for backends whose only atomic primitive is a versioned write
  * (etcd `mod_revision`, ZooKeeper `version`, Consul `ModifyIndex`). `read` returns the
@@ -36,8 +43,8 @@ export function applyDelta(current: number, delta: number, bounds: CounterBounds
  * add writes nothing. Returns the outcome and how many retries contention cost.
  */
 export async function casAdd<V>(
-  read: () => Promise<{ value: number; version: V }>,
-  write: (next: number, version: V) => Promise<boolean | { value: number; version: V }>,
+  read: () => Promise<CasState<V>>,
+  write: (next: number, version: V) => Promise<boolean | CasState<V>>,
   delta: number,
   bounds: CounterBounds,
 ): Promise<AddOutcome & { retries: number }> {
@@ -52,4 +59,42 @@ export async function casAdd<V>(
     // A backend that returns the current state with a failed CAS saves a round trip.
     seen = written === false ? await read() : written;
   }
+}
+
+/**
+ * {@link casAdd} for an adapter that remembers the last state it saw of each counter, so an
+ * add from a warm coordinator skips the read (one round trip instead of two). `remembered`
+ * (when known) is only ever used to propose a write the server checks; a stale one costs one
+ * retry. A bound that looks crossed on the remembered value, before any retry, is judged again
+ * on a fresh `read`, so `CounterBoundError` is never reported from a stale memory.
+ */
+export async function casAddRemembered<V>(
+  remembered: CasState<V> | undefined,
+  read: () => Promise<CasState<V>>,
+  write: (next: number, version: V) => Promise<boolean | CasState<V>>,
+  delta: number,
+  bounds: CounterBounds,
+): Promise<AddOutcome> {
+  let outcome = await casAdd(remembered ? () => Promise.resolve(remembered) : read, write, delta, bounds);
+  if (!outcome.ok && outcome.retries === 0 && remembered !== undefined) {
+    outcome = await casAdd(read, write, delta, bounds);
+  }
+  const { retries: _, ...result } = outcome;
+  return result as AddOutcome;
+}
+
+/**
+ * A counter value stored as a decimal string (by the key-value backends): the safe integer it
+ * holds. Anything else means something other than lockstep wrote the key, reported as
+ * `BackendUnavailableError` for `backend` rather than read as a wrong number.
+ */
+export function parseCounterValue(backend: string, key: string, text: string): number {
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new BackendUnavailableError(
+      backend,
+      `counter key ${JSON.stringify(key)} holds ${JSON.stringify(text.slice(0, 40))}, not a safe integer; something other than lockstep wrote it`,
+    );
+  }
+  return value;
 }

@@ -10,7 +10,15 @@
  */
 
 export { abortPromise, sleep } from './abort.js';
-export { applyDelta, type CounterBounds, casAdd, effectiveBounds } from './bounds.js';
+export {
+  applyDelta,
+  type CasState,
+  type CounterBounds,
+  casAdd,
+  casAddRemembered,
+  effectiveBounds,
+  parseCounterValue,
+} from './bounds.js';
 export { AddCoalescer } from './coalesce.js';
 export {
   type CreateCoordinatorOptions,

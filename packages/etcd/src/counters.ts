@@ -15,20 +15,18 @@
  */
 import {
   type AddOutcome,
-  BackendUnavailableError,
+  type CasState,
   type CounterDriver,
   type CounterRef,
-  casAdd,
+  casAddRemembered,
+  parseCounterValue,
 } from '@lockstep/core';
 import { CompareResult, CompareTarget, type IKeyValue, type ITxnResponse } from 'etcd3';
 import { counterKey } from './keys.js';
 import type { EtcdRpc } from './rpc.js';
 
 /** A counter's value and the mod revision that value was written at (0: never written). */
-interface Seen {
-  readonly value: number;
-  readonly version: bigint;
-}
+type Seen = CasState<bigint>;
 
 /** Counter operations. */
 export class EtcdCounters implements CounterDriver {
@@ -45,19 +43,8 @@ export class EtcdCounters implements CounterDriver {
 
   async add(ref: CounterRef, delta: number): Promise<AddOutcome> {
     const key = counterKey(ref);
-    const remembered = this.#seen.get(key);
     const write = (next: number, version: bigint) => this.#swap(key, next, version);
-    const first = await casAdd(
-      () => (remembered ? Promise.resolve(remembered) : this.#read(key)),
-      write,
-      delta,
-      ref,
-    );
-    // A bound refused on a remembered (possibly stale) value must be confirmed on a fresh one.
-    const decidedOnMemory = !first.ok && first.retries === 0 && remembered !== undefined;
-    const outcome = decidedOnMemory ? await casAdd(() => this.#read(key), write, delta, ref) : first;
-    const { retries: _, ...result } = outcome;
-    return result as AddOutcome;
+    return casAddRemembered(this.#seen.get(key), () => this.#read(key), write, delta, ref);
   }
 
   async set(ref: CounterRef, value: number): Promise<void> {
@@ -155,13 +142,5 @@ function encode(value: number): Buffer {
 }
 
 function decode(key: string, raw: Buffer): number {
-  const text = raw.toString();
-  const value = Number(text);
-  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
-    throw new BackendUnavailableError(
-      'etcd',
-      `counter key ${JSON.stringify(key)} holds ${JSON.stringify(text.slice(0, 40))}, not a safe integer; something other than lockstep wrote it`,
-    );
-  }
-  return value;
+  return parseCounterValue('etcd', key, raw.toString());
 }
