@@ -5,7 +5,7 @@
  */
 import { type LockHandle, LockLostError } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
-import { consulCoordinator } from './index.js';
+import { type ConsulCoordinatorOptions, consulCoordinator } from './index.js';
 import { lockKey } from './keys.js';
 import { abortedWithin, delay, freshPrefix, open, track } from './test-support/helpers.js';
 import { countingFetch, RawConsul } from './test-support/raw.js';
@@ -15,18 +15,24 @@ const consul = useConsul();
 const raw = () => new RawConsul(consul().httpUrl);
 const keyOf = (prefix: string, name: string) => lockKey({ name, prefix, segment: '', prefixSegment: '' });
 
+/** A coordinator on the test server (sessions down to MIN_TTL_MS) whose requests are recorded. */
+function counted(options: Partial<ConsulCoordinatorOptions> = {}) {
+  const counting = countingFetch();
+  const coord = track(
+    consulCoordinator({
+      url: consul().httpUrl,
+      sessionTtlMinMs: MIN_TTL_MS,
+      fetch: counting.fetch,
+      ...options,
+    }),
+  );
+  return { coord, counting };
+}
+
 describe.skipIf(SKIP_REASON !== undefined)(`consul:// locks (${SERVER_LABEL})`, () => {
   it(`acquires in ONE /v1/txn request once the session exists, at <prefix>/lock/<name> (${SERVER_LABEL})`, async () => {
     const prefix = freshPrefix();
-    const counting = countingFetch();
-    const coord = track(
-      consulCoordinator({
-        url: consul().httpUrl,
-        prefix,
-        sessionTtlMinMs: MIN_TTL_MS,
-        fetch: counting.fetch,
-      }),
-    );
+    const { coord, counting } = counted({ prefix });
     const lock = coord.lock('invoice/42 €', { ttlMs: MIN_TTL_MS });
     await (await lock.acquire()).release(); // creates the session
     counting.reset();
@@ -76,15 +82,7 @@ describe.skipIf(SKIP_REASON !== undefined)(`consul:// locks (${SERVER_LABEL})`, 
 
   it(`keeps two handles of ONE coordinator apart although Consul's acquire is re-entrant per session (${SERVER_LABEL})`, async () => {
     const prefix = freshPrefix();
-    const counting = countingFetch();
-    const coord = track(
-      consulCoordinator({
-        url: consul().httpUrl,
-        prefix,
-        sessionTtlMinMs: MIN_TTL_MS,
-        fetch: counting.fetch,
-      }),
-    );
+    const { coord, counting } = counted({ prefix });
     const lock = coord.lock('mine', { ttlMs: MIN_TTL_MS });
     const held = await lock.acquire();
     counting.reset();
@@ -106,15 +104,7 @@ describe.skipIf(SKIP_REASON !== undefined)(`consul:// locks (${SERVER_LABEL})`, 
   it(`wakes a waiter through its blocking query within a few round trips of the release, without polling (${SERVER_LABEL})`, async () => {
     const prefix = freshPrefix();
     const holder = await open(consul().url, { prefix });
-    const counting = countingFetch();
-    const waiter = track(
-      consulCoordinator({
-        url: consul().httpUrl,
-        prefix,
-        sessionTtlMinMs: MIN_TTL_MS,
-        fetch: counting.fetch,
-      }),
-    );
+    const { coord: waiter, counting } = counted({ prefix });
     const lags: number[] = [];
     for (let round = 0; round < 4; round++) {
       const held = await holder.lock('handoff', { ttlMs: MIN_TTL_MS }).acquire();
@@ -157,10 +147,7 @@ describe.skipIf(SKIP_REASON !== undefined)(`consul:// locks (${SERVER_LABEL})`, 
   });
 
   it(`refuses TTLs outside the session range before any request (${SERVER_LABEL})`, async () => {
-    const counting = countingFetch();
-    const coord = track(
-      consulCoordinator({ url: consul().httpUrl, sessionTtlMinMs: MIN_TTL_MS, fetch: counting.fetch }),
-    );
+    const { coord, counting } = counted();
     expect(() => coord.lock('x', { ttlMs: MIN_TTL_MS - 1_000 })).toThrow(/ttlMs/);
     await expect(coord.lock('x', { ttlMs: 86_400_001 }).tryAcquire()).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
@@ -175,16 +162,7 @@ describe.skipIf(SKIP_REASON !== undefined)(`consul:// locks (${SERVER_LABEL})`, 
   });
 
   it(`sends the ACL token on every request and the datacenter as ?dc= (${SERVER_LABEL})`, async () => {
-    const counting = countingFetch();
-    const coord = track(
-      consulCoordinator({
-        url: consul().httpUrl,
-        token: 'secret-token',
-        datacenter: 'dc1',
-        sessionTtlMinMs: MIN_TTL_MS,
-        fetch: counting.fetch,
-      }),
-    );
+    const { coord, counting } = counted({ token: 'secret-token', datacenter: 'dc1' });
     await (await coord.lock('t', { ttlMs: MIN_TTL_MS }).acquire()).release();
     await coord.counter('t').increment();
     expect(counting.calls.length).toBeGreaterThan(2);
