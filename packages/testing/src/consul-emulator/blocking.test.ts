@@ -1,19 +1,9 @@
 /** Blocking queries, checked against features/blocking.mdx. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseBlockingParams } from './blocking.js';
-import {
-  settlesWithin,
-  startTestEmulator,
-  type TestEmulator,
-  uniqueKey,
-  withEmulator,
-} from './test-support.js';
+import { settlesWithin, uniqueKey, useTestEmulator, withEmulator } from './test-support.js';
 
-let consul: TestEmulator;
-beforeAll(async () => {
-  consul = await startTestEmulator();
-});
-afterAll(() => consul.close());
+const consul = useTestEmulator();
 
 describe('blocking.mdx', () => {
   it('blocking.mdx › without index (or index=0) a read answers at once, even with wait', async () => {

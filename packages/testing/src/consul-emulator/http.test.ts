@@ -3,8 +3,8 @@
  * way Consul's Go router does, and the key checks newer Consul agents apply by default.
  */
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEmulator, type TestEmulator, uniqueKey, withEmulator } from './test-support.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueKey, useTestEmulator, withEmulator } from './test-support.js';
 
 function rawGet(port: number, path: string): Promise<{ status: number; location: string | undefined }> {
   return new Promise((resolve, reject) => {
@@ -17,11 +17,7 @@ function rawGet(port: number, path: string): Promise<{ status: number; location:
   });
 }
 
-let consul: TestEmulator;
-beforeAll(async () => {
-  consul = await startTestEmulator();
-});
-afterAll(() => consul.close());
+const consul = useTestEmulator();
 
 describe('emulator identity and liveness', () => {
   it('emulator label › every response, errors included, carries X-Lockstep-Emulator: true', async () => {

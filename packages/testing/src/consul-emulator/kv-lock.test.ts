@@ -2,35 +2,22 @@
  * Locks on KV keys: kv.mdx (Create/Update Key › acquire, release) and the Sessions overview
  * (Session Design: behavior, lock-delay; K/V Integration: LockIndex, Session, ModifyIndex).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
+  type KvEntryJson,
   ManualClock,
   settlesWithin,
-  startTestEmulator,
   type TestEmulator,
   uniqueKey,
+  useTestEmulator,
   withEmulator,
 } from './test-support.js';
 
-interface EntryJson {
-  Key: string;
-  Value: string | null;
-  Flags: number;
-  LockIndex: number;
-  CreateIndex: number;
-  ModifyIndex: number;
-  Session?: string;
-}
+const consul = useTestEmulator();
 
-let consul: TestEmulator;
-beforeAll(async () => {
-  consul = await startTestEmulator();
-});
-afterAll(() => consul.close());
-
-async function entryOf(emulator: TestEmulator, key: string): Promise<EntryJson | undefined> {
+async function entryOf(emulator: TestEmulator, key: string): Promise<KvEntryJson | undefined> {
   const reply = await emulator.call(`/v1/kv/${key}`);
-  return reply.status === 404 ? undefined : reply.json<EntryJson[]>()[0];
+  return reply.status === 404 ? undefined : reply.json<KvEntryJson[]>()[0];
 }
 
 const decode = (value: string | null | undefined) => Buffer.from(value ?? '', 'base64').toString();
@@ -153,7 +140,7 @@ describe('Sessions overview › Session Design › behavior on invalidation', ()
       const held = await local.call(`/v1/kv/${key}`);
       const watch = await local.call(`/v1/kv/${key}?index=${held.index}&wait=5s`);
       expect(watch.index).toBeGreaterThan(held.index);
-      expect(watch.json<EntryJson[]>()[0]?.Session).toBeUndefined();
+      expect(watch.json<KvEntryJson[]>()[0]?.Session).toBeUndefined();
     });
   });
 });
@@ -257,6 +244,6 @@ describe('Sessions overview › monitoring a lock', () => {
     // The Sessions overview: a lock can be released without being the session's creator.
     await consul.put(`/v1/kv/${key}?release=${session}`);
     const changed = await watch;
-    expect(changed.json<EntryJson[]>()[0]?.Session).toBeUndefined();
+    expect(changed.json<KvEntryJson[]>()[0]?.Session).toBeUndefined();
   });
 });

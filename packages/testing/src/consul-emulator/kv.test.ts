@@ -1,27 +1,13 @@
 /** The KV store without locks, checked against kv.mdx (Read Key, Create/Update Key, Delete Key). */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEmulator, type TestEmulator, uniqueKey } from './test-support.js';
+import { describe, expect, it } from 'vitest';
+import { type KvEntryJson, uniqueKey, useTestEmulator } from './test-support.js';
 
-interface EntryJson {
-  Key: string;
-  Value: string | null;
-  Flags: number;
-  LockIndex: number;
-  CreateIndex: number;
-  ModifyIndex: number;
-  Session?: string;
-}
+const consul = useTestEmulator();
 
-let consul: TestEmulator;
-beforeAll(async () => {
-  consul = await startTestEmulator();
-});
-afterAll(() => consul.close());
-
-async function entry(key: string): Promise<EntryJson> {
+async function entry(key: string): Promise<KvEntryJson> {
   const reply = await consul.call(`/v1/kv/${key}`);
   expect(reply.status).toBe(200);
-  const [found] = reply.json<EntryJson[]>();
+  const [found] = reply.json<KvEntryJson[]>();
   if (!found) throw new Error(`no entry for ${key}`);
   return found;
 }
@@ -38,7 +24,7 @@ describe('kv.mdx › Read Key', () => {
     await consul.put(`/v1/kv/${key}`, 'test');
     const reply = await consul.call(`/v1/kv/${key}`);
     expect(reply.headers.get('content-type')).toContain('application/json');
-    const [found] = reply.json<EntryJson[]>();
+    const [found] = reply.json<KvEntryJson[]>();
     expect(found).toEqual({
       Key: key,
       Value: 'dGVzdA==',
@@ -65,7 +51,7 @@ describe('kv.mdx › Read Key', () => {
     for (const name of ['b', 'a', 'c/d']) await consul.put(`/v1/kv/${prefix}${name}`, name);
     await consul.put(`/v1/kv/${uniqueKey('elsewhere')}`, 'x'); // newer write outside the prefix
     const reply = await consul.call(`/v1/kv/${prefix}?recurse`);
-    const entries = reply.json<EntryJson[]>();
+    const entries = reply.json<KvEntryJson[]>();
     expect(entries.map((e) => e.Key)).toEqual([`${prefix}a`, `${prefix}b`, `${prefix}c/d`]);
     expect(reply.index).toBe(Math.max(...entries.map((e) => e.ModifyIndex)));
     expect((await consul.call(`/v1/kv/${uniqueKey('empty')}/?recurse`)).status).toBe(404);

@@ -2,14 +2,14 @@
  * Sessions, checked against session.mdx (HTTP API) and the Sessions overview
  * (docs › Sessions and Distributed Locks Overview › Session Design).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConsulEmulatorOptionError } from './options.js';
 import { startConsulEmulator } from './server.js';
 import {
   ManualClock,
   settlesWithin,
-  startTestEmulator,
   type TestEmulator,
+  useTestEmulator,
   withEmulator,
 } from './test-support.js';
 
@@ -25,11 +25,7 @@ interface SessionJson {
   ModifyIndex: number;
 }
 
-let consul: TestEmulator;
-beforeAll(async () => {
-  consul = await startTestEmulator();
-});
-afterAll(() => consul.close());
+const consul = useTestEmulator();
 
 describe('session.mdx › Create Session', () => {
   it('session.mdx › Create Session › answers {ID} and applies the documented defaults (release, 15s lock-delay, no TTL)', async () => {

@@ -2,6 +2,7 @@
  * Helpers for the emulator's own tests: start/stop an emulator, plain-fetch calls, a manual clock.
  * Not exported from the package.
  */
+import { afterAll, beforeAll } from 'vitest';
 import type { EmulatorClock } from './clock.js';
 import type { ConsulEmulatorOptions } from './options.js';
 import { type ConsulEmulator, startConsulEmulator } from './server.js';
@@ -22,6 +23,17 @@ export interface TestEmulator {
   /** Creates a session and returns its ID. */
   session(body?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
+}
+
+/** A KV entry as the HTTP API answers it (kv.mdx › Read Key › Metadata Response). */
+export interface KvEntryJson {
+  Key: string;
+  Value: string | null;
+  Flags: number;
+  LockIndex: number;
+  CreateIndex: number;
+  ModifyIndex: number;
+  Session?: string;
 }
 
 export async function startTestEmulator(options: ConsulEmulatorOptions = {}): Promise<TestEmulator> {
@@ -48,6 +60,31 @@ export async function startTestEmulator(options: ConsulEmulatorOptions = {}): Pr
       return reply.json<{ ID: string }>().ID;
     },
     close: () => emulator.close(),
+  };
+}
+
+/**
+ * One emulator for the whole test file: started in `beforeAll`, closed in `afterAll`. The
+ * returned object forwards to it, so it can be held in a `const` at the top of the file.
+ */
+export function useTestEmulator(): TestEmulator {
+  let started: TestEmulator | undefined;
+  beforeAll(async () => {
+    started = await startTestEmulator();
+  });
+  afterAll(() => started?.close());
+  const current = (): TestEmulator => {
+    if (!started) throw new Error('the test emulator is not started yet (beforeAll has not run)');
+    return started;
+  };
+  return {
+    get emulator() {
+      return current().emulator;
+    },
+    call: (path, init) => current().call(path, init),
+    put: (path, body) => current().put(path, body),
+    session: (body) => current().session(body),
+    close: () => current().close(),
   };
 }
 

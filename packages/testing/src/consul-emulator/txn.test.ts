@@ -1,28 +1,16 @@
 /** Transactions, checked against txn.mdx (Create Transaction, Tables of Operations › KV Operations). */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Reply, startTestEmulator, type TestEmulator, uniqueKey } from './test-support.js';
+import { describe, expect, it } from 'vitest';
+import { type KvEntryJson, type Reply, uniqueKey, useTestEmulator } from './test-support.js';
 
 interface KvResultJson {
-  KV: {
-    Key: string;
-    Value: string | null;
-    Flags: number;
-    LockIndex: number;
-    CreateIndex: number;
-    ModifyIndex: number;
-    Session?: string;
-  };
+  KV: KvEntryJson;
 }
 interface TxnJson {
   Results: KvResultJson[] | null;
   Errors: Array<{ OpIndex: number; What: string }> | null;
 }
 
-let consul: TestEmulator;
-beforeAll(async () => {
-  consul = await startTestEmulator();
-});
-afterAll(() => consul.close());
+const consul = useTestEmulator();
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const txn = (ops: unknown[]): Promise<Reply> =>
