@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { defineConfig } from 'tsup';
+import { lockstepTsupConfig } from '../tsup.shared.js';
 
 // Client libraries the profiles use (ioredis, pg, etcd3, redlock …) are devDependencies here:
 // never bundle them; the app running compare has them installed beside the adapters.
@@ -25,7 +25,7 @@ const interop = Object.fromEntries(
     .map((file) => [`interop/${file.slice(0, -3)}`, `src/interop/${file}`]),
 );
 
-export default defineConfig({
+export default lockstepTsupConfig({
   entry: {
     index: 'src/index.ts',
     vitest: 'src/vitest.ts',
@@ -35,11 +35,6 @@ export default defineConfig({
     ...profiles,
     ...interop,
   },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
   // import.meta.url in the CJS build: the suite locates child/client.js and backends/*.js by it.
   shims: true,
   external,

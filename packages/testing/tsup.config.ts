@@ -1,15 +1,14 @@
 import { defineConfig } from 'tsup';
+import { lockstepTsupConfig } from '../../tsup.shared.js';
 
 export default defineConfig([
-  {
+  lockstepTsupConfig({
     // The library: ESM and CJS. `shims` gives CJS an import.meta.url, which finds the emulator's entry.
+    // Not cleaned: both builds write to dist.
     entry: { index: 'src/index.ts', vitest: 'src/vitest.ts' },
-    format: ['esm', 'cjs'],
-    dts: true,
-    sourcemap: true,
     shims: true,
-    target: 'node20',
-  },
+    clean: false,
+  }),
   {
     // Executables, run by path: the Consul emulator (spawned as a child process) and the provisioning CLI.
     entry: { provision: 'src/provision.ts', 'consul-emulator/main': 'src/consul-emulator/main.ts' },
