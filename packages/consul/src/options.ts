@@ -4,7 +4,12 @@
  * {@link consulCoordinator}. Everything is checked before any I/O.
  * @module
  */
-import { type ConnectOptions, InvalidArgumentError } from '@lockstep/core';
+import {
+  type ConnectOptions,
+  InvalidArgumentError,
+  validateBoolean,
+  validateTimeoutMs,
+} from '@lockstep/core';
 import type { FetchLike } from './http.js';
 
 /** Consul's documented TTL range is 10 s (the server's `session_ttl_min`) to 86400 s. */
@@ -98,9 +103,9 @@ export function resolveOptions(options: ConsulConnectOptions | ConsulOptions): R
     prefix,
     token: text(o.token, 'token'),
     datacenter: datacenter(o.datacenter ?? o.dc),
-    requestTimeoutMs: positiveMs(o.requestTimeoutMs, 'requestTimeoutMs', 5_000),
-    connectTimeoutMs: positiveMs(o.connectTimeoutMs, 'connectTimeoutMs', 5_000),
-    https: bool(o.https ?? o.tls, 'https'),
+    requestTimeoutMs: validateTimeoutMs(o.requestTimeoutMs, 'requestTimeoutMs', 5_000),
+    connectTimeoutMs: validateTimeoutMs(o.connectTimeoutMs, 'connectTimeoutMs', 5_000),
+    https: validateBoolean(o.https ?? o.tls, 'https', false),
     sessionTtlMinMs: integerMs(
       o.sessionTtlMinMs,
       'sessionTtlMinMs',
@@ -130,14 +135,6 @@ function datacenter(value: unknown): string | undefined {
   return dc;
 }
 
-function positiveMs(value: unknown, what: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2_147_483_647) {
-    throw new InvalidArgumentError(what, `must be a positive number of milliseconds, got ${String(value)}`);
-  }
-  return value;
-}
-
 function integerMs(value: unknown, what: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -146,12 +143,5 @@ function integerMs(value: unknown, what: string, fallback: number, min: number, 
       `must be an integer number of ms from ${min} to ${max}, got ${String(value)}`,
     );
   }
-  return value;
-}
-
-function bool(value: unknown, what: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean')
-    throw new InvalidArgumentError(what, `must be a boolean, got ${String(value)}`);
   return value;
 }

@@ -44,5 +44,13 @@ export {
   registerAdapter,
 } from './registry.js';
 export type * from './types.js';
-export { MAX_TTL_MS, validateAmount, validateSafeInteger, validateTtl, validateWaitMs } from './validate.js';
+export {
+  MAX_TTL_MS,
+  validateAmount,
+  validateBoolean,
+  validateSafeInteger,
+  validateTimeoutMs,
+  validateTtl,
+  validateWaitMs,
+} from './validate.js';
 export { POLLED_RECHECK, type RecheckPolicy, WATCHED_RECHECK } from './wait.js';

@@ -29,6 +29,19 @@ export function validateWaitMs(waitMs: unknown): number | undefined {
   return waitMs;
 }
 
+/**
+ * A timeout option (`connectTimeoutMs`, `requestTimeoutMs`, …): a positive finite number of
+ * milliseconds up to {@link MAX_TTL_MS} (the largest delay a timer takes), or `fallback` when
+ * the option is absent.
+ */
+export function validateTimeoutMs(value: unknown, what: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TTL_MS) {
+    throw new InvalidArgumentError(what, `must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
 /** A safe integer (counter values and bounds). */
 export function validateSafeInteger(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {

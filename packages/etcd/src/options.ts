@@ -3,7 +3,13 @@
  * accepted as URL query parameters (`?requestTimeoutMs=2000`). Checked before any I/O.
  * @module
  */
-import { type ConnectOptions, InvalidArgumentError, validateName } from '@lockstep/core';
+import {
+  type ConnectOptions,
+  InvalidArgumentError,
+  validateBoolean,
+  validateName,
+  validateTimeoutMs,
+} from '@lockstep/core';
 
 /** Options of {@link etcdCoordinator} (your own client). */
 export interface EtcdCoordinatorOptions {
@@ -40,23 +46,8 @@ export function resolveOptions(options: EtcdConnectOptions): ResolvedOptions {
   const prefix = options.prefix === undefined ? undefined : validateName(options.prefix, 'prefix');
   return {
     prefix,
-    connectTimeoutMs: positiveMs(options.connectTimeoutMs, 'connectTimeoutMs', 5_000),
-    requestTimeoutMs: positiveMs(options.requestTimeoutMs, 'requestTimeoutMs', 5_000),
-    tls: bool(options.tls, 'tls'),
+    connectTimeoutMs: validateTimeoutMs(options.connectTimeoutMs, 'connectTimeoutMs', 5_000),
+    requestTimeoutMs: validateTimeoutMs(options.requestTimeoutMs, 'requestTimeoutMs', 5_000),
+    tls: validateBoolean(options.tls, 'tls', false),
   };
-}
-
-function positiveMs(value: unknown, what: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2_147_483_647) {
-    throw new InvalidArgumentError(what, `must be a positive number of milliseconds, got ${String(value)}`);
-  }
-  return value;
-}
-
-function bool(value: unknown, what: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean')
-    throw new InvalidArgumentError(what, `must be a boolean, got ${String(value)}`);
-  return value;
 }

@@ -4,7 +4,13 @@
  * `postgresCoordinator(pool, options)`. Checked before any I/O.
  * @module
  */
-import { type ConnectOptions, InvalidArgumentError, validateName } from '@lockstep/core';
+import {
+  type ConnectOptions,
+  InvalidArgumentError,
+  validateBoolean,
+  validateName,
+  validateTimeoutMs,
+} from '@lockstep/core';
 
 /** Options shared by both ways of building a coordinator. */
 export interface PostgresAdapterOptions {
@@ -88,12 +94,12 @@ export function resolveOptions(options: PostgresConnectOptions): ResolvedOptions
   return {
     prefix,
     schema: schemaName(options.schema),
-    createTables: bool(options.createTables, 'createTables', true),
-    idleSessionTimeout: bool(options.idleSessionTimeout, 'idleSessionTimeout', true),
+    createTables: validateBoolean(options.createTables, 'createTables', true),
+    idleSessionTimeout: validateBoolean(options.idleSessionTimeout, 'idleSessionTimeout', true),
     maxWaitingSessions: count(options.maxWaitingSessions, 'maxWaitingSessions', 4, 0),
-    commandTimeoutMs: positiveMs(options.commandTimeoutMs, 'commandTimeoutMs', 5_000),
-    allowSessionPooler: bool(options.allowSessionPooler, 'allowSessionPooler', false),
-    connectTimeoutMs: positiveMs(options.connectTimeoutMs, 'connectTimeoutMs', 5_000),
+    commandTimeoutMs: validateTimeoutMs(options.commandTimeoutMs, 'commandTimeoutMs', 5_000),
+    allowSessionPooler: validateBoolean(options.allowSessionPooler, 'allowSessionPooler', false),
+    connectTimeoutMs: validateTimeoutMs(options.connectTimeoutMs, 'connectTimeoutMs', 5_000),
     poolSize: count(options.poolSize, 'poolSize', 10, 1),
   };
 }
@@ -109,25 +115,10 @@ function schemaName(value: unknown): string {
   return value;
 }
 
-function positiveMs(value: unknown, what: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2_147_483_647) {
-    throw new InvalidArgumentError(what, `must be a positive number of milliseconds, got ${String(value)}`);
-  }
-  return value;
-}
-
 function count(value: unknown, what: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 10_000) {
     throw new InvalidArgumentError(what, `must be an integer from ${min} to 10000, got ${String(value)}`);
   }
-  return value;
-}
-
-function bool(value: unknown, what: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean')
-    throw new InvalidArgumentError(what, `must be a boolean, got ${String(value)}`);
   return value;
 }
