@@ -115,30 +115,8 @@ export function abortedAfter(signal: AbortSignal, since: number): Promise<number
   });
 }
 
-/** Rejects when `promise` takes longer than `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `check` every 10 ms until it returns true or `ms` passes (for server-side state only). */
-export async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (performance.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+// The same timing helpers the interop scenarios use.
+export { eventually, within } from '@lockstep/conformance/interop/support';
 
 /** The error and its causes, outermost first. */
 export function causes(error: unknown): unknown[] {
