@@ -8,11 +8,10 @@
  * pending request so the caller can retry.
  * @module
  */
-import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
+import type { ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import { unavailable } from './errors.js';
 import type { EtcdRpc } from './rpc.js';
-
-type Stream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
+import { SharedStream } from './stream.js';
 
 interface Pending {
   readonly resolve: (ttlSeconds: number) => void;
@@ -22,13 +21,15 @@ interface Pending {
 
 /** Keep-alives for many leases over one stream. */
 export class KeepAliveChannel {
-  readonly #rpc: EtcdRpc;
-  #stream: Promise<Stream> | undefined;
+  readonly #stream: SharedStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
   readonly #pending = new Map<string, Pending[]>();
   #closed = false;
 
   constructor(rpc: EtcdRpc) {
-    this.#rpc = rpc;
+    this.#stream = new SharedStream(() => rpc.keepAliveStream(), {
+      data: (res) => this.#answer(res),
+      broken: (error) => this.#reset(unavailable('lease keep-alive', error)),
+    });
   }
 
   /**
@@ -47,7 +48,7 @@ export class KeepAliveChannel {
       const queue = this.#pending.get(key) ?? [];
       queue.push({ resolve, reject, timer });
       this.#pending.set(key, queue);
-      this.#open().then(
+      this.#stream.open().then(
         (stream) => {
           try {
             stream.write({ ID: key });
@@ -66,29 +67,6 @@ export class KeepAliveChannel {
     this.#reset(unavailable('lease keep-alive', new Error('coordinator closed')));
   }
 
-  #open(): Promise<Stream> {
-    if (this.#stream) return this.#stream;
-    const opening = this.#rpc.keepAliveStream().then((stream) => {
-      const current = () => this.#stream === opening;
-      stream.on('data', (res) => {
-        if (current()) this.#answer(res);
-      });
-      stream.on('error', (error) => {
-        if (current()) this.#reset(unavailable('lease keep-alive', error));
-      });
-      stream.on('end', () => {
-        if (current()) this.#reset(unavailable('lease keep-alive', new Error('stream ended')));
-      });
-      return stream;
-    });
-    // A failed open must not stick: the next keep-alive opens afresh.
-    opening.catch(() => {
-      if (this.#stream === opening) this.#stream = undefined;
-    });
-    this.#stream = opening;
-    return opening;
-  }
-
   #answer(res: ILeaseKeepAliveResponse): void {
     const queue = this.#pending.get(res.ID);
     const first = queue?.shift();
@@ -99,18 +77,7 @@ export class KeepAliveChannel {
   }
 
   #reset(error: unknown): void {
-    const stream = this.#stream;
-    this.#stream = undefined;
-    stream?.then(
-      (s) => {
-        try {
-          s.cancel();
-        } catch {
-          // Already ended.
-        }
-      },
-      () => {},
-    );
+    this.#stream.drop();
     const pending = [...this.#pending.values()].flat();
     this.#pending.clear();
     for (const p of pending) {

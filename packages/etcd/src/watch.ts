@@ -13,10 +13,9 @@
  * too: they re-read the queue, which is always safe, and watch again.
  * @module
  */
-import { FilterType, type IDuplexStream, type IWatchRequest, type IWatchResponse } from 'etcd3';
+import { FilterType, type IWatchRequest, type IWatchResponse } from 'etcd3';
 import type { EtcdRpc } from './rpc.js';
-
-type Stream = IDuplexStream<IWatchRequest, IWatchResponse>;
+import { SharedStream } from './stream.js';
 
 /** Why a waiter was woken. */
 export type Wake =
@@ -48,8 +47,7 @@ interface Entry {
 
 /** Delete-watches multiplexed over one stream. */
 export class WatchChannel {
-  readonly #rpc: EtcdRpc;
-  #stream: Promise<Stream> | undefined;
+  readonly #stream: SharedStream<IWatchRequest, IWatchResponse>;
   readonly #entries = new Map<string, Entry>();
   #nextId = 1;
   #closed = false;
@@ -57,7 +55,10 @@ export class WatchChannel {
   created = 0;
 
   constructor(rpc: EtcdRpc) {
-    this.#rpc = rpc;
+    this.#stream = new SharedStream(() => rpc.watchStream(), {
+      data: (res) => this.#onResponse(res),
+      broken: () => this.#breakAll(),
+    });
   }
 
   /** Wakes on the first delete of any of `keys` after the watches are live. */
@@ -85,7 +86,7 @@ export class WatchChannel {
       return { created, woken, cancel: () => {} };
     }
     for (const id of ids) this.#entries.set(id, entry);
-    this.#open().then(
+    this.#stream.open().then(
       (stream) => {
         if (done) return;
         for (const [i, key] of keys.entries()) {
@@ -102,28 +103,6 @@ export class WatchChannel {
   close(): void {
     this.#closed = true;
     this.#breakAll();
-  }
-
-  #open(): Promise<Stream> {
-    if (this.#stream) return this.#stream;
-    const opening = this.#rpc.watchStream().then((stream) => {
-      const current = () => this.#stream === opening;
-      stream.on('data', (res) => {
-        if (current()) this.#onResponse(res);
-      });
-      stream.on('error', () => {
-        if (current()) this.#breakAll();
-      });
-      stream.on('end', () => {
-        if (current()) this.#breakAll();
-      });
-      return stream;
-    });
-    opening.catch(() => {
-      if (this.#stream === opening) this.#stream = undefined;
-    });
-    this.#stream = opening;
-    return opening;
   }
 
   #onResponse(res: IWatchResponse): void {
@@ -144,11 +123,11 @@ export class WatchChannel {
 
   #forget(ids: readonly string[]): void {
     for (const id of ids) this.#entries.delete(id);
-    const stream = this.#stream;
+    const stream = this.#stream.current;
     if (!stream) return;
     stream.then(
       (s) => {
-        if (this.#stream !== stream) return;
+        if (this.#stream.current !== stream) return;
         for (const id of ids) {
           try {
             s.write({ cancel_request: { watch_id: id } });
@@ -162,18 +141,7 @@ export class WatchChannel {
   }
 
   #breakAll(): void {
-    const stream = this.#stream;
-    this.#stream = undefined;
-    stream?.then(
-      (s) => {
-        try {
-          s.cancel();
-        } catch {
-          // Already ended.
-        }
-      },
-      () => {},
-    );
+    this.#stream.drop();
     const entries = new Set(this.#entries.values());
     this.#entries.clear();
     for (const entry of entries) entry.wake({ reason: 'broken' });
