@@ -23,9 +23,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { type Coordinator, connect } from '@lockstep/core';
-import { type ConformanceTarget, withQueryParam } from '../target.js';
 import type { BackendProfile, BenchSubject, ProvisionedBackend, ProvisionOptions } from './profile.js';
+import { serverTarget, type TargetShape, urlTarget } from './server.js';
 
 /** Lease of the suite's lease tests: the emulator's lowered 1 s minimum / Consul's 10 s. */
 const EMULATOR_TTL_MS = 1_000;
@@ -93,49 +92,27 @@ async function readCounter(http: string, key: string): Promise<{ value: number; 
 
 async function provision(options: ProvisionOptions): Promise<ProvisionedBackend> {
   await import('@lockstep/consul');
-  const connectTo = (url: string): Promise<Coordinator> => connect(url);
+  const shape: TargetShape = { name: 'consul', adapterModule: '@lockstep/consul', ttlMs: CONSUL_TTL_MS };
   if (options.url !== undefined) {
     options.log(`consul: using ${options.url} from --url`);
-    const url = options.url;
-    const target: ConformanceTarget = {
-      name: 'consul',
-      source: 'env',
-      url,
-      adapterModule: '@lockstep/consul',
-      ttlMs: CONSUL_TTL_MS,
-      connect: (override) => connectTo(override ?? url),
-    };
-    return { target, stop: async () => {} };
+    return { target: urlTarget(options.url, shape), stop: async () => {} };
   }
   const testing = await import('@lockstep/testing');
   options.log('consul: starting a Consul (or, where none can be installed, the Consul API emulator)');
   const server = await testing.startServer('consul', { consulEmulator: { sessionTtlMin: '1s' } });
   const emulator = server.source === 'emulator';
-  // Child processes connect with exactly this URL, so the emulator's TTL minimum travels in it.
-  const url = emulator ? withQueryParam(server.url, 'sessionTtlMinMs', String(EMULATOR_TTL_MS)) : server.url;
   options.log(
     emulator
       ? `consul: EMULATOR of the documented Consul HTTP API at ${server.url} (figures are emulator figures)`
       : `consul: ${server.source} server at ${server.url}`,
   );
-  const target: ConformanceTarget = {
-    name: 'consul',
-    source: server.source,
-    url,
-    adapterModule: '@lockstep/consul',
-    ttlMs: emulator ? EMULATOR_TTL_MS : CONSUL_TTL_MS,
-    connect: (override) => connectTo(override ?? url),
-    ...(server.source === 'env'
-      ? {}
-      : {
-          server: {
-            kill: () => server.kill(),
-            restart: () => server.restart(),
-            pause: () => server.pause(),
-            resume: () => server.resume(),
-          },
-        }),
-  };
+  // Child processes connect with exactly the target's URL, so the emulator's TTL minimum travels in it.
+  const target = serverTarget(
+    server,
+    emulator
+      ? { ...shape, ttlMs: EMULATOR_TTL_MS, query: { sessionTtlMinMs: String(EMULATOR_TTL_MS) } }
+      : shape,
+  );
   return { target, stop: () => server.stop() };
 }
 

@@ -5,22 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { BACKEND_NAMES, type BackendName } from '../report/types.js';
 import type { BackendProfile } from './profile.js';
 
-/** The backends `pnpm compare` knows, in report order. */
-export const COMPARE_BACKENDS = [
-  'memory',
-  'file',
-  'redis',
-  'redlock',
-  'etcd',
-  'zookeeper',
-  'consul',
-  'postgres',
-] as const;
+/** The backends `pnpm compare` knows, in report order: every backend a report may name. */
+export const COMPARE_BACKENDS = BACKEND_NAMES;
 
 /** One of {@link COMPARE_BACKENDS}. */
-export type CompareBackend = (typeof COMPARE_BACKENDS)[number];
+export type CompareBackend = BackendName;
 
 /** A profile, or why there is none. */
 export type LoadedProfile =

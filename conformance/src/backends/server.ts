@@ -32,6 +32,19 @@ function withQuery(url: string, query: TargetShape['query']): string {
   return Object.entries(query ?? {}).reduce((u, [key, value]) => withQueryParam(u, key, value), url);
 }
 
+/** The target for a server given by URL (source `env`: not ours, so no process control). */
+export function urlTarget(serverUrl: string, shape: TargetShape): ConformanceTarget {
+  const url = withQuery(serverUrl, shape.query);
+  return {
+    name: shape.name,
+    source: 'env',
+    url,
+    adapterModule: shape.adapterModule,
+    ttlMs: shape.ttlMs,
+    connect: (override) => connect(override ?? url),
+  };
+}
+
 /**
  * The target for one running server. Servers we started come with process control
  * (kill, restart, pause, resume); one given by URL (`env`) does not.
@@ -79,16 +92,8 @@ export function clusterTarget(cluster: ClusterHandle, shape: TargetShape): Confo
 export async function provisionServerTarget(options: ServerTargetOptions): Promise<ProvisionedBackend> {
   await import(options.adapterModule);
   if (options.url !== undefined) {
-    const url = withQuery(options.url, options.query);
-    options.log(`${options.name}: using ${url} from --url`);
-    const target: ConformanceTarget = {
-      name: options.name,
-      source: 'env',
-      url,
-      adapterModule: options.adapterModule,
-      ttlMs: options.ttlMs,
-      connect: (override) => connect(override ?? url),
-    };
+    const target = urlTarget(options.url, options);
+    options.log(`${options.name}: using ${target.url} from --url`);
     return { target, stop: async () => {} };
   }
 

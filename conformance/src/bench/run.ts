@@ -9,7 +9,7 @@
  */
 import type { Capabilities } from '@lockstep/core';
 import type { BackendProfile, BenchHook, BenchSubject, Contender, PeerBench } from '../backends/profile.js';
-import { type Figure, headlineValue, type LatencyFigure, type RateFigure } from '../stats.js';
+import { type Figure, headlineValue, type LatencyFigure } from '../stats.js';
 import type { ConformanceTarget } from '../target.js';
 import { describeError } from '../tests/assert.js';
 import { HANDOFF_CONTENDERS, measureHandoff } from './handoff.js';
@@ -93,17 +93,33 @@ type Recipe =
   | { readonly metrics: readonly string[]; readonly measure: () => Promise<Figure[]> }
   | { readonly skip: string };
 
+/** A metric measured on one subject with `measure`, or skipped with `why` when there is no subject. */
+function subjectRecipe(
+  metric: string,
+  open: (() => Promise<BenchSubject>) | undefined,
+  why: string,
+  measure: (op: () => Promise<void>) => Promise<Figure>,
+): Recipe {
+  if (!open) return { skip: why };
+  return { metrics: [metric], measure: async () => [await withSubject(open, measure)] };
+}
+
 function latencyRecipe(
   metric: string,
   open: (() => Promise<BenchSubject>) | undefined,
   box: TimeBox,
   why: string,
 ): Recipe {
-  if (!open) return { skip: why };
-  return {
-    metrics: [metric],
-    measure: async () => [await withSubject<LatencyFigure>(open, (op) => measureLatency(op, box))],
-  };
+  return subjectRecipe(metric, open, why, (op) => measureLatency(op, box));
+}
+
+function throughputRecipe(
+  metric: string,
+  open: (() => Promise<BenchSubject>) | undefined,
+  box: TimeBox,
+  why: string,
+): Recipe {
+  return subjectRecipe(metric, open, why, (op) => measureThroughput(op, THROUGHPUT_CALLERS, box));
 }
 
 /**
@@ -179,21 +195,6 @@ async function runLatencyGroup(
     notes.push(note);
     log(note);
   }
-}
-
-function throughputRecipe(
-  metric: string,
-  open: (() => Promise<BenchSubject>) | undefined,
-  box: TimeBox,
-  why: string,
-): Recipe {
-  if (!open) return { skip: why };
-  return {
-    metrics: [metric],
-    measure: async () => [
-      await withSubject<RateFigure>(open, (op) => measureThroughput(op, THROUGHPUT_CALLERS, box)),
-    ],
-  };
 }
 
 function handoffRecipe(open: (() => Promise<Contender[]>) | undefined, box: TimeBox, why: string): Recipe {

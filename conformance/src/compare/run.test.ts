@@ -102,35 +102,35 @@ describe('runCompare with interop scenarios', () => {
   }, 120_000);
 });
 
+/** Runs the CLI from sources at the repository root, as `pnpm compare` does. */
+function runCli(
+  args: readonly string[],
+  options: { readonly env?: NodeJS.ProcessEnv; readonly timeout: number },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const node = ['--import', 'tsx', '--conditions=@lockstep/source', 'conformance/src/cli.ts'];
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [...node, ...args],
+      { cwd: root, env: options.env, timeout: options.timeout },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 describe('compare CLI', () => {
   it('pnpm compare --only memory: exit 0, the matrix on stdout, three report files', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lockstep-cli-'));
-    const root = fileURLToPath(new URL('../../..', import.meta.url));
     try {
-      const { code, stdout, stderr } = await new Promise<{
-        code: number | null;
-        stdout: string;
-        stderr: string;
-      }>((resolve) => {
-        execFile(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            '--conditions=@lockstep/source',
-            'conformance/src/cli.ts',
-            'compare',
-            '--only',
-            'memory',
-            '--no-bench',
-            '--out',
-            out,
-          ],
-          { cwd: root, env: { ...process.env, LOCKSTEP_REQUIRE: '' }, timeout: 120_000 },
-          (error, stdout, stderr) =>
-            resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-        );
-      });
+      const { code, stdout, stderr } = await runCli(
+        ['compare', '--only', 'memory', '--no-bench', '--out', out],
+        {
+          env: { ...process.env, LOCKSTEP_REQUIRE: '' },
+          timeout: 120_000,
+        },
+      );
       expect(code, stderr).toBe(0);
       expect(stdout).toMatch(/lock\.exclusive\s+✓/);
       expect(stderr).toMatch(/\[1\/1\] memory: pass lock\.exclusive/);
@@ -145,23 +145,7 @@ describe('compare CLI', () => {
   }, 150_000);
 
   it('exits 2 with the usage on bad arguments', async () => {
-    const root = fileURLToPath(new URL('../../..', import.meta.url));
-    const code = await new Promise<number | null>((resolve) => {
-      execFile(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--conditions=@lockstep/source',
-          'conformance/src/cli.ts',
-          'compare',
-          '--only',
-          'mongodb',
-        ],
-        { cwd: root, timeout: 60_000 },
-        (error) => resolve(error ? ((error as { code?: number }).code ?? 1) : 0),
-      );
-    });
+    const { code } = await runCli(['compare', '--only', 'mongodb'], { timeout: 60_000 });
     expect(code).toBe(2);
   }, 90_000);
 });

@@ -2,7 +2,7 @@
  * `etcd://[user:password@]h1:p1[,h2:p2,...][?options]` → the endpoints and credentials etcd3 needs.
  * @module
  */
-import { InvalidArgumentError } from '@lockstep/core';
+import { formatHost, InvalidArgumentError, urlHosts } from '@lockstep/core';
 
 /** etcd's default client port. */
 export const DEFAULT_ETCD_PORT = 2379;
@@ -24,22 +24,8 @@ export function parseEtcdUrl(url: URL): EtcdTarget {
   if (url.pathname !== '' && url.pathname !== '/') {
     throw new InvalidArgumentError('url', `etcd URLs take no path, got ${JSON.stringify(url.pathname)}`);
   }
-  const hostList = decodeURIComponent(url.host);
-  if (hostList === '') throw new InvalidArgumentError('url', 'names no etcd host (etcd://host:port)');
-  const endpoints = hostList.split(',').map((entry) => endpoint(entry.trim()));
+  const endpoints = urlHosts(url, DEFAULT_ETCD_PORT, 'etcd').map(formatHost);
   const username = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);
   return username === '' ? { endpoints } : { endpoints, auth: { username, password } };
-}
-
-function endpoint(entry: string): string {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d+))?$/.exec(entry);
-  if (!match)
-    throw new InvalidArgumentError('url', `bad etcd endpoint ${JSON.stringify(entry)} (want host:port)`);
-  const [, host = '', portText] = match;
-  const port = portText === undefined ? DEFAULT_ETCD_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new InvalidArgumentError('url', `bad port in etcd endpoint ${JSON.stringify(entry)}`);
-  }
-  return `${host}:${port}`;
 }

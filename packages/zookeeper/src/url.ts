@@ -4,7 +4,7 @@
  * that it is created on first use like any other parent.
  * @module
  */
-import { InvalidArgumentError } from '@lockstep/core';
+import { formatHost, InvalidArgumentError, urlHosts } from '@lockstep/core';
 import { validateZnodePath } from './paths.js';
 
 /** ZooKeeper's default client port. */
@@ -27,29 +27,19 @@ export interface ZooKeeperTarget {
  * cannot connect to those) or a malformed chroot.
  */
 export function parseZooKeeperUrl(url: URL): ZooKeeperTarget {
-  const hostList = decodeURIComponent(url.host);
-  if (hostList === '')
-    throw new InvalidArgumentError('url', 'names no ZooKeeper host (zookeeper://host:port)');
-  const servers = hostList.split(',').map((entry) => server(entry.trim()));
+  const servers = urlHosts(url, DEFAULT_ZOOKEEPER_PORT, 'ZooKeeper').map((server) => {
+    if (server.ipv6) {
+      throw new InvalidArgumentError(
+        'url',
+        `IPv6 hosts are not supported by node-zookeeper-client: [${server.host}]`,
+      );
+    }
+    return formatHost(server);
+  });
   const chroot = chrootOf(url.pathname);
   const username = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);
   return username === '' ? { servers, chroot } : { servers, chroot, digest: `${username}:${password}` };
-}
-
-function server(entry: string): string {
-  if (entry.startsWith('[')) {
-    throw new InvalidArgumentError('url', `IPv6 hosts are not supported by node-zookeeper-client: ${entry}`);
-  }
-  const match = /^([^:]+)(?::(\d+))?$/.exec(entry);
-  if (!match)
-    throw new InvalidArgumentError('url', `bad ZooKeeper server ${JSON.stringify(entry)} (want host:port)`);
-  const [, host = '', portText] = match;
-  const port = portText === undefined ? DEFAULT_ZOOKEEPER_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new InvalidArgumentError('url', `bad port in ZooKeeper server ${JSON.stringify(entry)}`);
-  }
-  return `${host}:${port}`;
 }
 
 function chrootOf(pathname: string): string {
