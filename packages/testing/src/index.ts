@@ -34,6 +34,7 @@ export {
   DEBIAN_PACKAGES,
   type EnsureOptions,
   ensureServerBinaries,
+  INTEROP_DEBIAN_PACKAGES,
   type ProvisionReport,
 } from './provisioning.js';
 export { stopAllServers } from './registry.js';

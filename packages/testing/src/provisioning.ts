@@ -21,6 +21,21 @@ export const DEBIAN_PACKAGES: Readonly<Record<ServerKind, readonly string[]>> = 
   consul: [],
 };
 
+/**
+ * Debian packages the interop tests of a kind need beside its server, with a file that shows
+ * they are there: Apache Curator's jars for `interop.curator` (lockstep and Curator's
+ * `InterProcessMutex` on one ZooKeeper path). Installed along with the servers; without them
+ * those tests are skipped with the reason.
+ */
+export const INTEROP_DEBIAN_PACKAGES: Readonly<
+  Partial<Record<ServerKind, { readonly packages: readonly string[]; readonly marker: string }>>
+> = {
+  zookeeper: {
+    packages: ['libcurator-recipes-java', 'libslf4j-java'],
+    marker: '/usr/share/java/curator-recipes.jar',
+  },
+};
+
 /** How each kind will be provided, after provisioning. */
 export interface ProvisionReport {
   /** Kinds with a source: `env`, `binary`, `installed` (binary installed just now), `emulator`, `container`. */
@@ -101,13 +116,21 @@ export async function ensureServerBinaries(options: EnsureOptions = {}): Promise
   }
 
   const installable = [...missing.keys()].filter((kind) => DEBIAN_PACKAGES[kind].length > 0);
-  if (installable.length > 0 && install) {
+  const interopExtras = kinds.flatMap((kind) => {
+    const extra = INTEROP_DEBIAN_PACKAGES[kind];
+    return extra && ready.get(kind) !== 'env' && !existsSync(extra.marker) ? [extra.packages] : [];
+  });
+  if ((installable.length > 0 || interopExtras.length > 0) && install) {
     const refusal = canInstallFromDebian();
     if (refusal === undefined) {
-      const packages = installable.flatMap((kind) => DEBIAN_PACKAGES[kind]);
+      const packages = [...installable.flatMap((kind) => DEBIAN_PACKAGES[kind]), ...interopExtras.flat()];
       if (installable.includes('zookeeper') && which('java') === undefined)
         packages.push('default-jre-headless');
-      log(`lockstep provision: installing missing servers from Debian (${installable.join(', ')})`);
+      log(
+        installable.length > 0
+          ? `lockstep provision: installing missing servers from Debian (${installable.join(', ')})`
+          : `lockstep provision: installing what the interop tests need from Debian (${interopExtras.flat().join(', ')})`,
+      );
       if (!aptInstall(packages, log)) log('lockstep provision: apt-get failed; see its output above');
       for (const kind of installable) {
         const lookup = locateBinaries(kind, env);
@@ -122,7 +145,9 @@ export async function ensureServerBinaries(options: EnsureOptions = {}): Promise
         }
       }
     } else {
-      log(`lockstep provision: cannot install missing servers (${refusal})`);
+      log(
+        `lockstep provision: cannot install ${installable.length > 0 ? 'missing servers' : "the interop tests' packages"} (${refusal})`,
+      );
     }
   }
 
