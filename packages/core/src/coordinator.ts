@@ -7,6 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { AddCoalescer } from './coalesce.js';
 import type {
+  AcquireRequest,
   AddOutcome,
   BackendDriver,
   CounterDriver,
@@ -189,7 +190,7 @@ class DriverCoordinator implements Coordinator {
     signal: AbortSignal | undefined,
   ): Promise<LockHandle> {
     this.#assertOpen();
-    const request = { lock: ref, ttlMs, ownerId: randomOwnerId() };
+    const request = new Attempt(ref, ttlMs);
     const wait = waitForGrant({
       driver: this.#driver.locks,
       request,
@@ -210,7 +211,7 @@ class DriverCoordinator implements Coordinator {
   async #tryAcquire(ref: LockRef, ttlMs: number, autoExtend: boolean): Promise<LockHandle | null> {
     this.#assertOpen();
     const sentAt = performance.now();
-    const grant = await this.#driver.locks.tryAcquire({ lock: ref, ttlMs, ownerId: randomOwnerId() });
+    const grant = await this.#driver.locks.tryAcquire(new Attempt(ref, ttlMs));
     return grant ? this.#handle(ref, grant, ttlMs, autoExtend, sentAt) : null;
   }
 
@@ -316,5 +317,25 @@ class BoundedCounter implements Counter {
     const { min, max } = this.#ref;
     if (min !== undefined && value < min) throw new CounterBoundError(this.name, 'min', min, value);
     if (max !== undefined && value > max) throw new CounterBoundError(this.name, 'max', max, value);
+  }
+}
+
+/**
+ * One acquire's request to the driver. The owner id is drawn on first read: backends that
+ * store an owner value read it, the others (a queue key is its own owner) never pay for it.
+ */
+class Attempt implements AcquireRequest {
+  readonly lock: LockRef;
+  readonly ttlMs: number;
+  #ownerId: string | undefined;
+
+  constructor(lock: LockRef, ttlMs: number) {
+    this.lock = lock;
+    this.ttlMs = ttlMs;
+  }
+
+  get ownerId(): string {
+    this.#ownerId ??= randomOwnerId();
+    return this.#ownerId;
   }
 }

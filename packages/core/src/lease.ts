@@ -51,8 +51,14 @@ export class LeaseHandle implements LockHandle {
   #ttlMs: number;
   #state: State = 'held';
   #validUntil: number;
-  #renewTimer: NodeJS.Timeout | undefined;
-  #expiryTimer: NodeJS.Timeout | undefined;
+  /**
+   * The one timer of this handle, armed for whichever comes first: the next renewal, or the
+   * instant the lease could end (while a renewal is in flight, only the latter). One timer,
+   * not two: most handles are released long before either, and each costs a setTimeout.
+   */
+  #timer: NodeJS.Timeout | undefined;
+  /** `performance.now()` of the next renewal; `undefined` without autoExtend. */
+  #renewAt: number | undefined;
   #lastRenewError: unknown;
   #renewing = false;
   #releasing: Promise<boolean> | undefined;
@@ -73,8 +79,8 @@ export class LeaseHandle implements LockHandle {
         this.#detachLost = () => lost.removeEventListener('abort', onLost);
       }
     }
-    this.#armExpiry();
-    if (ctx.autoExtend) this.#scheduleRenewal(this.#ttlMs / 3);
+    if (ctx.autoExtend) this.#renewAt = performance.now() + this.#ttlMs / 3;
+    this.#arm();
   }
 
   get fencingToken(): bigint {
@@ -175,15 +181,19 @@ export class LeaseHandle implements LockHandle {
     if (this.#state !== 'held') return;
     this.#lastRenewError = undefined;
     this.#validUntil = Math.max(this.#validUntil, sentAt + this.#ttlMs);
-    this.#armExpiry();
-    if (this.#ctx.autoExtend) this.#scheduleRenewal(this.#ttlMs / 3);
+    if (this.#ctx.autoExtend) this.#renewAt = performance.now() + this.#ttlMs / 3;
+    this.#arm();
   }
 
-  #armExpiry(): void {
-    clearTimeout(this.#expiryTimer);
-    const delay = Math.max(0, this.#validUntil - performance.now());
-    this.#expiryTimer = setTimeout(() => this.#onExpiry(), delay);
-    this.#expiryTimer.unref();
+  /** (Re)arms the timer for the next renewal, or for the expiry when that comes first or a renewal is in flight. */
+  #arm(): void {
+    clearTimeout(this.#timer);
+    const renewAt = this.#renewing ? undefined : this.#renewAt;
+    const renewFirst = renewAt !== undefined && renewAt < this.#validUntil;
+    const at = renewFirst ? renewAt : this.#validUntil;
+    const delay = Math.max(renewFirst ? 1 : 0, at - performance.now());
+    this.#timer = setTimeout(renewFirst ? () => void this.#renew() : () => this.#onExpiry(), delay);
+    this.#timer.unref();
   }
 
   #onExpiry(): void {
@@ -195,29 +205,28 @@ export class LeaseHandle implements LockHandle {
     if (this.#ctx.lease === 'per-session') this.#ctx.grant.release().catch(() => {});
   }
 
-  #scheduleRenewal(delayMs: number): void {
-    clearTimeout(this.#renewTimer);
-    this.#renewTimer = setTimeout(() => void this.#renew(), Math.max(1, delayMs));
-    this.#renewTimer.unref();
-  }
-
   async #renew(): Promise<void> {
     if (this.#state !== 'held' || this.#renewing) return;
     this.#renewing = true;
+    this.#arm(); // the expiry watchdog, while the renewal is out
     const sentAt = performance.now();
+    let ok: boolean;
     try {
-      const ok = await this.#ctx.grant.renew(this.#ttlMs);
-      if (this.#state !== 'held') return;
-      if (ok) this.#confirmed(sentAt);
-      else this.#lose('stolen');
+      ok = await this.#ctx.grant.renew(this.#ttlMs);
     } catch (error) {
       // Unreachable: keep trying until the lease could have ended (the expiry watchdog
       // then declares the loss). Retry often enough to get several tries in.
-      this.#lastRenewError = error;
-      if (this.#state === 'held') this.#scheduleRenewal(Math.max(25, this.#ttlMs / 10));
-    } finally {
       this.#renewing = false;
+      if (this.#state !== 'held') return;
+      this.#lastRenewError = error;
+      this.#renewAt = performance.now() + Math.max(25, this.#ttlMs / 10);
+      this.#arm();
+      return;
     }
+    this.#renewing = false;
+    if (this.#state !== 'held') return;
+    if (ok) this.#confirmed(sentAt);
+    else this.#lose('stolen');
   }
 
   #lose(reason: LockLossReason, cause?: unknown): void {
@@ -233,9 +242,7 @@ export class LeaseHandle implements LockHandle {
   #stopTimers(): void {
     this.#detachLost?.();
     this.#detachLost = undefined;
-    clearTimeout(this.#renewTimer);
-    clearTimeout(this.#expiryTimer);
-    this.#renewTimer = undefined;
-    this.#expiryTimer = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }

@@ -56,8 +56,13 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
     throw new LockTimeoutError(request.lock.name, 0);
   }
   if (!driver.acquire) return waitWithWatch(input, started);
-  const acquire = driver.acquire.bind(driver);
   // Queue-based drivers learn of the grant when it happens; per-lock ones set validUntil.
+  if (waitMs === undefined && input.signal === undefined) {
+    // Nothing to combine: closing the coordinator is the only way to stop this wait.
+    const grant = await driver.acquire(request, input.closing);
+    return { grant, sentAt: performance.now() };
+  }
+  const acquire = driver.acquire.bind(driver);
   return untilStopped(input, started, async (stop) => ({
     grant: await acquire(request, stop),
     sentAt: performance.now(),

@@ -6,7 +6,7 @@
 import { type LeaseGrant, LossFlag, type LossNotice } from '@lockstep/core';
 import { remove, stillQueued } from './queue.js';
 import type { EtcdRpc } from './rpc.js';
-import type { LeaseSession } from './session.js';
+import type { LeaseSession, SessionFollower, SessionLostError } from './session.js';
 import type { Seat, SessionPool } from './sessions.js';
 import type { KeySweeper } from './sweeper.js';
 import type { WatchChannel } from './watch.js';
@@ -22,7 +22,7 @@ export interface GrantContext {
 }
 
 /** One granted lock. */
-export class EtcdGrant implements LeaseGrant {
+export class EtcdGrant implements LeaseGrant, SessionFollower {
   readonly fencingToken: bigint;
   readonly validUntil: number;
   readonly #ctx: GrantContext;
@@ -101,7 +101,7 @@ export class EtcdGrant implements LeaseGrant {
           compare: [
             { key, target: 'Create', result: 'Equal', create_revision: this.fencingToken.toString() },
           ],
-          success: [{ request_put: { key, ignore_value: true, lease: leaseId.toString() } }],
+          success: [{ request_put: { key, ignore_value: true, lease: next.idText } }],
           failure: [],
         },
         'extend',
@@ -124,20 +124,19 @@ export class EtcdGrant implements LeaseGrant {
   #follow(session: LeaseSession): void {
     this.#unfollow();
     this.#followed = session;
-    session.lost.addEventListener('abort', this);
+    session.follow(this);
   }
 
   #unfollow(): void {
-    this.#followed?.lost.removeEventListener('abort', this);
+    this.#followed?.unfollow(this);
     this.#followed = undefined;
   }
 
-  /** The followed session's `lost` signal aborted (EventListener interface: no closure per grant). */
-  handleEvent(): void {
-    const session = this.#followed;
-    if (this.#settled || !session) return;
+  /** The followed session is lost: so is every lock on its lease. */
+  onSessionLost(reason: SessionLostError): void {
+    if (this.#settled || this.#followed === undefined) return;
     this.#ctx.owners.delete(this.fencingToken);
-    this.#lost.abort(session.lost.reason);
+    this.#lost.abort(reason);
   }
 
   #settle(): void {

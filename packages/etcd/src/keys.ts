@@ -49,8 +49,12 @@ export function lockQueue(lock: LockRef): QueueLayout {
  * the native one (what `concurrency.Mutex` writes, so `etcdctl lock` sees the same queue).
  */
 export function memberKey(layout: QueueLayout, leaseId: bigint, slot: number): string {
-  const lease = leaseId.toString(16);
-  return layout.native ? layout.queue + lease : `${layout.queue}${lease}-${slot}`;
+  return memberKeyHex(layout, leaseId.toString(16), slot);
+}
+
+/** {@link memberKey} with the lease id already in hex (a session keeps it so). */
+export function memberKeyHex(layout: QueueLayout, leaseHex: string, slot: number): string {
+  return layout.native ? layout.queue + leaseHex : `${layout.queue}${leaseHex}-${slot}`;
 }
 
 /** A counter's key. */

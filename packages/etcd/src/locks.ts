@@ -15,7 +15,7 @@ import {
 } from '@lockstep/core';
 import { isLeaseNotFound, unavailable } from './errors.js';
 import { EtcdGrant, type GrantContext } from './grant.js';
-import { lockQueue, memberKey, type QueueLayout, validateNativePrefix } from './keys.js';
+import { lockQueue, memberKeyHex, type QueueLayout, validateNativePrefix } from './keys.js';
 import {
   type Contender,
   type Enqueued,
@@ -42,7 +42,7 @@ interface Attempt {
 /** Lock operations over one coordinator's sessions, watch stream and sweeper. */
 export class EtcdLocks implements LockDriver {
   readonly #ctx: GrantContext;
-  readonly #layouts = new WeakMap<LockRef, QueueLayout>();
+  readonly #plans = new WeakMap<LockRef, LockPlan>();
   /** Why waiters woke up (for tests: a release must wake exactly the next waiter). */
   readonly wakes = { deleted: 0, broken: 0, timer: 0 };
 
@@ -60,7 +60,7 @@ export class EtcdLocks implements LockDriver {
       const attempt = begun instanceof Promise ? await begun : begun;
       let token: bigint | undefined;
       try {
-        token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.id);
+        token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.idText);
       } catch (error) {
         if (this.#leaseVanished(attempt, error)) {
           if (retry === 0) continue;
@@ -113,9 +113,9 @@ export class EtcdLocks implements LockDriver {
    */
   async #enqueue({ contender, seat }: Attempt): Promise<Enqueued> {
     const { rpc } = this.#ctx;
-    const token = await tryEnqueue(rpc, contender, seat.session.id);
+    const token = await tryEnqueue(rpc, contender, seat.session.idText);
     if (token !== undefined) return { token, position: OWNER };
-    return enqueue(rpc, contender, seat.session.id);
+    return enqueue(rpc, contender, seat.session.idText);
   }
 
   /**
@@ -123,29 +123,25 @@ export class EtcdLocks implements LockDriver {
    * already granted (the common case: no extra turn of the event loop on the hot path).
    */
   #begin(request: AcquireRequest): Attempt | Promise<Attempt> {
-    const layout = this.#layout(request.lock);
+    const plan = this.#plan(request.lock);
     const { sessions } = this.#ctx;
-    const seat = sessions.take(request.ttlMs, layout.queue, layout.native);
-    const named = (leaseId: bigint): Attempt => ({
-      seat,
-      contender: { queue: layout.queue, key: memberKey(layout, leaseId, seat.slot) },
-    });
-    const granted = seat.session.grantedId;
-    if (granted !== undefined) return named(granted);
+    const seat = sessions.take(request.ttlMs, plan.layout.queue, plan.layout.native);
+    const named = (): Attempt => ({ seat, contender: plan.contender(seat.session.idHex, seat.slot) });
+    if (seat.session.grantedId !== undefined) return named();
     return seat.session.ready.then(named, (error) => {
       sessions.leave(seat);
       throw unavailable('lease grant', error);
     });
   }
 
-  /** The queue layout of a lock (cached: core hands the same `LockRef` to every acquire of a `Lock`). */
-  #layout(lock: LockRef): QueueLayout {
-    let layout = this.#layouts.get(lock);
-    if (!layout) {
-      layout = lockQueue(lock);
-      this.#layouts.set(lock, layout);
+  /** What is known of a lock (cached: core hands the same `LockRef` to every acquire of a `Lock`). */
+  #plan(lock: LockRef): LockPlan {
+    let plan = this.#plans.get(lock);
+    if (!plan) {
+      plan = new LockPlan(lockQueue(lock));
+      this.#plans.set(lock, plan);
     }
-    return layout;
+    return plan;
   }
 
   /**
@@ -311,4 +307,26 @@ function firstOf(
     });
     woken.then((w) => finish(w.reason));
   });
+}
+
+/**
+ * A lock's queue layout, and the contender it named last. A lock acquired over and over from
+ * one coordinator names the same key each time (same lease, slot 0): the same key string then
+ * costs no new string, hash or bytes on the hot path.
+ */
+class LockPlan {
+  readonly layout: QueueLayout;
+  #last: { readonly leaseHex: string; readonly slot: number; readonly contender: Contender } | undefined;
+
+  constructor(layout: QueueLayout) {
+    this.layout = layout;
+  }
+
+  contender(leaseHex: string, slot: number): Contender {
+    const last = this.#last;
+    if (last !== undefined && last.slot === slot && last.leaseHex === leaseHex) return last.contender;
+    const contender = { queue: this.layout.queue, key: memberKeyHex(this.layout, leaseHex, slot) };
+    this.#last = { leaseHex, slot, contender };
+    return contender;
+  }
 }

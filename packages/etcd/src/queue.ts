@@ -44,18 +44,18 @@ export interface Enqueued {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Puts our key (on `leaseId`) at the end of the queue and learns our position: one round trip.
+ * Puts our key (on `lease`, its id in decimal) at the end of the queue and learns our position: one round trip.
  *
  * The common case — an empty queue — is the transaction's fast branch: a comparison that holds
  * only when no key is in the queue, then our put. Otherwise a nested transaction puts our key
  * (unless it exists: an earlier attempt whose reply was lost) and reads the two newest keys;
  * ours is the newest, so the other one is our predecessor.
  */
-export async function enqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): Promise<Enqueued> {
+export async function enqueue(rpc: EtcdRpc, c: Contender, lease: string): Promise<Enqueued> {
   const key = rpc.key(c.key);
   const queue = rpc.key(c.queue);
   const queueEnd = rpc.prefixEnd(c.queue);
-  const put = { request_put: { key, value: EMPTY, lease: leaseId.toString() } };
+  const put = { request_put: { key, value: EMPTY, lease } };
   const res = await rpc.txn(
     {
       compare: [queueIsEmpty(queue, queueEnd)],
@@ -88,7 +88,7 @@ export async function enqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): Prom
   const nested = res.responses[0]?.response_txn;
   if (!nested?.succeeded) {
     const existing = nested?.responses[0]?.response_range?.kvs[0];
-    if (existing === undefined) return enqueue(rpc, c, leaseId);
+    if (existing === undefined) return enqueue(rpc, c, lease);
     const token = BigInt(existing.create_revision);
     return { token, position: await recheck(rpc, c, token) };
   }
@@ -107,13 +107,13 @@ export async function enqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): Prom
  * Puts our key only if the queue is empty: one round trip. Returns our token, or `undefined`
  * when someone holds or waits for the lock (nothing was written).
  */
-export async function tryEnqueue(rpc: EtcdRpc, c: Contender, leaseId: bigint): Promise<bigint | undefined> {
+export async function tryEnqueue(rpc: EtcdRpc, c: Contender, lease: string): Promise<bigint | undefined> {
   const key = rpc.key(c.key);
   const queue = rpc.key(c.queue);
   const res = await rpc.txn(
     {
       compare: [queueIsEmpty(queue, rpc.prefixEnd(c.queue))],
-      success: [{ request_put: { key, value: EMPTY, lease: leaseId.toString() } }],
+      success: [{ request_put: { key, value: EMPTY, lease } }],
       failure: [{ request_range: { key, keys_only: true } }],
     },
     'try-acquire',

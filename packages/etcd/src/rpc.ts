@@ -128,18 +128,32 @@ export class EtcdRpc {
     return this.#client.watchClient.watch();
   }
 
-  async #call<T>(what: string, mode: RetryMode, attempt: (deadline: number) => Promise<T>): Promise<T> {
+  #call<T>(what: string, mode: RetryMode, attempt: (deadline: number) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.timeoutMs;
+    this.calls++;
+    // The first attempt is the whole story almost always: no async frame around it.
+    return attempt(deadline).catch((error: unknown) => this.#retry(what, mode, attempt, deadline, error));
+  }
+
+  async #retry<T>(
+    what: string,
+    mode: RetryMode,
+    attempt: (deadline: number) => Promise<T>,
+    deadline: number,
+    firstError: unknown,
+  ): Promise<T> {
+    let error = firstError;
     let pause = 10;
     for (;;) {
+      const again = mode === 'idempotent' ? isRetryable(error) : neverSent(error);
+      if (!again || Date.now() + pause >= deadline) throw unavailable(what, error);
+      await sleep(pause);
+      pause = Math.min(pause * 2, 250);
       this.calls++;
       try {
         return await attempt(deadline);
-      } catch (error) {
-        const again = mode === 'idempotent' ? isRetryable(error) : neverSent(error);
-        if (!again || Date.now() + pause >= deadline) throw unavailable(what, error);
-        await sleep(pause);
-        pause = Math.min(pause * 2, 250);
+      } catch (next) {
+        error = next;
       }
     }
   }

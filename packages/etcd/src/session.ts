@@ -31,6 +31,11 @@ export class SessionLostError extends Error {
 
 type State = 'granting' | 'alive' | 'lost' | 'closed';
 
+/** Told once when a session is lost (a held lock follows its session this way). */
+export interface SessionFollower {
+  onSessionLost(reason: SessionLostError): void;
+}
+
 /** One lease kept alive at about TTL/3. */
 export class LeaseSession {
   /** The TTL asked for, in ms (whole seconds). Deadlines use it, even if the server granted more. */
@@ -42,6 +47,11 @@ export class LeaseSession {
   readonly #lost = new AbortController();
   #state: State = 'granting';
   #id: bigint | undefined;
+  /** The id as etcd's JSON-mapped int64 (decimal) and as key names write it (hex), made once. */
+  #idText = '';
+  #idHex = '';
+  /** Held locks on this lease: a plain set, cheaper than one signal listener per lock. */
+  readonly #followers = new Set<SessionFollower>();
   /** `performance.now()` at which the last confirmed keep-alive (or the grant) was sent. */
   #confirmedAt = 0;
   #keepAliveTimer: NodeJS.Timeout | undefined;
@@ -64,6 +74,8 @@ export class LeaseSession {
     this.ready = rpc.grant(ttlMs / 1000).then(
       ({ id }) => {
         this.#id = id;
+        this.#idText = id.toString();
+        this.#idHex = id.toString(16);
         if (this.#state !== 'granting') {
           // Closed while granting: give the lease straight back.
           rpc.revoke(id).catch(() => {});
@@ -90,6 +102,32 @@ export class LeaseSession {
   get id(): bigint {
     if (this.#id === undefined) throw new Error('lease not granted yet');
     return this.#id;
+  }
+
+  /** The lease id in decimal, as request fields take it (only after `ready` resolved). */
+  get idText(): string {
+    if (this.#id === undefined) throw new Error('lease not granted yet');
+    return this.#idText;
+  }
+
+  /** The lease id in hex, as key names write it (only after `ready` resolved). */
+  get idHex(): string {
+    if (this.#id === undefined) throw new Error('lease not granted yet');
+    return this.#idHex;
+  }
+
+  /** Tells `follower` when this session is lost (at once, on the next microtask, if it already is). */
+  follow(follower: SessionFollower): void {
+    if (this.#state === 'lost') {
+      const reason = this.#lost.signal.reason as SessionLostError;
+      queueMicrotask(() => follower.onSessionLost(reason));
+      return;
+    }
+    this.#followers.add(follower);
+  }
+
+  unfollow(follower: SessionFollower): void {
+    this.#followers.delete(follower);
   }
 
   /** Aborted (with a {@link SessionLostError}) when the lease is gone. */
@@ -234,7 +272,11 @@ export class LeaseSession {
     if (this.#state === 'lost' || this.#state === 'closed') return;
     this.#state = 'lost';
     this.#stopTimers();
-    this.#lost.abort(new SessionLostError(this.#id, why, cause === undefined ? undefined : { cause }));
+    const reason = new SessionLostError(this.#id, why, cause === undefined ? undefined : { cause });
+    this.#lost.abort(reason);
+    const followers = [...this.#followers];
+    this.#followers.clear();
+    for (const follower of followers) follower.onSessionLost(reason);
   }
 
   #stopTimers(): void {
