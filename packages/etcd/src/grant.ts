@@ -94,7 +94,7 @@ export class EtcdGrant implements LeaseGrant, SessionFollower {
     const next = sessions.sharedSession(ttlMs);
     sessions.use(next);
     try {
-      const leaseId = await next.ready;
+      await next.ready;
       const key = rpc.key(this.#key);
       const res = await rpc.txn(
         {
