@@ -63,6 +63,11 @@ export function subscriberFor(client: RedisClient): RedisClient {
     maxRetriesPerRequest: null,
     // SUBSCRIBE waits for the connection; it must not fail just because connecting is slow.
     commandTimeout: undefined,
+    // No INFO ready check: ioredis writes a SUBSCRIBE as soon as the socket connects (the
+    // command is allowed while Redis loads), the connection enters subscriber mode, the INFO
+    // that follows is refused, and ioredis drops the connection — with the channels just
+    // subscribed on it (seen as 17 of 20 subscriptions, and waiters left to their re-checks).
+    enableReadyCheck: false,
     autoResubscribe: true,
     retryStrategy: reconnectDelay,
   });

@@ -47,8 +47,16 @@ export class ReleaseFeed {
     this.#hub = new ReleaseHub({ onIdle: (channel) => this.#idle(channel) });
     for (const subscriber of subscribers) {
       subscriber.on('message', (channel: string) => this.#hub.notify(this.#aliases.get(channel) ?? channel));
-      // Messages published while we were disconnected are gone: have every waiter re-check.
-      subscriber.on('ready', () => this.#hub.notifyAll());
+      let connectedBefore = false;
+      subscriber.on('ready', () => {
+        // A reconnect: ioredis resubscribes what the server had confirmed, not a SUBSCRIBE that
+        // was in flight when the connection dropped; subscribing again to every channel we
+        // listen on covers both (a repeated SUBSCRIBE is harmless).
+        if (connectedBefore) this.#resubscribe(subscriber);
+        connectedBefore = true;
+        // Messages published while we were disconnected are gone: have every waiter re-check.
+        this.#hub.notifyAll();
+      });
       subscriber.on('error', () => {});
     }
   }
@@ -132,6 +140,13 @@ export class ReleaseFeed {
       }
       this.#hub.notify(channel);
     });
+  }
+
+  #resubscribe(subscriber: Redis): void {
+    if (this.#closed || this.#channels.size === 0) return;
+    const channels = [...this.#channels.keys()];
+    for (const [alias, target] of this.#aliases) if (this.#channels.has(target)) channels.push(alias);
+    subscriber.subscribe(...channels).catch(() => {});
   }
 
   #idle(channel: string): void {
