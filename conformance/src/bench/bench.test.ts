@@ -121,4 +121,38 @@ describe('measureLatencyGroup', () => {
     const measured = order.slice(-6);
     expect(new Set(measured)).toEqual(new Set(['slow', 'fast', 'slower']));
   });
+
+  it('warms every operation up for warmupOps calls before measuring, within warmupMaxMs', async () => {
+    const { measureLatencyGroup } = await import('./measure.js');
+    // Each operation is slow (≥ 1 ms timers) for its first 200 calls, then fast: only a warm-up
+    // of 200 calls each keeps every slow call out of the figures (50 ms would not).
+    const settling = () => {
+      let calls = 0;
+      return () =>
+        new Promise<void>((resolve) => {
+          if (++calls <= 200) setTimeout(resolve, 1);
+          else setImmediate(resolve);
+        });
+    };
+    const figures = await measureLatencyGroup([settling(), settling()], {
+      warmupMs: 10,
+      durationMs: 50,
+      warmupOps: 200,
+      warmupMaxMs: 10_000,
+    });
+    for (const figure of figures) expect(figure.p99).toBeLessThan(0.9);
+
+    // The cap wins over the call count: a warm-up that cannot reach warmupOps stops at warmupMaxMs.
+    const start = performance.now();
+    const slow = () => new Promise<void>((resolve) => setTimeout(resolve, 5));
+    await measureLatencyGroup([slow], {
+      warmupMs: 10,
+      durationMs: 50,
+      warmupOps: 1_000_000,
+      warmupMaxMs: 300,
+    });
+    const tookMs = performance.now() - start;
+    expect(tookMs).toBeGreaterThanOrEqual(300);
+    expect(tookMs).toBeLessThan(5_000);
+  });
 });
