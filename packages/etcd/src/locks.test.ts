@@ -3,9 +3,11 @@
  */
 import { type Coordinator, connect, LockLostError, LockTimeoutError } from '@lockstep/core';
 import { useServer } from '@lockstep/testing/vitest';
-import type { Etcd3 } from 'etcd3';
+import { type Etcd3, GRPCUnavailableError, type ITxnRequest, type Namespace } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { etcdCoordinator, lockOwnership } from './index.js';
+import { tryEnqueue } from './queue.js';
+import { EtcdRpc } from './rpc.js';
 import { aborted, driverOf, rawClient, until } from './test-support/etcd.js';
 
 const etcd = useServer('etcd');
@@ -301,5 +303,43 @@ describe('etcd locks: the server stops answering', () => {
     const again = await c.lock('x', { ttlMs: 2_000 }).acquire({ waitMs: 10_000 });
     expect(again.fencingToken).toBeGreaterThan(held.fencingToken);
     await again.release();
+  });
+});
+
+describe('etcd locks: a try whose reply was lost', () => {
+  it('is retried with a read of its own key, and a key the lost attempt wrote still grants the lock', async () => {
+    const client = raw();
+    const leaseId = await client.lease(10, { autoKeepAlive: false }).grant();
+    const queue = `lost-reply-${Date.now()}/q/`;
+    const contender = { queue, key: `${queue}k-0` };
+    const sent: ITxnRequest[] = [];
+    let dropFirstReply = true;
+    // The first transaction reaches etcd and is applied; its reply is lost on the way back.
+    const flaky = {
+      prefix: Buffer.alloc(0),
+      kv: {
+        txn: async (request: ITxnRequest, options: unknown) => {
+          sent.push(request);
+          const res = await client.kv.txn(request, options as never);
+          if (dropFirstReply) {
+            dropFirstReply = false;
+            throw new GRPCUnavailableError('reply lost (test)');
+          }
+          return res;
+        },
+      },
+    } as unknown as Namespace;
+    const rpc = new EtcdRpc(flaky, 5_000);
+    const token = await tryEnqueue(rpc, contender, leaseId);
+    // The lean first attempt asks for nothing on failure; the retry reads our key back, finds
+    // the lost attempt's put there, re-checks that nobody is ahead of it (a third request),
+    // and so holds the lock with that key's revision.
+    expect(sent).toHaveLength(3);
+    expect(sent[0]!.failure).toEqual([]);
+    expect(sent[1]!.failure).toHaveLength(1);
+    const kv = (await client.get(contender.key).exec()).kvs[0];
+    expect(kv).toBeDefined();
+    expect(token).toBe(BigInt(kv!.create_revision));
+    await client.delete().key(contender.key);
   });
 });

@@ -82,8 +82,18 @@ export class EtcdRpc {
     return key.subarray(this.#namespace.length).toString();
   }
 
-  txn(request: ITxnRequest, what: string, mode: RetryMode = 'idempotent'): Promise<ITxnResponse> {
-    return this.#call(what, mode, (deadline) => this.#client.kv.txn(request, { deadline }));
+  /**
+   * One transaction. `request` may depend on the attempt (0 first, then 1, 2… for retries):
+   * a request can stay lean on its first attempt and ask for more only when an earlier
+   * attempt's outcome is unknown.
+   */
+  txn(
+    request: ITxnRequest | ((attempt: number) => ITxnRequest),
+    what: string,
+    mode: RetryMode = 'idempotent',
+  ): Promise<ITxnResponse> {
+    const build = typeof request === 'function' ? request : () => request;
+    return this.#call(what, mode, (deadline, attempt) => this.#client.kv.txn(build(attempt), { deadline }));
   }
 
   /** Deletes one key. Idempotent. */
@@ -128,30 +138,34 @@ export class EtcdRpc {
     return this.#client.watchClient.watch();
   }
 
-  #call<T>(what: string, mode: RetryMode, attempt: (deadline: number) => Promise<T>): Promise<T> {
+  #call<T>(
+    what: string,
+    mode: RetryMode,
+    attempt: (deadline: number, attempt: number) => Promise<T>,
+  ): Promise<T> {
     const deadline = Date.now() + this.timeoutMs;
     this.calls++;
     // The first attempt is the whole story almost always: no async frame around it.
-    return attempt(deadline).catch((error: unknown) => this.#retry(what, mode, attempt, deadline, error));
+    return attempt(deadline, 0).catch((error: unknown) => this.#retry(what, mode, attempt, deadline, error));
   }
 
   async #retry<T>(
     what: string,
     mode: RetryMode,
-    attempt: (deadline: number) => Promise<T>,
+    attempt: (deadline: number, attempt: number) => Promise<T>,
     deadline: number,
     firstError: unknown,
   ): Promise<T> {
     let error = firstError;
     let pause = 10;
-    for (;;) {
+    for (let retry = 1; ; retry++) {
       const again = mode === 'idempotent' ? isRetryable(error) : neverSent(error);
       if (!again || Date.now() + pause >= deadline) throw unavailable(what, error);
       await sleep(pause);
       pause = Math.min(pause * 2, 250);
       this.calls++;
       try {
-        return await attempt(deadline);
+        return await attempt(deadline, retry);
       } catch (next) {
         error = next;
       }

@@ -6,6 +6,7 @@ import { type Coordinator, connect } from '@lockstep/core';
 import { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
 import '../index.js';
+import { delay, within } from '@lockstep/conformance/interop/support';
 import type { RedisConnectOptions } from '../options.js';
 
 /** A coordinator closed when the current test ends. */
@@ -43,22 +44,7 @@ export function abortedAfter(signal: AbortSignal, since: number): Promise<number
   });
 }
 
-/** Rejects when `promise` takes longer than `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { delay, within };
 
 /** Retries `check` until it stops throwing, for conditions that have no event (server state). */
 export async function eventually(check: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
