@@ -79,6 +79,57 @@ describe('etcd locks: round trips and the queue', () => {
     await next.release();
   });
 
+  it('a lock found taken is joined in one round trip next time; a free queue brings the light try back', async () => {
+    const a = await coordinator('adaptive');
+    const b = await coordinator('adaptive');
+    const lockA = a.lock('x');
+    const lockB = b.lock('x'); // one Lock: what this coordinator learned of it stays with it
+    await (await lockB.acquire()).release(); // grants b's lease
+    const { rpc } = driverOf(b).context;
+    const joinCost = async () => {
+      const held = await lockA.acquire();
+      const before = rpc.calls;
+      const waiting = lockB.acquire();
+      await queued('adaptive', 'x', 2);
+      const calls = rpc.calls - before;
+      await held.release();
+      await (await waiting).release();
+      return calls;
+    };
+    expect(await joinCost()).toBe(2); // the light try (refused), then the enqueue
+    expect(await joinCost()).toBe(1); // found taken last time: straight to the enqueue
+    const before = rpc.calls;
+    await (await lockB.acquire()).release(); // the enqueue finds the queue empty…
+    expect(rpc.calls - before).toBe(2); // …its put, and the release
+    expect(await joinCost()).toBe(2); // …so the light try is back
+  });
+
+  it('a waiter woken by the delete of its predecessor re-checks without a linearizable read', async () => {
+    const a = await coordinator('serial');
+    const b = await coordinator('serial');
+    const held = await a.lock('x').acquire();
+    const { rpc } = driverOf(b).context;
+    const rechecks: boolean[] = [];
+    const txn = rpc.txn.bind(rpc);
+    rpc.txn = (request, what, mode) => {
+      if (what === 're-check') {
+        const built = typeof request === 'function' ? request(0) : request;
+        rechecks.push(built.success?.[0]?.request_range?.serializable === true);
+      }
+      return txn(request, what, mode);
+    };
+    const waiting = b.lock('x').acquire();
+    await queued('serial', 'x', 2);
+    const before = rechecks.length;
+    await held.release();
+    const next = await waiting;
+    expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+    // The wake-up's re-check: served from the member's own state, which includes the delete.
+    expect(rechecks.slice(before)).toEqual([true]);
+    expect(driverOf(b).locks.wakes.deleted).toBe(1);
+    await next.release();
+  });
+
   it('grants in FIFO order, with increasing tokens', async () => {
     const a = await coordinator('fifo');
     const b = await coordinator('fifo');

@@ -26,7 +26,7 @@ import {
   tryEnqueue,
 } from './queue.js';
 import type { Seat } from './sessions.js';
-import type { Wake } from './watch.js';
+import type { Wake, WatchTicket } from './watch.js';
 
 /** The fallback re-check of a waiter: a safety net under the watch, never the mechanism. */
 export const WAIT_RECHECK = { initialMs: 250, maxMs: 2_000 } as const;
@@ -37,6 +37,7 @@ const OWNER: Position = { kind: 'owner' };
 interface Attempt {
   readonly seat: Seat;
   readonly contender: Contender;
+  readonly plan: LockPlan;
 }
 
 /** Lock operations over one coordinator's sessions, watch stream and sweeper. */
@@ -108,14 +109,19 @@ export class EtcdLocks implements LockDriver {
   /**
    * Joins the queue. Most acquires find the lock free, so the first request is the lightest
    * one that can grant it (put only if the queue is empty); only when that is refused does the
-   * full enqueue (put, and read our predecessor) follow — one more round trip for a contender
-   * that is going to wait anyway.
+   * full enqueue (put, and read our predecessor) follow. A lock this coordinator last found
+   * taken skips the light try (refused, it would still cost a raft write) until the full
+   * enqueue finds the queue empty again.
    */
-  async #enqueue({ contender, seat }: Attempt): Promise<Enqueued> {
+  async #enqueue({ contender, seat, plan }: Attempt): Promise<Enqueued> {
     const { rpc } = this.#ctx;
-    const token = await tryEnqueue(rpc, contender, seat.session.idText);
-    if (token !== undefined) return { token, position: OWNER };
-    return enqueue(rpc, contender, seat.session.idText);
+    if (!plan.contended) {
+      const token = await tryEnqueue(rpc, contender, seat.session.idText);
+      if (token !== undefined) return { token, position: OWNER };
+    }
+    const enqueued = await enqueue(rpc, contender, seat.session.idText);
+    plan.contended = enqueued.position.kind !== 'owner';
+    return enqueued;
   }
 
   /**
@@ -126,7 +132,7 @@ export class EtcdLocks implements LockDriver {
     const plan = this.#plan(request.lock);
     const { sessions } = this.#ctx;
     const seat = sessions.take(request.ttlMs, plan.layout.queue, plan.layout.native);
-    const named = (): Attempt => ({ seat, contender: plan.contender(seat.session.idHex, seat.slot) });
+    const named = (): Attempt => ({ seat, plan, contender: plan.contender(seat.session.idHex, seat.slot) });
     if (seat.session.grantedId !== undefined) return named();
     return seat.session.ready.then(named, (error) => {
       sessions.leave(seat);
@@ -200,7 +206,8 @@ export class EtcdLocks implements LockDriver {
       if (liveAfter === 'aborted') return { next: position, woke: false };
       if (typeof liveAfter !== 'bigint') {
         this.wakes[liveAfter]++;
-        return { next: await this.#recheckPatiently(attempt, token, signal), woke: liveAfter === 'deleted' };
+        const next = await this.#recheckPatiently(attempt, token, signal, await deletedAt(ticket, liveAfter));
+        return { next, woke: liveAfter === 'deleted' };
       }
       // The watches see deletes after `liveAfter`; we last read the queue at `seenAt`. If
       // anything happened in between, read again: still the same predecessor means the watch
@@ -213,18 +220,24 @@ export class EtcdLocks implements LockDriver {
       const wake = await untilWoken(ticket.woken, fallbackMs, signal, session.lost);
       if (wake === 'aborted') return { next: position, woke: false };
       this.wakes[wake]++;
-      return { next: await this.#recheckPatiently(attempt, token, signal), woke: wake === 'deleted' };
+      const next = await this.#recheckPatiently(attempt, token, signal, await deletedAt(ticket, wake));
+      return { next, woke: wake === 'deleted' };
     } finally {
       ticket.cancel();
     }
   }
 
   /** Re-reads our position, retrying through transient failures for as long as our lease lives. */
-  async #recheckPatiently(attempt: Attempt, token: bigint, signal: AbortSignal): Promise<Position> {
+  async #recheckPatiently(
+    attempt: Attempt,
+    token: bigint,
+    signal: AbortSignal,
+    seenDeleteAt?: bigint,
+  ): Promise<Position> {
     let pauseMs = 50;
     for (;;) {
       try {
-        return await recheck(this.#ctx.rpc, attempt.contender, token);
+        return await recheck(this.#ctx.rpc, attempt.contender, token, seenDeleteAt);
       } catch (error) {
         if (signal.aborted || attempt.seat.session.lost.aborted) return { kind: 'gone' };
         if (isLeaseNotFound(error))
@@ -267,6 +280,13 @@ function lostWhileQueued(cause: unknown): BackendUnavailableError {
 
 /** What ended a wait. */
 type WaitOutcome = 'deleted' | 'broken' | 'timer' | 'aborted';
+
+/** The revision of the delete that woke us, when a delete did. */
+async function deletedAt(ticket: WatchTicket, outcome: WaitOutcome): Promise<bigint | undefined> {
+  if (outcome !== 'deleted') return undefined;
+  const wake = await ticket.woken;
+  return wake.reason === 'deleted' ? wake.revision : undefined;
+}
 
 /** Resolves with what happened first: a watched key was deleted, the watch broke, the timer ran out, or an abort. */
 function untilWoken(
@@ -316,6 +336,8 @@ function firstOf(
  */
 class LockPlan {
   readonly layout: QueueLayout;
+  /** The last enqueue found others in the queue: the next acquire goes straight to the full enqueue. */
+  contended = false;
   #last: { readonly leaseHex: string; readonly slot: number; readonly contender: Contender } | undefined;
 
   constructor(layout: QueueLayout) {

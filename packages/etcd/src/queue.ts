@@ -9,9 +9,11 @@
  *   this one (small) round trip.
  * - enqueue: ONE transaction. Empty queue: it puts our key and we hold the lock. Otherwise it
  *   puts our key and reads the two newest keys of the queue: ours is the newest, so the other
- *   is our predecessor. An acquire sends it when the try was refused.
+ *   is our predecessor. An acquire sends it when the try was refused, or at once when its lock
+ *   was last found taken (see locks.ts).
  * - re-check (after the predecessor's delete): ONE read-only transaction that confirms our key
- *   still exists with our revision and reads the newest key older than ours.
+ *   still exists with our revision and reads the newest key older than ours (serializable when
+ *   the answering member has applied the delete that woke us).
  * - release: ONE delete of our key.
  *
  * Every request is safe to repeat after a lost reply: the key name belongs to this acquire
@@ -133,29 +135,49 @@ export async function tryEnqueue(rpc: EtcdRpc, c: Contender, lease: string): Pro
   return undefined;
 }
 
-/** Reads our position again: one read-only round trip. */
-export async function recheck(rpc: EtcdRpc, c: Contender, token: bigint): Promise<Position> {
+/**
+ * Reads our position again: one read-only round trip.
+ *
+ * `seenDeleteAt`: we were woken by a delete at that revision. Then the read may be served from
+ * the local state of whichever member answers (serializable: no ReadIndex, no waiting behind
+ * writes in flight — on a busy lock those are the other contenders re-enqueueing), provided
+ * that state already includes the delete. A state at or after it is as good as the latest for
+ * our question: keys older than ours can only disappear, never appear, so "none older" stays
+ * true; a stale "one older" makes us watch a key that may be gone already, and the re-read
+ * that follows a watch going live after our read (see locks.ts) catches that. A member behind
+ * the delete is asked again, linearizably.
+ */
+export async function recheck(
+  rpc: EtcdRpc,
+  c: Contender,
+  token: bigint,
+  seenDeleteAt?: bigint,
+): Promise<Position> {
   const queue = rpc.key(c.queue);
-  const res = await rpc.txn(
-    {
-      compare: [createRevisionIs(rpc.key(c.key), token)],
-      success: [
-        {
-          request_range: {
-            key: queue,
-            range_end: rpc.prefixEnd(c.queue),
-            max_create_revision: (token - 1n).toString(),
-            sort_target: SortTarget.Create,
-            sort_order: SortOrder.Descend,
-            limit: 1,
-            keys_only: true,
+  const read = (serializable: boolean) =>
+    rpc.txn(
+      {
+        compare: [createRevisionIs(rpc.key(c.key), token)],
+        success: [
+          {
+            request_range: {
+              key: queue,
+              range_end: rpc.prefixEnd(c.queue),
+              max_create_revision: (token - 1n).toString(),
+              sort_target: SortTarget.Create,
+              sort_order: SortOrder.Descend,
+              limit: 1,
+              keys_only: true,
+              serializable,
+            },
           },
-        },
-      ],
-      failure: [],
-    },
-    're-check',
-  );
+        ],
+        failure: [],
+      },
+      're-check',
+    );
+  let res = await read(seenDeleteAt !== undefined);
+  if (seenDeleteAt !== undefined && BigInt(res.header.revision) < seenDeleteAt) res = await read(false);
   if (!res.succeeded) return { kind: 'gone' };
   const [predecessor] = rangeIn(res, 0);
   return predecessor

@@ -2,9 +2,12 @@
  * Pure functions: URL parsing, key layout, option checks (no server).
  */
 import { InvalidArgumentError, resourceRef } from '@lockstep/core';
+import type { ITxnRequest } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { counterKey, lockQueue, memberKey, prefixEnd } from './keys.js';
 import { resolveOptions } from './options.js';
+import { recheck } from './queue.js';
+import type { EtcdRpc } from './rpc.js';
 import { parseEtcdUrl } from './url.js';
 
 describe('parseEtcdUrl', () => {
@@ -70,5 +73,45 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions({ requestTimeoutMs: 0 })).toThrow(InvalidArgumentError);
     expect(() => resolveOptions({ tls: 'yes' as unknown as boolean })).toThrow(InvalidArgumentError);
     expect(() => resolveOptions({ prefix: '' })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('recheck after a delete (the freshness rule)', () => {
+  /** An rpc stand-in that answers re-checks from members at the given revisions, queue empty. */
+  function membersAt(...revisions: string[]) {
+    const sent: ITxnRequest[] = [];
+    const rpc = {
+      key: (k: string) => Buffer.from(k),
+      prefixEnd: (k: string) => prefixEnd(Buffer.from(k)),
+      txn: async (request: ITxnRequest) => {
+        sent.push(request);
+        return {
+          succeeded: true,
+          header: { revision: revisions.shift() },
+          responses: [{ response_range: { kvs: [] } }],
+        };
+      },
+    } as unknown as EtcdRpc;
+    const serializable = () => sent.map((r) => r.success?.[0]?.request_range?.serializable);
+    return { rpc, serializable };
+  }
+  const contender = { queue: 'q/', key: 'q/a-0' };
+
+  it('trusts a serializable answer from a member that has applied the delete', async () => {
+    const { rpc, serializable } = membersAt('10');
+    expect(await recheck(rpc, contender, 5n, 10n)).toEqual({ kind: 'owner' });
+    expect(serializable()).toEqual([true]);
+  });
+
+  it('asks again, linearizably, when the member that answered is behind the delete', async () => {
+    const { rpc, serializable } = membersAt('9', '12');
+    expect(await recheck(rpc, contender, 5n, 10n)).toEqual({ kind: 'owner' });
+    expect(serializable()).toEqual([true, false]);
+  });
+
+  it('reads linearizably when no delete woke us', async () => {
+    const { rpc, serializable } = membersAt('3');
+    await recheck(rpc, contender, 5n);
+    expect(serializable()).toEqual([false]);
   });
 });

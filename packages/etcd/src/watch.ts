@@ -19,7 +19,8 @@ import { SharedStream } from './stream.js';
 
 /** Why a waiter was woken. */
 export type Wake =
-  | { readonly reason: 'deleted'; readonly key: Buffer }
+  /** A watched key was deleted, at `revision`. */
+  | { readonly reason: 'deleted'; readonly key: Buffer; readonly revision: bigint }
   /** The stream broke or the server cancelled the watch: re-check, then watch again. */
   | { readonly reason: 'broken' };
 
@@ -118,7 +119,9 @@ export class WatchChannel {
       if (++entry.confirmed === entry.ids.length) entry.onCreated(entry.createdAt);
     }
     const deleted = res.events?.find((e) => String(e.type).toLowerCase() === 'delete');
-    if (deleted) entry.wake({ reason: 'deleted', key: deleted.kv.key });
+    if (deleted) {
+      entry.wake({ reason: 'deleted', key: deleted.kv.key, revision: BigInt(deleted.kv.mod_revision) });
+    }
   }
 
   #forget(ids: readonly string[]): void {
