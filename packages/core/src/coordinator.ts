@@ -104,12 +104,19 @@ class DriverCoordinator implements Coordinator {
     );
     const autoExtend = validateBoolean(options.autoExtend, 'autoExtend', true);
     const ref = this.#lockRef(name, options.native);
-    // async: invalid options reject the returned promise rather than throwing synchronously.
-    const acquire = async (opts: AcquireOptions = {}, forceAutoExtend = false): Promise<LockHandle> => {
-      if (typeof opts !== 'object' || opts === null)
-        throw new InvalidArgumentError('options', 'must be an object');
-      const waitMs = validateWaitMs(opts.waitMs);
-      const signal = validateSignal(opts.signal);
+    // Invalid options reject the returned promise rather than throwing synchronously. (Not an
+    // async function: one promise layer fewer on the hot path.)
+    const acquire = (opts: AcquireOptions = {}, forceAutoExtend = false): Promise<LockHandle> => {
+      let waitMs: number | undefined;
+      let signal: AbortSignal | undefined;
+      try {
+        if (typeof opts !== 'object' || opts === null)
+          throw new InvalidArgumentError('options', 'must be an object');
+        waitMs = validateWaitMs(opts.waitMs);
+        signal = validateSignal(opts.signal);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return this.#acquire(ref, ttlMs, autoExtend || forceAutoExtend, waitMs, signal);
     };
     return {

@@ -45,7 +45,22 @@ export interface WaitInput {
  * Acquires or rejects: with `LockTimeoutError` when `waitMs` passes, with the caller's
  * `signal.reason` when it aborts, with the coordinator's reason when it closes.
  */
-export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
+export function waitForGrant(input: WaitInput): Promise<TimedGrant> {
+  const { driver, request } = input;
+  // The common case first, without an async frame: a queue-based driver, no timeout, no signal
+  // of the caller's — closing the coordinator is the only way to stop this wait.
+  if (driver.acquire && input.waitMs === undefined && input.signal === undefined && !input.closing.aborted) {
+    return driver.acquire(request, input.closing).then(grantedNow);
+  }
+  return waitForGrantWithStops(input);
+}
+
+/** A queue driver's grant, timed when it arrives (per-lock drivers set `validUntil` themselves). */
+function grantedNow(grant: LeaseGrant): TimedGrant {
+  return { grant, sentAt: performance.now() };
+}
+
+async function waitForGrantWithStops(input: WaitInput): Promise<TimedGrant> {
   const { driver, request, waitMs } = input;
   input.signal?.throwIfAborted();
   input.closing.throwIfAborted();
@@ -57,11 +72,6 @@ export async function waitForGrant(input: WaitInput): Promise<TimedGrant> {
   }
   if (!driver.acquire) return waitWithWatch(input, started);
   // Queue-based drivers learn of the grant when it happens; per-lock ones set validUntil.
-  if (waitMs === undefined && input.signal === undefined) {
-    // Nothing to combine: closing the coordinator is the only way to stop this wait.
-    const grant = await driver.acquire(request, input.closing);
-    return { grant, sentAt: performance.now() };
-  }
   const acquire = driver.acquire.bind(driver);
   return untilStopped(input, started, async (stop) => ({
     grant: await acquire(request, stop),
