@@ -45,15 +45,19 @@ export function memoryDriver(spaceName: string): BackendDriver {
       acquire(request, signal) {
         return new Promise<LeaseGrant>((resolve, reject) => {
           if (signal.aborted) return reject(signal.reason);
+          let leave: (() => boolean) | undefined;
           const onAbort = () => {
             // Still queued: leave. Already granted: the grant resolved first; nothing to do.
-            if (leave()) reject(signal.reason);
+            if (leave?.()) reject(signal.reason);
           };
-          const leave = space.enqueue(lockKey(request.lock), request.ownerId, request.ttlMs, (holder) => {
+          // Listen before enqueueing: a free lock is granted inside enqueue(), and its callback
+          // must find the listener there to remove (the signal is often the coordinator's own,
+          // shared by every acquire: a listener left behind per acquire piles up).
+          signal.addEventListener('abort', onAbort, { once: true });
+          leave = space.enqueue(lockKey(request.lock), request.ownerId, request.ttlMs, (holder) => {
             signal.removeEventListener('abort', onAbort);
             resolve(grantFor(space, request, holder));
           });
-          signal.addEventListener('abort', onAbort, { once: true });
         });
       },
     },

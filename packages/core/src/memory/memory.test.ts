@@ -1,4 +1,6 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { resourceRef } from '../coordinator.js';
 import {
   CounterBoundError,
   connect,
@@ -8,6 +10,7 @@ import {
   LockTimeoutError,
   UnsupportedError,
 } from '../index.js';
+import { memoryDriver } from './driver.js';
 
 describe('memory:// backend', () => {
   it('grants exclusively, hands off in FIFO order and issues increasing tokens', async () => {
@@ -119,6 +122,19 @@ describe('memory:// backend', () => {
     expect(new UnsupportedError('x', 'y', 'z')).toBeInstanceOf(LockstepError);
     expect(new UnsupportedError('x', 'y', 'z')).not.toBeInstanceOf(LockLostError);
     await c.close();
+  });
+});
+
+describe('memory driver: queue acquire', () => {
+  it('leaves no listener on the stop signal when the lock is granted at once (the signal is shared)', async () => {
+    const driver = memoryDriver(`listeners-${Math.random()}`);
+    const stop = new AbortController();
+    const request = { lock: resourceRef('p', 'x'), ttlMs: 5_000, ownerId: 'a'.repeat(32) };
+    for (let i = 0; i < 3; i++) {
+      const grant = await driver.locks.acquire!(request, stop.signal);
+      await grant.release();
+    }
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
   });
 });
 
