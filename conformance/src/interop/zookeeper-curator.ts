@@ -42,7 +42,7 @@ export function curatorUnavailable(): string | undefined {
   if (SOURCE === undefined) return 'CuratorHolder.java is missing from @lockstep/conformance';
   const missing = JARS.filter((jar) => !existsSync(jar));
   if (missing.length > 0) {
-    return `Curator jars missing (${missing.join(', ')}): apt-get install -y libcurator-recipes-java slf4j`;
+    return `Curator jars missing (${missing.join(', ')}): apt-get install -y libcurator-recipes-java libslf4j-java (the test command's provisioning does this as root on Debian)`;
   }
   return undefined;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { type LeaseGrant, LossFlag, type LossNotice } from '@lockstep/core';
-import { stillQueued } from './queue.js';
+import { remove, stillQueued } from './queue.js';
 import type { EtcdRpc } from './rpc.js';
 import type { LeaseSession, SessionFollower, SessionLostError } from './session.js';
 import type { Seat, SessionPool } from './sessions.js';
@@ -70,9 +70,7 @@ export class EtcdGrant implements LeaseGrant, SessionFollower {
   async release(): Promise<boolean> {
     if (this.#settled) return false;
     try {
-      // The delete inline (see queue.ts `remove`): one promise layer fewer per release.
-      const { rpc } = this.#ctx;
-      const removed = Number((await rpc.deleteKey(rpc.key(this.#key), 'release')).deleted) > 0;
+      const removed = await remove(this.#ctx.rpc, this.#key);
       this.#settle();
       return removed;
     } catch (error) {
