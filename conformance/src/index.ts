@@ -40,12 +40,12 @@ export {
   withHostList,
   withQueryParam,
 } from './target.js';
-export { ConformanceFailure } from './tests/assert.js';
-export { CONFORMANCE_TESTS } from './tests/index.js';
+export { ConformanceFailure } from './suite/assert.js';
+export { CONFORMANCE_TESTS } from './suite/index.js';
 export {
   type ConformanceTest,
   TEST_IDS,
   type TestContext,
   type TestId,
   type TestResult,
-} from './tests/types.js';
+} from './suite/types.js';

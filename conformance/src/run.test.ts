@@ -11,7 +11,7 @@ import type { Flaw } from './fixtures/flawed-adapter.js';
 import './fixtures/flawed-adapter.js';
 import { leaseTtlFor, runConformance } from './run.js';
 import type { ConformanceTarget } from './target.js';
-import { TEST_IDS, type TestResult } from './tests/types.js';
+import { TEST_IDS, type TestResult } from './suite/types.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/flawed-adapter.ts', import.meta.url));
 

@@ -6,10 +6,10 @@
  */
 import { type Capabilities, InvalidArgumentError } from '@lockstep/core';
 import type { ConformanceTarget } from './target.js';
-import { describeError, SkipTest } from './tests/assert.js';
-import { createContext } from './tests/context.js';
-import { CONFORMANCE_TESTS } from './tests/index.js';
-import { type ConformanceTest, TEST_IDS, type TestResult } from './tests/types.js';
+import { describeError, SkipTest } from './suite/assert.js';
+import { createContext } from './suite/context.js';
+import { CONFORMANCE_TESTS } from './suite/index.js';
+import { type ConformanceTest, TEST_IDS, type TestResult } from './suite/types.js';
 
 /** Default per-test time limit. */
 export const DEFAULT_TEST_TIMEOUT_MS = 60_000;

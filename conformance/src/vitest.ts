@@ -44,8 +44,8 @@ import {
   validateSelection,
 } from './run.js';
 import type { ConformanceTarget } from './target.js';
-import { SkipTest } from './tests/assert.js';
-import { CONFORMANCE_TESTS } from './tests/index.js';
+import { SkipTest } from './suite/assert.js';
+import { CONFORMANCE_TESTS } from './suite/index.js';
 
 /** Options of {@link describeConformance}. */
 export interface DescribeConformanceOptions extends SelectOptions {

@@ -11,7 +11,7 @@ import type { Capabilities } from '@lockstep/core';
 import type { BackendProfile, BenchHook, BenchSubject, Contender, PeerBench } from '../backends/profile.js';
 import { type Figure, headlineValue, type LatencyFigure } from '../stats.js';
 import type { ConformanceTarget } from '../target.js';
-import { describeError } from '../tests/assert.js';
+import { describeError } from '../suite/assert.js';
 import { HANDOFF_CONTENDERS, measureHandoff } from './handoff.js';
 import { counterIncrementSubject, lockContenders, lockCycleSubject } from './lockstep.js';
 import {

@@ -15,8 +15,8 @@ import { describeMachine } from '../report/machine.js';
 import type { BackendReport, BackendSource, Report } from '../report/types.js';
 import { probeTarget, runConformance, type SelectOptions } from '../run.js';
 import type { ConformanceTarget } from '../target.js';
-import { describeError } from '../tests/assert.js';
-import { TEST_IDS, type TestResult } from '../tests/types.js';
+import { describeError } from '../suite/assert.js';
+import { TEST_IDS, type TestResult } from '../suite/types.js';
 
 /** Options of {@link runCompare}. */
 export interface CompareOptions {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { hostList } from '../target.js';
-import { check, checkEqual } from '../tests/assert.js';
+import { check, checkEqual } from '../suite/assert.js';
 import { skipInterop } from './run.js';
 import { delay, strictlyIncreasing, uniqueSuffix } from './support.js';
 import type { InteropContext, InteropScenario } from './types.js';

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { withQueryParam } from '../target.js';
-import { check, checkEqual } from '../tests/assert.js';
+import { check, checkEqual } from '../suite/assert.js';
 import { skipInterop } from './run.js';
 import { eventually, strictlyIncreasing, uniqueSuffix, within } from './support.js';
 import type { InteropContext, InteropScenario } from './types.js';

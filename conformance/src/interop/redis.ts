@@ -10,7 +10,7 @@
 import type { Coordinator, LockHandle } from '@lockstep/core';
 import type { Redis } from 'ioredis';
 import type { ConformanceTarget } from '../target.js';
-import { check, checkEqual } from '../tests/assert.js';
+import { check, checkEqual } from '../suite/assert.js';
 import { CriticalSection, delay, strictlyIncreasing, uniqueSuffix } from './support.js';
 import type { InteropContext, InteropScenario } from './types.js';
 

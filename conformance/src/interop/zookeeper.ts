@@ -22,7 +22,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Coordinator } from '@lockstep/core';
-import { check, checkEqual } from '../tests/assert.js';
+import { check, checkEqual } from '../suite/assert.js';
 import { skipInterop } from './run.js';
 import { delay, uniqueSuffix } from './support.js';
 import type { InteropContext, InteropScenario } from './types.js';

@@ -36,7 +36,7 @@ export type TestStatus = (typeof TEST_STATUSES)[number];
 
 /**
  * The conformance test ids of SPEC.md, in the order reports list them; ids not listed
- * follow in order of appearance. (The suite's own list is `TEST_IDS` in `tests/types.ts`;
+ * follow in order of appearance. (The suite's own list is `TEST_IDS` in `suite/types.ts`;
  * this one only orders rows, so the report never depends on the suite.)
  */
 export const REPORT_TEST_ORDER = [
