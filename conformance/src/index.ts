@@ -30,6 +30,15 @@ export {
   validateSelection,
 } from './run.js';
 export * from './stats.js';
+export { ConformanceFailure } from './suite/assert.js';
+export { CONFORMANCE_TESTS } from './suite/index.js';
+export {
+  type ConformanceTest,
+  TEST_IDS,
+  type TestContext,
+  type TestId,
+  type TestResult,
+} from './suite/types.js';
 export {
   type ConformanceTarget,
   hostList,
@@ -40,12 +49,3 @@ export {
   withHostList,
   withQueryParam,
 } from './target.js';
-export { ConformanceFailure } from './suite/assert.js';
-export { CONFORMANCE_TESTS } from './suite/index.js';
-export {
-  type ConformanceTest,
-  TEST_IDS,
-  type TestContext,
-  type TestId,
-  type TestResult,
-} from './suite/types.js';

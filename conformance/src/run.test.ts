@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import type { Flaw } from './fixtures/flawed-adapter.js';
 import './fixtures/flawed-adapter.js';
 import { leaseTtlFor, runConformance } from './run.js';
-import type { ConformanceTarget } from './target.js';
 import { TEST_IDS, type TestResult } from './suite/types.js';
+import type { ConformanceTarget } from './target.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/flawed-adapter.ts', import.meta.url));
 

@@ -5,11 +5,11 @@
  * @module
  */
 import { type Capabilities, InvalidArgumentError } from '@lockstep/core';
-import type { ConformanceTarget } from './target.js';
 import { describeError, SkipTest } from './suite/assert.js';
 import { createContext } from './suite/context.js';
 import { CONFORMANCE_TESTS } from './suite/index.js';
 import { type ConformanceTest, TEST_IDS, type TestResult } from './suite/types.js';
+import type { ConformanceTarget } from './target.js';
 
 /** Default per-test time limit. */
 export const DEFAULT_TEST_TIMEOUT_MS = 60_000;

@@ -43,9 +43,9 @@ import {
   skipReasonFor,
   validateSelection,
 } from './run.js';
-import type { ConformanceTarget } from './target.js';
 import { SkipTest } from './suite/assert.js';
 import { CONFORMANCE_TESTS } from './suite/index.js';
+import type { ConformanceTarget } from './target.js';
 
 /** Options of {@link describeConformance}. */
 export interface DescribeConformanceOptions extends SelectOptions {

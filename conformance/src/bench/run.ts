@@ -10,8 +10,8 @@
 import type { Capabilities } from '@lockstep/core';
 import type { BackendProfile, BenchHook, BenchSubject, Contender, PeerBench } from '../backends/profile.js';
 import { type Figure, headlineValue, type LatencyFigure } from '../stats.js';
-import type { ConformanceTarget } from '../target.js';
 import { describeError } from '../suite/assert.js';
+import type { ConformanceTarget } from '../target.js';
 import { HANDOFF_CONTENDERS, measureHandoff } from './handoff.js';
 import { counterIncrementSubject, lockContenders, lockCycleSubject } from './lockstep.js';
 import {

@@ -14,9 +14,9 @@ import type { InteropScenario } from '../interop/types.js';
 import { describeMachine } from '../report/machine.js';
 import type { BackendReport, BackendSource, Report } from '../report/types.js';
 import { probeTarget, runConformance, type SelectOptions } from '../run.js';
-import type { ConformanceTarget } from '../target.js';
 import { describeError } from '../suite/assert.js';
 import { TEST_IDS, type TestResult } from '../suite/types.js';
+import type { ConformanceTarget } from '../target.js';
 
 /** Options of {@link runCompare}. */
 export interface CompareOptions {

@@ -8,8 +8,8 @@
  * @module
  */
 import { InvalidArgumentError, type LockHandle } from '@lockstep/core';
-import type { ConformanceTarget } from '../target.js';
 import { check, checkEqual, expectRejection } from '../suite/assert.js';
+import type { ConformanceTarget } from '../target.js';
 import { ApiLock, getPair, LOCK_FLAG_VALUE, SEMAPHORE_FLAG_VALUE } from './consul-api-lock.js';
 import { CriticalSection, delay, strictlyIncreasing, uniqueSuffix, within } from './support.js';
 import type { InteropContext, InteropScenario } from './types.js';

@@ -9,8 +9,8 @@
  */
 import type { Coordinator, LockHandle } from '@lockstep/core';
 import type { Redis } from 'ioredis';
-import type { ConformanceTarget } from '../target.js';
 import { check, checkEqual } from '../suite/assert.js';
+import type { ConformanceTarget } from '../target.js';
 import { CriticalSection, delay, strictlyIncreasing, uniqueSuffix } from './support.js';
 import type { InteropContext, InteropScenario } from './types.js';
 

@@ -5,9 +5,9 @@
  * @module
  */
 import type { Coordinator } from '@lockstep/core';
-import type { ConformanceTarget } from '../target.js';
 import { describeError, SkipTest } from '../suite/assert.js';
 import type { TestResult } from '../suite/types.js';
+import type { ConformanceTarget } from '../target.js';
 import type { InteropContext, InteropScenario } from './types.js';
 
 /** Default time limit of a scenario. */
