@@ -22,8 +22,10 @@ import {
   InvalidArgumentError,
   UnsupportedError,
 } from './errors.js';
+import { holdProcessOpen } from './keepalive.js';
 import { LeaseHandle, normaliseTtl } from './lease.js';
 import { encodeName, validateName, validatePrefix } from './names.js';
+import { optionNames, rejectUnknownOptions } from './option-names.js';
 import { randomOwnerId } from './random.js';
 import type {
   AcquireOptions,
@@ -42,6 +44,10 @@ import {
   validateWaitMs,
 } from './validate.js';
 import { type RecheckPolicy, waitForGrant } from './wait.js';
+
+const LOCK_OPTION_NAMES = optionNames<LockOptions>()(['ttlMs', 'autoExtend', 'native']);
+const ACQUIRE_OPTION_NAMES = optionNames<AcquireOptions>()(['waitMs', 'signal']);
+const COUNTER_OPTION_NAMES = optionNames<CounterOptions>()(['min', 'max']);
 
 /** Default namespace prefix. */
 export const DEFAULT_PREFIX = 'lockstep';
@@ -96,6 +102,7 @@ class DriverCoordinator implements Coordinator {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('options', 'must be an object');
     }
+    rejectUnknownOptions(options, LOCK_OPTION_NAMES, 'lock options');
     const caps = this.capabilities.lock;
     const ttlMs = normaliseTtl(
       options.ttlMs ?? Math.max(DEFAULT_TTL_MS, caps.minTtlMs),
@@ -112,6 +119,7 @@ class DriverCoordinator implements Coordinator {
       try {
         if (typeof opts !== 'object' || opts === null)
           throw new InvalidArgumentError('options', 'must be an object');
+        rejectUnknownOptions(opts, ACQUIRE_OPTION_NAMES, 'acquire options');
         waitMs = validateWaitMs(opts.waitMs);
         signal = validateSignal(opts.signal);
       } catch (error) {
@@ -137,6 +145,10 @@ class DriverCoordinator implements Coordinator {
 
   counter(name: string, options: CounterOptions = {}): Counter {
     validateName(name);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'must be an object');
+    }
+    rejectUnknownOptions(options, COUNTER_OPTION_NAMES, 'counter options');
     const caps = this.capabilities.counter;
     const driver = this.#driver.counters;
     if (!caps.supported || !driver) {
@@ -207,10 +219,12 @@ class DriverCoordinator implements Coordinator {
       recheck: this.#recheck,
     });
     this.#waits.add(wait);
+    const letProcessExit = holdProcessOpen();
     try {
       const { grant, sentAt } = await wait;
       return this.#handle(ref, grant, ttlMs, autoExtend, sentAt);
     } finally {
+      letProcessExit();
       this.#waits.delete(wait);
     }
   }

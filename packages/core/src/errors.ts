@@ -150,13 +150,32 @@ export class AdapterNotInstalledError extends LockstepError {
   readonly scheme: string;
   /** The npm package to install, e.g. `@lockstep/redis`. */
   readonly packageName: string;
+  /**
+   * @param options.cause what the import threw. When the package was found but failed to
+   *   load (a native module that was not built, a syntax error), the message says that
+   *   instead of advising an install that would change nothing.
+   */
   constructor(scheme: string, packageName: string, options?: { cause?: unknown }) {
+    const failure = loadFailure(options?.cause, packageName);
     super(
       'ADAPTER_NOT_INSTALLED',
-      `"${scheme}:" URLs need the ${packageName} adapter: npm install ${packageName}`,
+      failure === undefined
+        ? `"${scheme}:" URLs need the ${packageName} adapter: npm install ${packageName}. ` +
+            `If it is installed and your app is bundled (esbuild, webpack, Rollup, Vite), the bundler ` +
+            `cannot see an adapter loaded by URL: import it once in your code (import '${packageName}').`
+        : `"${scheme}:" URLs need the ${packageName} adapter, which is installed but failed to load: ${failure}`,
       options,
     );
     this.scheme = scheme;
     this.packageName = packageName;
   }
+}
+
+/** Why an installed package failed to load, or `undefined` when it was simply not found. */
+function loadFailure(cause: unknown, packageName: string): string | undefined {
+  if (!(cause instanceof Error)) return undefined;
+  const code = (cause as { code?: unknown }).code;
+  const notFound =
+    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && cause.message.includes(packageName);
+  return notFound ? undefined : cause.message;
 }

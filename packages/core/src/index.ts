@@ -36,6 +36,7 @@ export { LossFlag, type LossNotice } from './loss.js';
 export { connectMemory, MEMORY_CAPABILITIES } from './memory/index.js';
 export { decodeName, encodeName, hash64, MAX_NAME_BYTES, validateName } from './names.js';
 export { ReleaseHub, type ReleaseHubHooks } from './notify.js';
+export { closestName, optionNames, rejectUnknownOptions } from './option-names.js';
 export { jitter, randomOwnerId } from './random.js';
 export {
   type AdapterRegistration,

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AdapterNotInstalledError, InvalidArgumentError, LockstepError } from './errors.js';
-import type { ConnectOptions, Coordinator } from './types.js';
+import type { ConnectOptionsByScheme, ConnectOptionsFor, Coordinator, LooseConnectOptions } from './types.js';
 
 /** What an adapter registers. */
 export interface AdapterRegistration {
@@ -19,8 +19,11 @@ export interface AdapterRegistration {
   readonly schemes: readonly string[];
   /** The npm package, for error messages. */
   readonly packageName: string;
-  /** Connects; `options` already merges the URL's query parameters under explicit options. */
-  connect(url: URL, options: ConnectOptions): Promise<Coordinator>;
+  /**
+   * Connects; `options` already merges the URL's query parameters under explicit options.
+   * Rejects option names it does not know (`InvalidArgumentError`) before any I/O.
+   */
+  connect(url: URL, options: LooseConnectOptions): Promise<Coordinator>;
 }
 
 /** Schemes lockstep knows, and the package that serves each. */
@@ -53,16 +56,25 @@ export function registerAdapter(adapter: AdapterRegistration): void {
 /**
  * Connects to the backend a URL names: `memory://`, `file:///dir`, `redis://h:p`,
  * `redlock://h1:p1,h2:p2,h3:p3`, `etcd://h:p`, `zookeeper://h:p/chroot`, `consul://h:p`,
- * `postgres://user@h/db`. Query parameters are options; explicit `options` win.
- * @throws InvalidArgumentError for a malformed URL or an unknown scheme.
+ * `postgres://user@h/db`. Query parameters are options; explicit `options` win. With a URL
+ * literal whose adapter is imported somewhere in the program, `options` is typed as that
+ * adapter's (see {@link ConnectOptionsByScheme}); every adapter also checks at run time.
+ * @throws InvalidArgumentError for a malformed URL, an unknown scheme, or an option the
+ *   adapter does not know (the message names the closest known one).
  * @throws AdapterNotInstalledError when the scheme's adapter package is missing.
  * @throws BackendUnavailableError when the backend cannot be reached within `connectTimeoutMs`.
  */
-export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Coordinator> {
+export async function connect<const U extends string | URL>(
+  url: U,
+  options: ConnectOptionsFor<U> = {} as ConnectOptionsFor<U>,
+): Promise<Coordinator> {
   const parsed = parseUrl(url);
   const scheme = parsed.protocol.slice(0, -1).toLowerCase();
   const adapter = registry().get(scheme) ?? (await loadAdapter(scheme));
-  const merged: ConnectOptions = { ...queryOptions(parsed), ...options };
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'must be an object');
+  }
+  const merged: LooseConnectOptions = { ...queryOptions(parsed), ...(options as LooseConnectOptions) };
   return adapter.connect(parsed, merged);
 }
 
@@ -92,8 +104,8 @@ function escapeHostList(url: string): string | undefined {
 }
 
 /** URL query parameters as options; numeric and boolean strings are converted. */
-export function queryOptions(url: URL): ConnectOptions {
-  const out: ConnectOptions = {};
+export function queryOptions(url: URL): LooseConnectOptions {
+  const out: LooseConnectOptions = {};
   for (const [key, raw] of url.searchParams) {
     if (raw === 'true' || raw === 'false') out[key] = raw === 'true';
     else if (/^-?\d+(\.\d+)?$/.test(raw)) out[key] = Number(raw);

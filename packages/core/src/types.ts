@@ -72,9 +72,52 @@ export interface ConnectOptions {
   prefix?: string;
   /** How long connecting may take before `BackendUnavailableError`. Default 5000 ms. */
   connectTimeoutMs?: number;
-  /** Adapter-specific options. */
+}
+
+/** Options of `connect('memory://NAME')`: the shared ones; memory:// connects at once. */
+export interface MemoryConnectOptions extends ConnectOptions {}
+
+/**
+ * The options `connect()` takes, per URL scheme. Each adapter adds its schemes here by
+ * declaration merging, so that once its package is imported anywhere in the program,
+ * `connect('redis://…', { … })` autocompletes and type-checks that adapter's options:
+ *
+ * ```ts
+ * declare module '@lockstep/core' {
+ *   interface ConnectOptionsByScheme { myscheme: MyConnectOptions }
+ * }
+ * ```
+ */
+export interface ConnectOptionsByScheme {
+  memory: MemoryConnectOptions;
+}
+
+/** A scheme whose adapter's types are part of the program. */
+export type KnownScheme = keyof ConnectOptionsByScheme & string;
+
+/**
+ * Options for a URL whose scheme is not known at compile time (a URL from the environment,
+ * or an adapter whose types were not imported): any option is accepted by the compiler and
+ * checked by the adapter when it connects, before any I/O.
+ */
+export interface LooseConnectOptions extends ConnectOptions {
+  /** Adapter-specific options, checked at run time. */
   [option: string]: unknown;
 }
+
+/**
+ * The options of `connect(url)` for a URL of type `U`: its adapter's when the URL is a literal
+ * of a known scheme; otherwise any adapter's options, or any options at all, since which
+ * adapter serves the URL is only known at run time.
+ */
+export type ConnectOptionsFor<U> = U extends `${infer Scheme}://${string}`
+  ? Scheme extends KnownScheme
+    ? ConnectOptionsByScheme[Scheme]
+    : AnyConnectOptions
+  : AnyConnectOptions;
+
+/** Options for a URL known only at run time: any adapter's, checked by it when connecting. */
+export type AnyConnectOptions = ConnectOptionsByScheme[KnownScheme] | LooseConnectOptions;
 
 /** Options of `coordinator.lock(name, options)`. */
 export interface LockOptions {
