@@ -4,6 +4,7 @@
  * @module
  */
 import type { Figure } from '../stats.js';
+import { TEST_IDS } from '../suite/types.js';
 
 /** The backend names a report may contain, in the order reports list them. */
 export const BACKEND_NAMES = [
@@ -35,33 +36,10 @@ export const TEST_STATUSES = ['pass', 'fail', 'skip'] as const;
 export type TestStatus = (typeof TEST_STATUSES)[number];
 
 /**
- * The conformance test ids of SPEC.md, in the order reports list them; ids not listed
- * follow in order of appearance. (The suite's own list is `TEST_IDS` in `suite/types.ts`;
- * this one only orders rows, so the report never depends on the suite.)
+ * The order of test rows: the suite's ids in the suite's order; ids not listed (interop rows)
+ * follow in order of appearance.
  */
-export const REPORT_TEST_ORDER = [
-  'lock.exclusive',
-  'lock.try',
-  'lock.handoff',
-  'lock.wait-timeout',
-  'lock.abort',
-  'lock.release',
-  'lock.expiry',
-  'lock.auto-extend',
-  'lock.extend',
-  'lock.lost-signal',
-  'lock.fencing',
-  'lock.names',
-  'lock.process-kill',
-  'lock.process-pause',
-  'counter.atomic',
-  'counter.linearizable',
-  'counter.cas',
-  'counter.bounds',
-  'counter.input',
-  'backend.unavailable',
-  'backend.close',
-] as const;
+export const REPORT_TEST_ORDER: readonly string[] = TEST_IDS;
 
 /**
  * The benchmark metrics of SPEC.md, in the order reports list them (others follow).
