@@ -13,6 +13,7 @@ import {
 import { consulDriver } from './driver.js';
 import { ConsulHttp } from './http.js';
 import {
+  CONSUL_COORDINATOR_OPTION_NAMES,
   type ConsulConnectOptions,
   type ConsulCoordinatorOptions,
   type ResolvedOptions,
@@ -30,7 +31,7 @@ export function consulCoordinator(options: ConsulCoordinatorOptions): Coordinato
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object with the agent url');
   }
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(options, CONSUL_COORDINATOR_OPTION_NAMES, 'consulCoordinator options');
   if (resolved.prefix !== undefined) validateName(resolved.prefix, 'prefix');
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new InvalidArgumentError('fetch', 'must be a fetch-compatible function');

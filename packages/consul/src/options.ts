@@ -7,6 +7,8 @@
 import {
   type ConnectOptions,
   InvalidArgumentError,
+  optionNames,
+  rejectUnknownOptions,
   validateBoolean,
   validateTimeoutMs,
 } from '@lockstep/core';
@@ -67,7 +69,32 @@ export interface ConsulConnectOptions extends ConnectOptions, ConsulOptions {
   connectTimeoutMs?: number;
   /** Talk HTTPS to the agent (default port 8501 instead of 8500). Alias: `tls`. */
   https?: boolean;
+  /** Alias of {@link ConsulOptions.datacenter} (Consul's own query parameter name). */
+  dc?: string;
+  /** Alias of {@link ConsulConnectOptions.https}. */
+  tls?: boolean;
 }
+
+declare module '@lockstep/core' {
+  /** `connect('consul://…', options)` takes {@link ConsulConnectOptions}. */
+  interface ConnectOptionsByScheme {
+    consul: ConsulConnectOptions;
+  }
+}
+
+/** Every option name of {@link ConsulConnectOptions}; anything else is rejected. */
+export const CONSUL_OPTION_NAMES = optionNames<ConsulConnectOptions>()([
+  'prefix',
+  'token',
+  'datacenter',
+  'requestTimeoutMs',
+  'sessionTtlMinMs',
+  'lockDelayMs',
+  'connectTimeoutMs',
+  'https',
+  'dc',
+  'tls',
+]);
 
 /** Options of {@link consulCoordinator}: your own agent address and, optionally, your own `fetch`. */
 export interface ConsulCoordinatorOptions extends ConsulOptions {
@@ -76,6 +103,18 @@ export interface ConsulCoordinatorOptions extends ConsulOptions {
   /** Your `fetch` (custom dispatcher, TLS, instrumentation). Default: the global `fetch`. */
   fetch?: FetchLike;
 }
+
+/** Every option name of {@link ConsulCoordinatorOptions}. */
+export const CONSUL_COORDINATOR_OPTION_NAMES = optionNames<ConsulCoordinatorOptions>()([
+  'prefix',
+  'token',
+  'datacenter',
+  'requestTimeoutMs',
+  'sessionTtlMinMs',
+  'lockDelayMs',
+  'url',
+  'fetch',
+]);
 
 /** Validated, defaulted settings. */
 export interface ResolvedOptions {
@@ -89,12 +128,20 @@ export interface ResolvedOptions {
   readonly lockDelayMs: number;
 }
 
-/** @throws InvalidArgumentError for a malformed option. */
-export function resolveOptions(options: ConsulConnectOptions | ConsulOptions): ResolvedOptions {
+/**
+ * @param known the option names the caller accepts (`connect()`'s by default).
+ * @throws InvalidArgumentError for a malformed or unknown option.
+ */
+export function resolveOptions(
+  options: ConsulConnectOptions | ConsulOptions,
+  known: readonly string[] = CONSUL_OPTION_NAMES,
+  where = 'consul:// options',
+): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object');
   }
-  const o = options as ConsulConnectOptions & { dc?: unknown; tls?: unknown };
+  rejectUnknownOptions(options, known, where);
+  const o = options as ConsulConnectOptions;
   const prefix = o.prefix;
   if (prefix !== undefined && typeof prefix !== 'string') {
     throw new InvalidArgumentError('prefix', `must be a string, got ${typeof prefix}`);

@@ -22,7 +22,12 @@ import {
   type Namespace,
 } from 'etcd3';
 import { type EtcdDriver, etcdDriver } from './driver.js';
-import { type EtcdConnectOptions, type EtcdCoordinatorOptions, resolveOptions } from './options.js';
+import {
+  ETCD_COORDINATOR_OPTION_NAMES,
+  type EtcdConnectOptions,
+  type EtcdCoordinatorOptions,
+  resolveOptions,
+} from './options.js';
 import { EtcdRpc } from './rpc.js';
 import { parseEtcdUrl } from './url.js';
 
@@ -42,7 +47,7 @@ const drivers = new WeakMap<Coordinator, EtcdDriver>();
  */
 export function etcdCoordinator(client: Namespace, options: EtcdCoordinatorOptions = {}): Coordinator {
   assertClient(client);
-  const resolved = resolveOptions({ ...options });
+  const resolved = resolveOptions({ ...options }, ETCD_COORDINATOR_OPTION_NAMES, 'etcdCoordinator options');
   const driver = etcdDriver(client, { ownsClient: false, requestTimeoutMs: resolved.requestTimeoutMs });
   return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
 }

@@ -6,6 +6,8 @@
 import {
   type ConnectOptions,
   InvalidArgumentError,
+  optionNames,
+  rejectUnknownOptions,
   validateBoolean,
   validateName,
   validateTimeoutMs,
@@ -30,6 +32,27 @@ export interface EtcdConnectOptions extends ConnectOptions, EtcdCoordinatorOptio
   tls?: boolean;
 }
 
+declare module '@lockstep/core' {
+  /** `connect('etcd://…', options)` takes {@link EtcdConnectOptions}. */
+  interface ConnectOptionsByScheme {
+    etcd: EtcdConnectOptions;
+  }
+}
+
+/** Every option name of {@link EtcdConnectOptions}; anything else is rejected. */
+export const ETCD_OPTION_NAMES = optionNames<EtcdConnectOptions>()([
+  'prefix',
+  'requestTimeoutMs',
+  'connectTimeoutMs',
+  'tls',
+]);
+
+/** Every option name of {@link EtcdCoordinatorOptions}. */
+export const ETCD_COORDINATOR_OPTION_NAMES = optionNames<EtcdCoordinatorOptions>()([
+  'prefix',
+  'requestTimeoutMs',
+]);
+
 /** Validated, defaulted options. */
 export interface ResolvedOptions {
   readonly prefix: string | undefined;
@@ -38,11 +61,19 @@ export interface ResolvedOptions {
   readonly tls: boolean;
 }
 
-/** @throws InvalidArgumentError for a malformed option. */
-export function resolveOptions(options: EtcdConnectOptions): ResolvedOptions {
+/**
+ * @param known the option names the caller accepts (`connect()`'s by default).
+ * @throws InvalidArgumentError for a malformed or unknown option.
+ */
+export function resolveOptions(
+  options: EtcdConnectOptions,
+  known: readonly string[] = ETCD_OPTION_NAMES,
+  where = 'etcd:// options',
+): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object');
   }
+  rejectUnknownOptions(options, known, where);
   const prefix = options.prefix === undefined ? undefined : validateName(options.prefix, 'prefix');
   return {
     prefix,

@@ -13,6 +13,8 @@ import pg from 'pg';
 import { postgresDriver } from './driver.js';
 import {
   ADAPTER_OPTION_NAMES,
+  PG_URL_PARAMETERS,
+  POOL_ADAPTER_OPTION_NAMES,
   type PostgresAdapterOptions,
   type PostgresConnectOptions,
   resolveOptions,
@@ -29,7 +31,7 @@ import {
  */
 export function postgresCoordinator(pool: pg.Pool, options: PostgresAdapterOptions = {}): Coordinator {
   assertPool(pool);
-  const resolved = resolveOptions({ ...options });
+  const resolved = resolveOptions({ ...options }, POOL_ADAPTER_OPTION_NAMES, 'postgresCoordinator options');
   return createCoordinator(postgresDriver(pool, resolved, false), { prefix: resolved.prefix });
 }
 
@@ -39,7 +41,7 @@ export function postgresCoordinator(pool: pg.Pool, options: PostgresAdapterOptio
  * credentials or a pooler fail here (within `connectTimeoutMs`), not at the first lock.
  */
 export async function connectFromUrl(url: URL, options: PostgresConnectOptions): Promise<Coordinator> {
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(withoutPgParameters(options, url));
   const pool = new pg.Pool({
     connectionString: connectionString(url),
     max: resolved.poolSize,
@@ -75,6 +77,19 @@ export async function connectFromUrl(url: URL, options: PostgresConnectOptions):
     clearTimeout(timer);
   }
   return coordinator;
+}
+
+/**
+ * `connect()` hands us the URL's query parameters merged with the explicit options. The ones
+ * `pg` reads from the URL are its business (it gets the URL); they are only accepted where
+ * they came from, the URL — `{ sslmode: 'require' }` as an explicit option would be ignored.
+ */
+function withoutPgParameters(options: PostgresConnectOptions, url: URL): PostgresConnectOptions {
+  const ours: Record<string, unknown> = { ...options };
+  for (const name of PG_URL_PARAMETERS) {
+    if (url.searchParams.has(name) && !ADAPTER_OPTION_NAMES.includes(name)) delete ours[name];
+  }
+  return ours as PostgresConnectOptions;
 }
 
 /** The URL as pg should see it: our own options removed from the query string. */

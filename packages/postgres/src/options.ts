@@ -7,6 +7,8 @@
 import {
   type ConnectOptions,
   InvalidArgumentError,
+  optionNames,
+  rejectUnknownOptions,
   validateBoolean,
   validateName,
   validateTimeoutMs,
@@ -71,8 +73,16 @@ export interface ResolvedOptions {
   readonly poolSize: number;
 }
 
+declare module '@lockstep/core' {
+  /** `connect('postgres://…' | 'postgresql://…', options)` takes {@link PostgresConnectOptions}. */
+  interface ConnectOptionsByScheme {
+    postgres: PostgresConnectOptions;
+    postgresql: PostgresConnectOptions;
+  }
+}
+
 /** Option names this adapter reads (removed from the URL before `pg` parses it). */
-export const ADAPTER_OPTION_NAMES: readonly string[] = [
+export const ADAPTER_OPTION_NAMES = optionNames<PostgresConnectOptions>()([
   'prefix',
   'schema',
   'createTables',
@@ -82,13 +92,64 @@ export const ADAPTER_OPTION_NAMES: readonly string[] = [
   'allowSessionPooler',
   'connectTimeoutMs',
   'poolSize',
+]);
+
+/** Option names of {@link PostgresAdapterOptions} (`postgresCoordinator(pool, options)`). */
+export const POOL_ADAPTER_OPTION_NAMES = optionNames<PostgresAdapterOptions>()([
+  'prefix',
+  'schema',
+  'createTables',
+  'idleSessionTimeout',
+  'maxWaitingSessions',
+  'commandTimeoutMs',
+  'allowSessionPooler',
+]);
+
+/**
+ * Connection-string parameters `pg` itself understands. They stay in the URL for `pg`; any
+ * other query parameter that is not one of ours is a mistake and is rejected.
+ */
+export const PG_URL_PARAMETERS: readonly string[] = [
+  'host',
+  'port',
+  'user',
+  'password',
+  'db',
+  'encoding',
+  'client_encoding',
+  'options',
+  'application_name',
+  'fallback_application_name',
+  'replication',
+  'ssl',
+  'sslmode',
+  'sslcert',
+  'sslkey',
+  'sslrootcert',
+  'sslnegotiation',
+  'uselibpqcompat',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'query_timeout',
+  'connect_timeout',
+  'keepalives',
+  'keepalives_idle',
 ];
 
-/** @throws InvalidArgumentError for a malformed option. */
-export function resolveOptions(options: PostgresConnectOptions): ResolvedOptions {
+/**
+ * @param known the option names the caller accepts (`connect()`'s by default).
+ * @throws InvalidArgumentError for a malformed or unknown option.
+ */
+export function resolveOptions(
+  options: PostgresConnectOptions,
+  known: readonly string[] = ADAPTER_OPTION_NAMES,
+  where = 'postgres:// options',
+): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object');
   }
+  rejectUnknownOptions(options, known, where);
   const prefix = options.prefix;
   if (prefix !== undefined) validateName(prefix, 'prefix');
   return {

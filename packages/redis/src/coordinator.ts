@@ -8,6 +8,8 @@ import {
   type Coordinator,
   createCoordinator,
   InvalidArgumentError,
+  optionNames,
+  rejectUnknownOptions,
   validateName,
 } from '@lockstep/core';
 import type { Redis } from 'ioredis';
@@ -34,6 +36,9 @@ export interface RedlockCoordinatorOptions {
   driftFactor?: number;
 }
 
+const REDIS_COORDINATOR_OPTION_NAMES = optionNames<RedisCoordinatorOptions>()(['prefix', 'handoffMs']);
+const REDLOCK_COORDINATOR_OPTION_NAMES = optionNames<RedlockCoordinatorOptions>()(['prefix', 'driftFactor']);
+
 /**
  * A `redis` coordinator over your own connected ioredis client. lockstep adds one
  * connection of its own (`client.duplicate()`, for pub/sub) and closes only that one;
@@ -47,6 +52,7 @@ export interface RedlockCoordinatorOptions {
  */
 export function redisCoordinator(client: Redis, options: RedisCoordinatorOptions = {}): Coordinator {
   assertClient(client, 'client');
+  rejectUnknownOptions(options, REDIS_COORDINATOR_OPTION_NAMES, 'redisCoordinator options');
   const { handoffMs } = resolveOptions({ handoffMs: options.handoffMs });
   return createCoordinator(singleInstanceDriver(client, { ownsClients: false, handoffMs }), {
     prefix: options.prefix,
@@ -66,6 +72,7 @@ export function redlockCoordinator(
     throw new InvalidArgumentError('clients', 'must be a non-empty array of ioredis clients');
   }
   for (const [i, client] of clients.entries()) assertClient(client, `clients[${i}]`);
+  rejectUnknownOptions(options, REDLOCK_COORDINATOR_OPTION_NAMES, 'redlockCoordinator options');
   const { driftFactor } = resolveOptions({ driftFactor: options.driftFactor ?? DEFAULT_DRIFT_FACTOR });
   return createCoordinator(redlockDriver(clients, { ownsClients: false, driftFactor }), {
     prefix: options.prefix,

@@ -3,7 +3,7 @@
  * as URL query parameters (`?commandTimeoutMs=1000&tls=true`). Checked before any I/O.
  * @module
  */
-import { type ConnectOptions, InvalidArgumentError } from '@lockstep/core';
+import { type ConnectOptions, InvalidArgumentError, optionNames, rejectUnknownOptions } from '@lockstep/core';
 import { DEFAULT_DRIFT_FACTOR } from './redlock.js';
 import { DEFAULT_HANDOFF_MS } from './single.js';
 
@@ -30,6 +30,25 @@ export interface RedisConnectOptions extends ConnectOptions {
   handoffMs?: number;
 }
 
+declare module '@lockstep/core' {
+  /** `connect('redis://…' | 'rediss://…' | 'redlock://…', options)` takes {@link RedisConnectOptions}. */
+  interface ConnectOptionsByScheme {
+    redis: RedisConnectOptions;
+    rediss: RedisConnectOptions;
+    redlock: RedisConnectOptions;
+  }
+}
+
+/** Every option name of {@link RedisConnectOptions}; anything else is rejected. */
+export const REDIS_OPTION_NAMES = optionNames<RedisConnectOptions>()([
+  'prefix',
+  'connectTimeoutMs',
+  'commandTimeoutMs',
+  'tls',
+  'driftFactor',
+  'handoffMs',
+]);
+
 /** Validated, defaulted options. */
 export interface ResolvedOptions {
   readonly prefix: string | undefined;
@@ -45,6 +64,7 @@ export function resolveOptions(options: RedisConnectOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object');
   }
+  rejectUnknownOptions(options, REDIS_OPTION_NAMES, 'redis:// options');
   const prefix = options.prefix;
   if (prefix !== undefined && typeof prefix !== 'string') {
     throw new InvalidArgumentError('prefix', `must be a string, got ${typeof prefix}`);

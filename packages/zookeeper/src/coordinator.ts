@@ -12,7 +12,12 @@ import {
 import { ZOOKEEPER_CAPABILITIES } from './capabilities.js';
 import { ZkCounters } from './counters.js';
 import { ZkLocks } from './locks.js';
-import { resolveOptions, type ZooKeeperConnectOptions, type ZooKeeperCoordinatorOptions } from './options.js';
+import {
+  resolveOptions,
+  ZOOKEEPER_COORDINATOR_OPTION_NAMES,
+  type ZooKeeperConnectOptions,
+  type ZooKeeperCoordinatorOptions,
+} from './options.js';
 import { createRawClient, type ZooKeeperClient } from './raw.js';
 import { QueueReaper } from './reaper.js';
 import { type ClientSupply, SessionSource } from './source.js';
@@ -56,7 +61,11 @@ export function zookeeperCoordinator(
   client: ZooKeeperClient | (() => ZooKeeperClient),
   options: ZooKeeperCoordinatorOptions = {},
 ): Coordinator {
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(
+    options,
+    ZOOKEEPER_COORDINATOR_OPTION_NAMES,
+    'zookeeperCoordinator options',
+  );
   let supply: ClientSupply;
   if (typeof client === 'function') {
     supply = { owned: true, create: client, describe: 'a client from your factory' };

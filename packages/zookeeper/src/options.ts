@@ -3,7 +3,13 @@
  * also accepted as URL query parameters (`?sessionTimeoutMs=10000`). Checked before any I/O.
  * @module
  */
-import { type ConnectOptions, InvalidArgumentError, validateName } from '@lockstep/core';
+import {
+  type ConnectOptions,
+  InvalidArgumentError,
+  optionNames,
+  rejectUnknownOptions,
+  validateName,
+} from '@lockstep/core';
 
 /** Default requested session timeout: lockstep's default lock TTL. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 15_000;
@@ -32,6 +38,26 @@ export interface ZooKeeperConnectOptions extends ConnectOptions, ZooKeeperCoordi
   sessionTimeoutMs?: number;
 }
 
+declare module '@lockstep/core' {
+  /** `connect('zookeeper://…', options)` takes {@link ZooKeeperConnectOptions}. */
+  interface ConnectOptionsByScheme {
+    zookeeper: ZooKeeperConnectOptions;
+  }
+}
+
+/** Every option name of {@link ZooKeeperConnectOptions}; anything else is rejected. */
+export const ZOOKEEPER_OPTION_NAMES = optionNames<ZooKeeperConnectOptions>()([
+  'prefix',
+  'connectTimeoutMs',
+  'sessionTimeoutMs',
+]);
+
+/** Every option name of {@link ZooKeeperCoordinatorOptions}. */
+export const ZOOKEEPER_COORDINATOR_OPTION_NAMES = optionNames<ZooKeeperCoordinatorOptions>()([
+  'prefix',
+  'connectTimeoutMs',
+]);
+
 /** Validated, defaulted options. */
 export interface ResolvedOptions {
   readonly prefix: string | undefined;
@@ -39,13 +65,19 @@ export interface ResolvedOptions {
   readonly sessionTimeoutMs: number;
 }
 
-/** @throws InvalidArgumentError for a malformed option. */
+/**
+ * @param known the option names the caller accepts (`connect()`'s by default).
+ * @throws InvalidArgumentError for a malformed or unknown option.
+ */
 export function resolveOptions(
   options: ZooKeeperConnectOptions | ZooKeeperCoordinatorOptions,
+  known: readonly string[] = ZOOKEEPER_OPTION_NAMES,
+  where = 'zookeeper:// options',
 ): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object');
   }
+  rejectUnknownOptions(options, known, where);
   return {
     prefix: options.prefix === undefined ? undefined : validateName(options.prefix, 'prefix'),
     connectTimeoutMs: positiveMs(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS),
