@@ -8,6 +8,8 @@
  * - `close`: acquires two locks, starts a wait that cannot be granted, increments a counter,
  *   prints `ready`, calls `coordinator.close()` and prints `closed` — and then does nothing:
  *   the process must exit on its own, which proves close() left no timer or socket behind.
+ * - `wait`: prints `ready`, waits for `go`, then does one acquire of a lock someone else holds
+ *   and nothing else; prints `granted` or `rejected`, closes, and returns.
  * @module
  */
 import { createRequire } from 'node:module';
@@ -107,11 +109,55 @@ async function closeAndReturn(coordinator: Coordinator, options: ChildOptions): 
   // Deliberately no process.exit(): the parent checks that the process ends by itself.
 }
 
+/**
+ * One acquire that waits, in a process with nothing else to do: once `go` arrives stdin is
+ * let go, and from then on only the pending acquire can keep the process alive. It prints
+ * how the acquire ended, closes, and returns — the parent checks that the process neither
+ * ended before the acquire settled nor stayed after it.
+ */
+async function waitAlone(coordinator: Coordinator, options: ChildOptions): Promise<void> {
+  const scenario = options.wait!;
+  const name = options.names[0]!;
+  let holder: Coordinator | undefined;
+  if (scenario.holder === 'child') {
+    holder = await connect(options.url);
+    await holder
+      .lock(name, { ttlMs: options.ttlMs, autoExtend: scenario.ends !== 'lease' })
+      .acquire({ waitMs: 60_000 });
+  }
+  emit({ event: 'ready', at: Date.now() });
+  const commands = createInterface({ input: process.stdin });
+  for await (const line of commands) if (line.trim() === 'go') break;
+  commands.close();
+  process.stdin.destroy();
+
+  const lock = coordinator.lock(name, { ttlMs: options.ttlMs });
+  try {
+    const handle = await lock.acquire(
+      scenario.ends === 'waitMs'
+        ? { waitMs: scenario.timeoutMs }
+        : scenario.ends === 'signal'
+          ? { signal: AbortSignal.timeout(scenario.timeoutMs) }
+          : {},
+    );
+    emit({ event: 'granted', token: tokenOf(() => handle.fencingToken), at: Date.now() });
+    await handle.release();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const reason = typeof code === 'string' ? code : ((error as Error).name ?? String(error));
+    emit({ event: 'rejected', reason, at: Date.now() });
+  }
+  await coordinator.close();
+  await holder?.close();
+  // No process.exit(): the parent checks that the process ends by itself.
+}
+
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as ChildOptions;
   await importAdapter(options.adapterModule);
   const coordinator = await connect(options.url);
   if (options.mode === 'hold') await hold(coordinator, options);
+  else if (options.mode === 'wait') await waitAlone(coordinator, options);
   else await closeAndReturn(coordinator, options);
 }
 

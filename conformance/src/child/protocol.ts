@@ -7,8 +7,11 @@
 
 /** How the child is started: one JSON argument. */
 export interface ChildOptions {
-  /** `hold`: acquire, report, hold until told; `close`: hold locks and wait, then close and return. */
-  readonly mode: 'hold' | 'close';
+  /**
+   * `hold`: acquire, report, hold until told; `close`: hold locks and wait, then close and
+   * return; `wait`: one acquire on a held lock and nothing else (see {@link ChildOptions.wait}).
+   */
+  readonly mode: 'hold' | 'close' | 'wait';
   readonly url: string;
   /** Imported before `connect(url)` so the URL's scheme is registered. */
   readonly adapterModule: string;
@@ -17,6 +20,21 @@ export interface ChildOptions {
   readonly ttlMs: number;
   /** Whether `close` mode also increments a counter (backends with counters). */
   readonly counter?: string;
+  /** `wait` mode: how the one acquire ends, and who holds the lock it waits for. */
+  readonly wait?: WaitScenario;
+}
+
+/**
+ * The `wait` mode's acquire: `waitMs` and `signal` end by timing out, `lease` (no options)
+ * by a grant once the holder's pure lease runs out. The holder is the parent, or — for
+ * backends whose state lives inside one process — a second coordinator of the child's own,
+ * which then holds nothing else open.
+ */
+export interface WaitScenario {
+  readonly ends: 'waitMs' | 'signal' | 'lease';
+  /** How long the `waitMs` or `signal` variant waits. */
+  readonly timeoutMs: number;
+  readonly holder: 'parent' | 'child';
 }
 
 /** Lines the child prints. */
@@ -26,7 +44,9 @@ export type ChildEvent =
   | { readonly event: 'released'; readonly result: boolean; readonly at: number }
   | { readonly event: 'ready'; readonly at: number }
   | { readonly event: 'closed'; readonly waitRejected: boolean; readonly at: number }
+  | { readonly event: 'granted'; readonly token: string | null; readonly at: number }
+  | { readonly event: 'rejected'; readonly reason: string; readonly at: number }
   | { readonly event: 'error'; readonly message: string; readonly at: number };
 
-/** Commands the parent writes (hold mode). */
-export type ChildCommand = 'release' | 'exit';
+/** Commands the parent writes: `release` and `exit` in hold mode, `go` once in wait mode. */
+export type ChildCommand = 'release' | 'exit' | 'go';

@@ -1,10 +1,17 @@
 /**
- * The backend as a whole: an unreachable address fails in time (never hangs), and close()
- * gives everything back — locks, waits, timers, sockets — so the process can exit.
+ * The backend as a whole: an unreachable address fails in time (never hangs), a pending wait
+ * keeps its process alive until it settles, and close() gives everything back — locks,
+ * waits, timers, sockets — so the process can exit.
  * @module
  */
 import { createServer } from 'node:net';
-import { BackendUnavailableError, type Capabilities, type Coordinator } from '@lockstep/core';
+import {
+  BackendUnavailableError,
+  type Capabilities,
+  type Coordinator,
+  InvalidArgumentError,
+} from '@lockstep/core';
+import type { WaitScenario } from '../child/protocol.js';
 import { spawnChild } from '../child/spawn.js';
 import {
   type ConformanceTarget,
@@ -17,7 +24,7 @@ import {
 } from '../target.js';
 import { check, checkEqual, describeError, settle, within } from './assert.js';
 import { proxyTarget } from './support.js';
-import { fmt } from './timing.js';
+import { fmt, lossBoundMs } from './timing.js';
 import type { ConformanceTest, TestContext } from './types.js';
 
 /** The connect timeout the test asks for, and how late past it a failure may come. */
@@ -102,6 +109,7 @@ export const backendUnavailable: ConformanceTest = {
       withQueryParam(dead, 'connectTimeoutMs', String(CONNECT_TIMEOUT_MS)),
       'a dead address',
     );
+    await expectOptionRejected(ctx, withQueryParam(dead, 'connectTimeoutMS', String(CONNECT_TIMEOUT_MS)));
 
     // A black hole is harder than a refused connection: the TCP handshake succeeds and then
     // nothing answers. It must still fail in time, never hang.
@@ -117,6 +125,103 @@ export const backendUnavailable: ConformanceTest = {
     }
   },
 };
+
+/**
+ * A misspelt option is a mistake to report, not a default to fall back on, and it is found
+ * before any I/O: at once, with the option's name, not after a connect timeout.
+ */
+async function expectOptionRejected(ctx: TestContext, url: string): Promise<void> {
+  const attempt = await settle(within(ctx.target.connect(url), 10_000, 'connect with a misspelt option'));
+  if (attempt.ok) {
+    await attempt.value.close();
+    throw new Error('connect() with a misspelt URL option (connectTimeoutMS) succeeded');
+  }
+  check(
+    attempt.error instanceof InvalidArgumentError,
+    `connect() with a misspelt URL option failed with ${describeError(attempt.error)}, not InvalidArgumentError`,
+  );
+  check(
+    attempt.ms < CONNECT_TIMEOUT_MS,
+    `a misspelt URL option was rejected only after ${fmt(attempt.ms)}: after I/O, not before`,
+  );
+  ctx.log(
+    `a misspelt URL option: InvalidArgumentError in ${fmt(attempt.ms)} (${(attempt.error as Error).message})`,
+  );
+}
+
+/** How long the timing-out variants wait: long enough that an early exit cannot pass for one. */
+const KEEPALIVE_WAIT_MS = 400;
+
+export const backendKeepalive: ConformanceTest = {
+  id: 'backend.keepalive',
+  title: 'a pending `acquire` keeps the process alive until it settles (timeouts included)',
+  timeoutMs: 120_000,
+  async run(ctx) {
+    const holder = isInProcess(ctx.target) ? 'child' : 'parent';
+    const outcomes: string[] = [];
+    for (const ends of ['waitMs', 'signal', 'lease'] as const) {
+      outcomes.push(await waitAlone(ctx, { ends, timeoutMs: KEEPALIVE_WAIT_MS, holder }));
+    }
+    ctx.log(`holder in the ${holder} process; ${outcomes.join('; ')}`);
+  },
+};
+
+/**
+ * Runs one acquire in a child process that has nothing else to do, and checks it printed the
+ * expected outcome and then exited by itself with code 0.
+ */
+async function waitAlone(ctx: TestContext, scenario: WaitScenario): Promise<string> {
+  const name = ctx.name(`keepalive-${scenario.ends}`);
+  const child = spawnChild({
+    mode: 'wait',
+    url: ctx.target.url,
+    adapterModule: ctx.target.adapterModule,
+    names: [name],
+    ttlMs: ctx.ttlMs,
+    wait: scenario,
+  });
+  ctx.defer(() => child.dispose());
+  await child.next('ready', 30_000);
+  let leaseEnds: number | undefined;
+  if (scenario.holder === 'parent') {
+    const [parent] = await ctx.clients(1);
+    const pure = scenario.ends === 'lease';
+    const held = await parent!
+      .lock(name, { ttlMs: ctx.ttlMs, autoExtend: !pure })
+      .acquire({ waitMs: 30_000 });
+    if (pure) leaseEnds = Date.now() + ctx.ttlMs;
+    ctx.defer(() => held.release());
+  }
+  child.send('go');
+  const bound = (scenario.ends === 'lease' ? lossBoundMs(ctx) : scenario.timeoutMs) + 15_000;
+  const exit = await within(child.exited, bound, `the waiting child process (${scenario.ends}) ending`);
+  const settled = child.events.find((e) => e.event === 'granted' || e.event === 'rejected');
+  const what = `a child whose only work is acquire(${describeWait(scenario)})`;
+  check(
+    settled !== undefined,
+    `${what} exited (code ${exit.code ?? exit.signal}) before its acquire settled; stderr: ${child.stderr().trim() || '(none)'}`,
+  );
+  checkEqual(exit.code, 0, `exit code of ${what}`);
+  if (scenario.ends === 'lease') {
+    check(settled!.event === 'granted', `${what} was not granted once the holder's pure lease ran out`);
+    if (leaseEnds !== undefined)
+      check(
+        settled!.at >= leaseEnds - 200,
+        `${what} was granted ${fmt(leaseEnds - settled!.at)} before the holder's lease ended`,
+      );
+  } else {
+    const expected = scenario.ends === 'waitMs' ? 'LOCK_TIMEOUT' : 'TimeoutError';
+    check(settled!.event === 'rejected', `${what} was granted a lock someone else held`);
+    checkEqual((settled as { reason: string }).reason, expected, `how ${what} ended`);
+  }
+  return `${scenario.ends}: ${settled!.event}, exit ${exit.code}`;
+}
+
+function describeWait(scenario: WaitScenario): string {
+  if (scenario.ends === 'waitMs') return `{ waitMs: ${scenario.timeoutMs} }`;
+  if (scenario.ends === 'signal') return `{ signal: AbortSignal.timeout(${scenario.timeoutMs}) }`;
+  return "no options, while the holder's autoExtend: false lease runs out";
+}
 
 export const backendClose: ConformanceTest = {
   id: 'backend.close',

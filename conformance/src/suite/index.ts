@@ -2,7 +2,7 @@
  * Every conformance test of SPEC.md, once, in the order of its table.
  * @module
  */
-import { backendClose, backendUnavailable } from './backend.js';
+import { backendClose, backendKeepalive, backendUnavailable } from './backend.js';
 import { counterAtomic, counterBounds, counterCas, counterInput } from './counter.js';
 import { counterLinearizable } from './counter-linearizable.js';
 import { lockExclusive, lockHandoff, lockTry } from './lock-contention.js';
@@ -37,6 +37,7 @@ export const CONFORMANCE_TESTS: readonly ConformanceTest[] = [
   counterInput,
   backendUnavailable,
   backendClose,
+  backendKeepalive,
 ];
 
 // The table and the ids must agree; a mismatch is a bug in this package, caught at import.

@@ -33,6 +33,7 @@ export const TEST_IDS = [
   'counter.input',
   'backend.unavailable',
   'backend.close',
+  'backend.keepalive',
 ] as const;
 
 /** One of {@link TEST_IDS}. */
