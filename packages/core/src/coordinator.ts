@@ -20,6 +20,7 @@ import {
   BackendUnavailableError,
   CounterBoundError,
   InvalidArgumentError,
+  LockTimeoutError,
   UnsupportedError,
 } from './errors.js';
 import { holdProcessOpen } from './keepalive.js';
@@ -43,11 +44,27 @@ import {
   validateSignal,
   validateWaitMs,
 } from './validate.js';
-import { type RecheckPolicy, waitForGrant } from './wait.js';
+import { type RecheckPolicy, type TimedGrant, waitForGrant } from './wait.js';
 
 const LOCK_OPTION_NAMES = optionNames<LockOptions>()(['ttlMs', 'autoExtend', 'native']);
 const ACQUIRE_OPTION_NAMES = optionNames<AcquireOptions>()(['waitMs', 'signal']);
 const COUNTER_OPTION_NAMES = optionNames<CounterOptions>()(['min', 'max']);
+
+/**
+ * A grant whose reply arrives with less than this share of its lease left (counted from when
+ * the request was sent) is given back instead of handed out: a caller that checks
+ * `handle.signal.aborted` before writing must never be handed a lease that is already over,
+ * or about to be before it can act on it.
+ */
+export const LATE_GRANT_MARGIN = 0.1;
+/** How many late grants in a row an acquire gives back before reporting the backend too slow. */
+const MAX_LATE_GRANTS = 3;
+
+/** Whether a grant still has a useful part of its lease left. */
+function hasMargin({ grant, sentAt }: TimedGrant, ttlMs: number): boolean {
+  const validUntil = grant.validUntil ?? sentAt + ttlMs;
+  return validUntil - performance.now() >= ttlMs * LATE_GRANT_MARGIN;
+}
 
 /** Default namespace prefix. */
 export const DEFAULT_PREFIX = 'lockstep';
@@ -209,23 +226,37 @@ class DriverCoordinator implements Coordinator {
     signal: AbortSignal | undefined,
   ): Promise<LockHandle> {
     this.#assertOpen();
-    const request = new Attempt(ref, ttlMs);
-    const wait = waitForGrant({
-      driver: this.#driver.locks,
-      request,
-      waitMs,
-      signal,
-      closing: this.#closing.signal,
-      recheck: this.#recheck,
-    });
-    this.#waits.add(wait);
+    const started = performance.now();
     const letProcessExit = holdProcessOpen();
     try {
-      const { grant, sentAt } = await wait;
-      return this.#handle(ref, grant, ttlMs, autoExtend, sentAt);
+      for (let late = 1; ; late++) {
+        const left =
+          waitMs === undefined || late === 1
+            ? waitMs
+            : Math.max(0, Math.ceil(waitMs - (performance.now() - started)));
+        const wait = waitForGrant({
+          driver: this.#driver.locks,
+          request: new Attempt(ref, ttlMs),
+          waitMs: left,
+          signal,
+          closing: this.#closing.signal,
+          recheck: this.#recheck,
+        });
+        this.#waits.add(wait);
+        let timed: TimedGrant;
+        try {
+          timed = await wait;
+        } finally {
+          this.#waits.delete(wait);
+        }
+        if (hasMargin(timed, ttlMs)) return this.#handle(ref, timed.grant, ttlMs, autoExtend, timed.sentAt);
+        await this.#refuseLateGrant(ref, timed, ttlMs, late);
+        if (waitMs !== undefined && performance.now() - started >= waitMs) {
+          throw new LockTimeoutError(ref.name, Math.round(performance.now() - started));
+        }
+      }
     } finally {
       letProcessExit();
-      this.#waits.delete(wait);
     }
   }
 
@@ -233,7 +264,33 @@ class DriverCoordinator implements Coordinator {
     this.#assertOpen();
     const sentAt = performance.now();
     const grant = await this.#driver.locks.tryAcquire(new Attempt(ref, ttlMs));
-    return grant ? this.#handle(ref, grant, ttlMs, autoExtend, sentAt) : null;
+    if (!grant) return null;
+    const timed = { grant, sentAt };
+    if (hasMargin(timed, ttlMs)) return this.#handle(ref, grant, ttlMs, autoExtend, sentAt);
+    await this.#refuseLateGrant(ref, timed, ttlMs, 1, true);
+    return null; // not reached: refusing the only attempt throws
+  }
+
+  /**
+   * Gives back a grant whose reply came too late to be of use, and throws once `late` such
+   * grants came in a row (or at once with `giveUp`): the backend answers too slowly for this lease.
+   */
+  async #refuseLateGrant(
+    ref: LockRef,
+    timed: TimedGrant,
+    ttlMs: number,
+    late: number,
+    giveUp = late >= MAX_LATE_GRANTS,
+  ): Promise<void> {
+    const arrivedAfter = Math.round(performance.now() - timed.sentAt);
+    await timed.grant.release().catch(() => {});
+    if (!giveUp) return;
+    throw new BackendUnavailableError(
+      this.backend,
+      `lock "${ref.name}": ${late === 1 ? 'the grant' : `${late} grants in a row`} arrived with less than ` +
+        `${LATE_GRANT_MARGIN * 100}% of the ${ttlMs} ms lease left (the last ${arrivedAfter} ms after its ` +
+        `request was sent), so ${late === 1 ? 'it was' : 'each was'} given back: replies take too long for this ttlMs`,
+    );
   }
 
   #handle(

@@ -124,6 +124,12 @@ export class LeaseHandle implements LockHandle {
     }
     this.#ttlMs = ttl;
     this.#confirmed(sentAt);
+    // A confirmation that arrives after the lease it extends could have ended proves nothing:
+    // the lock may have been someone else's in between.
+    if (this.#validUntil <= performance.now()) {
+      this.#lose('expired');
+      this.#assertHeld();
+    }
   }
 
   release(): Promise<boolean> {

@@ -114,3 +114,16 @@ describe('a waiting process', () => {
     expect(result.status).toBe(0);
   });
 });
+
+describe('waitMs', () => {
+  it('may be fractional', async () => {
+    const { connectMemory } = await import('./memory/index.js');
+    const a = connectMemory('fractional-wait');
+    const b = connectMemory('fractional-wait');
+    const held = await a.lock('l').acquire();
+    await expect(b.lock('l').acquire({ waitMs: 20.5 })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+    await held.release();
+    await a.close();
+    await b.close();
+  });
+});

@@ -88,7 +88,8 @@ async function untilStopped(
   started: number,
   wait: (stop: AbortSignal) => Promise<TimedGrant>,
 ): Promise<TimedGrant> {
-  const timeout = input.waitMs === undefined ? undefined : AbortSignal.timeout(input.waitMs);
+  // AbortSignal.timeout takes whole milliseconds only; waitMs may be fractional.
+  const timeout = input.waitMs === undefined ? undefined : AbortSignal.timeout(Math.ceil(input.waitMs));
   const { signal: stop, dispose } = stopSignal(input, timeout);
   try {
     return await wait(stop);
