@@ -1,3 +1,4 @@
 import { lockstepTsupConfig } from '../../tsup.shared.js';
 
-export default lockstepTsupConfig();
+// Two entries: the public API, and `@lockstep/core/driver` for adapters.
+export default lockstepTsupConfig({ entry: ['src/index.ts', 'src/kit.ts'] });

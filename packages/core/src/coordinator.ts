@@ -62,7 +62,7 @@ const MAX_LATE_GRANTS = 3;
 
 /** Whether a grant still has a useful part of its lease left. */
 function hasMargin({ grant, sentAt }: TimedGrant, ttlMs: number): boolean {
-  const validUntil = grant.validUntil ?? sentAt + ttlMs;
+  const validUntil = grant.validUntil ?? grant.session?.certainUntil ?? sentAt + ttlMs;
   return validUntil - performance.now() >= ttlMs * LATE_GRANT_MARGIN;
 }
 

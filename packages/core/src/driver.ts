@@ -56,6 +56,14 @@ export interface LeaseGrant {
    */
   readonly validUntil?: number;
   /**
+   * The session the grant rides on, for per-session backends whose sessions keep themselves
+   * alive (the `Session` recipe). Such a grant is kept by its session: a renewing handle sends
+   * no renewals of its own — one keep-alive per session per period, however many locks ride on
+   * it — and learns of its loss from {@link LeaseGrant.lost}, which must then trip when the
+   * session is lost (its trust window included). `extend()` still calls {@link LeaseGrant.renew}.
+   */
+  readonly session?: SessionTrust;
+  /**
    * Renews the lease for `ttlMs` (per-lock leases) or verifies the lock is still held
    * (per-session leases). `true`: still ours. `false`: gone or owned by another.
    * Throws when the backend cannot be reached (core retries until the lease would end).
@@ -65,6 +73,12 @@ export interface LeaseGrant {
   release(): Promise<boolean>;
   /** Asks the backend whether we still hold it. */
   isHeld(): Promise<boolean>;
+}
+
+/** What a handle may ask of the session its grant rides on. */
+export interface SessionTrust {
+  /** `performance.now()` until which the server certainly keeps the session. */
+  readonly certainUntil: number;
 }
 
 /**

@@ -133,3 +133,37 @@ describe('lease handles', () => {
     await expect(coord.lock('c').acquire()).rejects.toThrow(/closed/);
   });
 });
+
+describe('a grant kept by its session', () => {
+  it('sends no renewals of its own and is lost when its session is', async () => {
+    const lost = new LossFlag();
+    let renewals = 0;
+    const grant: LeaseGrant = {
+      fencingToken: 1n,
+      lost,
+      session: { certainUntil: performance.now() + 60 },
+      renew: async () => {
+        renewals++;
+        return true;
+      },
+      release: async () => true,
+      isHeld: async () => true,
+    };
+    const driver: BackendDriver = {
+      backend: 'memory',
+      capabilities: { ...MEMORY_CAPABILITIES, lock: { ...MEMORY_CAPABILITIES.lock, lease: 'per-session' } },
+      locks: { tryAcquire: async () => grant },
+      close: async () => {},
+    };
+    const coord = createCoordinator(driver);
+    const held = await coord.lock('l', { ttlMs: 60 }).acquire();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Well past its ttl: the session (not the handle) keeps it; no per-lock round trips.
+    expect(renewals).toBe(0);
+    expect(held.signal.aborted).toBe(false);
+    lost.abort(new Error('session gone'));
+    expect(held.signal.aborted).toBe(true);
+    expect((held.signal.reason as LockLostError).reason).toBe('session-lost');
+    await coord.close();
+  });
+});

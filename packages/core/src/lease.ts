@@ -63,12 +63,14 @@ export class LeaseHandle implements LockHandle {
   #renewing = false;
   #releasing: Promise<boolean> | undefined;
   #detachLost: (() => void) | undefined;
+  /** Renewed by its session's keep-alive, not by this handle (see {@link LeaseGrant.session}). */
+  readonly #keptBySession: boolean;
 
   constructor(ctx: LeaseContext) {
     this.#ctx = ctx;
     this.name = ctx.lockName;
     this.#ttlMs = ctx.ttlMs;
-    this.#validUntil = ctx.grant.validUntil ?? ctx.sentAt + ctx.ttlMs;
+    this.#validUntil = ctx.grant.validUntil ?? ctx.grant.session?.certainUntil ?? ctx.sentAt + ctx.ttlMs;
     const lost = ctx.grant.lost;
     if (lost) {
       const onLost = () => this.#lose('session-lost', lost.reason);
@@ -79,6 +81,10 @@ export class LeaseHandle implements LockHandle {
         this.#detachLost = () => lost.removeEventListener('abort', onLost);
       }
     }
+    // A renewing grant on a session is the session's to keep alive, and its loss comes through
+    // `lost`: no timer at all (thousands of such locks cost nothing per lock).
+    this.#keptBySession = ctx.autoExtend && ctx.grant.session !== undefined;
+    if (this.#keptBySession) return;
     if (ctx.autoExtend) this.#renewAt = performance.now() + this.#ttlMs / 3;
     this.#arm();
   }
@@ -187,6 +193,7 @@ export class LeaseHandle implements LockHandle {
     if (this.#state !== 'held') return;
     this.#lastRenewError = undefined;
     this.#validUntil = Math.max(this.#validUntil, sentAt + this.#ttlMs);
+    if (this.#keptBySession) return;
     if (this.#ctx.autoExtend) this.#renewAt = performance.now() + this.#ttlMs / 3;
     this.#arm();
   }
