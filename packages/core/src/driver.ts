@@ -89,7 +89,11 @@ export interface SessionTrust {
  */
 export interface LockWatch {
   next(maxMs: number, signal: AbortSignal): Promise<void>;
-  close(): void;
+  /**
+   * Ends the watch. `granted`: the wait ended with the lock (a wake it got was used); otherwise
+   * a wake it got and did not use goes to the next waiter.
+   */
+  close(granted?: boolean): void;
 }
 
 /** Lock operations of a backend. */

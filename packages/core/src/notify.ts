@@ -6,7 +6,10 @@
 import type { LockWatch } from './driver.js';
 
 interface Subscriber {
+  /** A notification arrived while it was not sleeping: its next wait returns at once. */
   pending: boolean;
+  /** Picked by a notification and not back to waiting since (it is trying, or has left). */
+  woken: boolean;
   wake: (() => void) | undefined;
 }
 
@@ -22,6 +25,11 @@ export interface ReleaseHubHooks {
  * Keeps, per key, the local waiters and wakes them on {@link ReleaseHub.notify}. A
  * notification that arrives while a waiter is between attempts is remembered (`pending`),
  * so it is never lost to a race between "attempt failed" and "start waiting".
+ *
+ * A release wakes one waiter — the one that has waited longest — not all of them: with W
+ * waiters in one coordinator, waking all made every release cost W attempts (W² per W grants).
+ * A woken waiter that leaves without going back to waiting (it got the lock, or gave up)
+ * passes the wake on to the next, so a notification is never lost with a waiter that left.
  */
 export class ReleaseHub {
   readonly #subscribers = new Map<string, Set<Subscriber>>();
@@ -36,24 +44,30 @@ export class ReleaseHub {
     return [...this.#subscribers.keys()];
   }
 
-  /** Wakes every waiter on `key`. */
+  /** Wakes the longest-waiting waiter on `key` that is not already trying. */
   notify(key: string): void {
     const subs = this.#subscribers.get(key);
     if (!subs) return;
+    let chosen: Subscriber | undefined;
     for (const sub of subs) {
-      sub.pending = true;
-      sub.wake?.();
+      if (!sub.woken) {
+        chosen = sub;
+        break;
+      }
     }
+    // Everyone is trying already: the longest waiter tries once more after its attempt.
+    chosen ??= subs.values().next().value;
+    if (chosen) wake(chosen);
   }
 
   /** Wakes every waiter on every key (e.g. after a reconnect, when messages may be lost). */
   notifyAll(): void {
-    for (const key of this.#subscribers.keys()) this.notify(key);
+    for (const subs of this.#subscribers.values()) for (const sub of subs) wake(sub);
   }
 
   /** Starts watching `key`. Call before the first attempt. */
   watch(key: string): LockWatch {
-    const sub: Subscriber = { pending: false, wake: undefined };
+    const sub: Subscriber = { pending: false, woken: false, wake: undefined };
     let subs = this.#subscribers.get(key);
     if (!subs) {
       subs = new Set();
@@ -65,6 +79,9 @@ export class ReleaseHub {
     return {
       next: (maxMs, signal) =>
         new Promise<void>((resolve) => {
+          // Back to waiting: whatever woke it was used (its attempt failed) — unless a new
+          // notification is already here, which it now goes to try.
+          sub.woken = sub.pending;
           if (sub.pending || signal.aborted || closed) {
             sub.pending = false;
             return resolve();
@@ -80,13 +97,15 @@ export class ReleaseHub {
           signal.addEventListener('abort', done, { once: true });
           sub.wake = done;
         }),
-      close: () => {
+      close: (granted = false) => {
         if (closed) return;
         closed = true;
         sub.wake?.();
         const current = this.#subscribers.get(key);
         if (!current) return;
         current.delete(sub);
+        // It leaves with a wake it did not use (no grant, no failed attempt): the next waiter gets it.
+        if (!granted && (sub.woken || sub.pending) && current.size > 0) this.notify(key);
         if (current.size === 0) {
           this.#subscribers.delete(key);
           this.#hooks.onIdle?.(key);
@@ -94,4 +113,10 @@ export class ReleaseHub {
       },
     };
   }
+}
+
+function wake(sub: Subscriber): void {
+  sub.woken = true;
+  sub.pending = true;
+  sub.wake?.();
 }

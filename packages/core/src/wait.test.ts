@@ -54,6 +54,54 @@ describe('waiting', () => {
     await coord.close();
   });
 
+  it('a release wakes one local waiter, not all of them: attempts per grant stay O(1) with 100 waiters', async () => {
+    const s = slotDriver();
+    // A fallback re-check far beyond the test, so only notifications wake anyone.
+    const coord = createCoordinator(s.driver, { recheck: { initialMs: 60_000, maxMs: 60_000 } });
+    const first = await coord.lock('x').acquire();
+    const order: number[] = [];
+    const waiters = Array.from({ length: 100 }, (_, i) =>
+      coord
+        .lock('x')
+        .acquire()
+        .then(async (held) => {
+          order.push(i);
+          await held.release();
+        }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const before = s.attempts();
+    await first.release();
+    await Promise.all(waiters);
+    const perGrant = (s.attempts() - before) / 100;
+    // Each release wakes exactly the next waiter, whose one attempt wins.
+    expect(perGrant).toBeLessThanOrEqual(1.1);
+    // The longest waiter goes first: arrival order.
+    expect(order).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    await coord.close();
+  });
+
+  it('a woken waiter that gives up passes the wake on', async () => {
+    const s = slotDriver();
+    const coord = createCoordinator(s.driver, { recheck: { initialMs: 60_000, maxMs: 60_000 } });
+    const held = await coord.lock('x').acquire();
+    const leaving = new AbortController();
+    const first = coord
+      .lock('x')
+      .acquire({ signal: leaving.signal })
+      .catch((e: unknown) => e);
+    const second = coord.lock('x').acquire({ waitMs: 5_000 });
+    await new Promise((r) => setTimeout(r, 20));
+    // The release wakes the first waiter, which is aborted before it can use the wake.
+    const released = held.release();
+    leaving.abort(new Error('gone'));
+    await released;
+    expect(await first).toBeInstanceOf(Error);
+    const next = await second;
+    await next.release();
+    await coord.close();
+  });
+
   it('a lost notification is recovered by the bounded fallback re-check', async () => {
     const s = slotDriver({ silent: true });
     const coord = createCoordinator(s.driver, { recheck: { initialMs: 40, maxMs: 80 } });

@@ -111,20 +111,26 @@ async function untilStopped(
 async function waitWithWatch(input: WaitInput, started: number): Promise<TimedGrant> {
   const { driver, request } = input;
   const watch = driver.watch?.(request.lock);
+  let granted = false;
   try {
     const grant = await driver.tryAcquire(request);
     if (grant) {
       const aborted = [input.signal, input.closing].find((s) => s?.aborted);
-      if (!aborted) return { grant, sentAt: started };
+      if (!aborted) {
+        granted = true;
+        return { grant, sentAt: started };
+      }
       // The grant raced an abort or close: give it back so nothing is left held.
       await grant.release().catch(() => {});
       throw aborted.reason;
     }
-    return await untilStopped(input, started, (stop) =>
+    const timed = await untilStopped(input, started, (stop) =>
       waitThenRetry(driver, request, watch, stop, input.recheck),
     );
+    granted = true;
+    return timed;
   } finally {
-    watch?.close();
+    watch?.close(granted);
   }
 }
 
