@@ -1,9 +1,11 @@
 /**
  * Lease deadlines are compared between processes on one host, so they use the system-wide
  * monotonic clock (`CLOCK_MONOTONIC` behind `process.hrtime`), immune to wall-clock jumps.
+ * Fractional milliseconds: `performance.now()` reads the same clock, so a deadline written
+ * as `monotonicNowMs() + ttl` never ends before `performance.now() + ttl` read just before.
  */
 export function monotonicNowMs(): number {
-  return Number(process.hrtime.bigint() / 1_000_000n);
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** Whether a process id is alive on this host (EPERM means alive but not ours). */

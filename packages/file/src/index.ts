@@ -16,6 +16,7 @@ import {
   validateName,
 } from '@lockstep/core';
 import { fileCounters } from './counters.js';
+import { loadLockBinding } from './flock.js';
 import { Layout, prepareRoot } from './layout.js';
 import { FileLocks } from './locks.js';
 
@@ -29,7 +30,8 @@ export const FILE_CAPABILITIES: Capabilities = {
     minTtlMs: 50,
     ttlGranularityMs: 1,
     waiting: 'notify',
-    fairness: 'none',
+    // Waiters hold tickets in the lock record and are granted in arrival order, across processes.
+    fairness: 'fifo',
     faultTolerance: 'single-node',
   },
   counter: { supported: true, bounds: true },
@@ -44,11 +46,12 @@ export interface FileConnectOptions extends ConnectOptions {
   allowNetworkFileSystem?: boolean;
 }
 
-/** Fallback re-check for waiters: expiries and dead holders write nothing to watch. */
-const FILE_RECHECK = { initialMs: 25, maxMs: 250 };
-
-/** A coordinator over directory `dir` (absolute; created if missing). */
+/**
+ * A coordinator over directory `dir` (absolute; created if missing).
+ * @throws BackendUnavailableError when the native file-lock binding cannot be loaded.
+ */
 export function connectFile(dir: string, options: FileConnectOptions = {}): Coordinator {
+  loadLockBinding();
   const root = prepareRoot(dir, options.allowNetworkFileSystem === true);
   const prefix = options.prefix === undefined ? 'lockstep' : validateName(options.prefix, 'prefix');
   const layout = new Layout(root, encodeName(prefix));
@@ -60,7 +63,7 @@ export function connectFile(dir: string, options: FileConnectOptions = {}): Coor
     counters: fileCounters(layout),
     close: async () => locks.close(),
   };
-  return createCoordinator(driver, { prefix, recheck: FILE_RECHECK });
+  return createCoordinator(driver, { prefix });
 }
 
 registerAdapter({

@@ -4,7 +4,7 @@
  * was interrupted before truncation still parses.
  * @module
  */
-import { fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs';
+import { fstatSync, ftruncateSync, readFileSync, readSync, writeSync } from 'node:fs';
 
 /** Reads the record of an open file, or `undefined` for a new (empty) file. */
 export function readRecord<T>(fd: number): T | undefined {
@@ -22,4 +22,19 @@ export function writeRecord(fd: number, record: unknown): void {
   const buf = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
   writeSync(fd, buf, 0, buf.length, 0);
   ftruncateSync(fd, buf.length);
+}
+
+/**
+ * Reads a record without taking the file lock, to decide whether a critical section is worth
+ * entering. `undefined` when the file cannot be read or holds no complete record (a rewrite
+ * in progress, a new file): the caller then enters the section and decides there.
+ */
+export function peekRecord<T>(path: string): T | undefined {
+  try {
+    const text = readFileSync(path, 'utf8');
+    const end = text.indexOf('\n');
+    return end < 0 ? undefined : (JSON.parse(text.slice(0, end)) as T);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,0 +1,323 @@
+/**
+ * Waiting for a file lock, first come first served, across every process of the host.
+ *
+ * Each waiter holds a ticket in the lock record's queue. Only the holder of the first ticket
+ * that still counts may take a free lock; everyone else waits even when the lock is free, so a
+ * releaser that asks again goes to the back instead of winning the race.
+ *
+ * The waiters of this process for one lock file share one waiting room, and the room does their
+ * work together: one critical section enqueues every newcomer, removes every ticket whose wait
+ * was stopped, pushes every ticket lease forward, and grants the lock to the first ticket if
+ * it is ours and the lock is free. A change notification costs one lock-free read, and a
+ * critical section only when that read shows we can act, so W waiters in one process cost
+ * O(1) sections per grant rather than W attempts.
+ *
+ * The room re-checks on its own as well: when the holder's lease or the first ticket's lease
+ * ends, when one of its tickets is due for renewal, and on a short backing-off poll (a dead
+ * process writes nothing to notice, and a notification can be missed).
+ * @module
+ */
+import type { AcquireRequest, LeaseGrant } from '@lockstep/core';
+import { monotonicNowMs } from './clock.js';
+import { withFileLock } from './flock.js';
+import { leaseGrant } from './grant.js';
+import { granted, isHeld, type LockRecord, type Ticket, ticketCounts, unheld, withQueue } from './queue.js';
+import { peekRecord, readRecord, writeRecord } from './record.js';
+import { watchFile } from './watcher.js';
+
+/** Backing-off re-check for what no notification reports (dead processes, missed events). */
+const POLL = { initialMs: 25, maxMs: 250 };
+
+/** A ticket is pushed forward once this share of its lease is left: renewal at ttl/3, like leases. */
+const REFRESH_WHEN_LEFT = 2 / 3;
+
+type WaiterState =
+  /** Asked to wait; no ticket written yet. */
+  | 'joining'
+  /** Has (or had, if it lapsed) a ticket in the record. */
+  | 'queued'
+  /** Its wait was stopped: the ticket must go before the wait rejects. */
+  | 'leaving';
+
+interface Waiter {
+  readonly request: AcquireRequest;
+  readonly signal: AbortSignal;
+  state: WaiterState;
+  /** The `until` of its ticket as this process last wrote it. */
+  ticketUntil: number;
+  readonly resolve: (grant: LeaseGrant) => void;
+  readonly reject: (reason: unknown) => void;
+  readonly onAbort: () => void;
+}
+
+const rooms = new Map<string, WaitingRoom>();
+
+/**
+ * Waits in the queue of the lock file at `path` until the lock is ours. When `signal` aborts,
+ * the ticket is removed first and the wait then rejects with `signal.reason`.
+ */
+export function waitForTurn(path: string, request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
+  let room = rooms.get(path);
+  if (!room) {
+    room = new WaitingRoom(path);
+    rooms.set(path, room);
+  }
+  return room.join(request, signal);
+}
+
+/** Lets this process's waiters of `path`, if any, look at the lock now (after a local release). */
+export function wakeWaiters(path: string): void {
+  rooms.get(path)?.wake();
+}
+
+/** The grant for a section that wrote us in as owner at `before` (a `performance.now()` reading). */
+export function grantAt(path: string, record: LockRecord, ttlMs: number, before: number): LeaseGrant {
+  return leaseGrant(
+    { path, owner: record.owner!, fencingToken: BigInt(record.token), validUntil: before + ttlMs },
+    () => wakeWaiters(path),
+  );
+}
+
+class WaitingRoom {
+  readonly #path: string;
+  /** Arrival order (joining waiters last). */
+  readonly #waiters: Waiter[] = [];
+  readonly #byOwner = new Map<string, Waiter>();
+  #pumping = false;
+  #again = false;
+  #wakeScheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #pollMs = POLL.initialMs;
+  #unwatch: (() => void) | undefined;
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  join(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
+    return new Promise<LeaseGrant>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const waiter: Waiter = {
+        request,
+        signal,
+        state: 'joining',
+        ticketUntil: 0,
+        resolve,
+        reject,
+        onAbort: () => this.#stop(waiter),
+      };
+      signal.addEventListener('abort', waiter.onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this.#byOwner.set(request.ownerId, waiter);
+      this.#pollMs = POLL.initialMs;
+      this.#pump();
+    });
+  }
+
+  /** A notification: look again soon, once however many arrive together. */
+  wake(): void {
+    if (this.#wakeScheduled) return;
+    this.#wakeScheduled = true;
+    setImmediate(() => {
+      this.#wakeScheduled = false;
+      this.#pump();
+    });
+  }
+
+  #stop(waiter: Waiter): void {
+    if (waiter.state !== 'joining') {
+      waiter.state = 'leaving';
+      this.#pump();
+      return;
+    }
+    // No ticket yet (sections run synchronously, so none is being written now): nothing to undo.
+    this.#settle(waiter, () => waiter.reject(waiter.signal.reason));
+    if (!this.#pumping) this.#afterPumping();
+  }
+
+  #pump(): void {
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        await this.#step();
+      } while (this.#again && this.#waiters.length > 0);
+    } finally {
+      this.#pumping = false;
+    }
+    this.#afterPumping();
+  }
+
+  /** One look: a lock-free read when it shows nothing for us to do, else one critical section. */
+  async #step(): Promise<void> {
+    if (this.#waiters.length === 0) return;
+    if (!this.#hasChores(monotonicNowMs())) {
+      const seen = peekRecord<LockRecord>(this.#path);
+      const now = monotonicNowMs();
+      if (seen !== undefined && !this.#mayAct(seen, now)) return this.#plan(seen, now);
+    }
+    try {
+      const record = await withFileLock(this.#path, (fd) => this.#section(fd));
+      this.#plan(record, monotonicNowMs());
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  /** Work that needs a section whatever the record says: tickets to write, remove or renew. */
+  #hasChores(now: number): boolean {
+    return this.#waiters.some((w) => w.state !== 'queued' || refreshDue(w, now));
+  }
+
+  /** Whether the record, read without the lock, shows something only a section can settle. */
+  #mayAct(record: LockRecord, now: number): boolean {
+    const present = new Set((record.queue ?? []).map((t) => t.owner));
+    // A ticket of ours that someone dropped (we were stopped past its lease): queue again.
+    if (this.#waiters.some((w) => !present.has(w.request.ownerId))) return true;
+    return !isHeld(record, now) && this.#firstCounting(record, now)?.ours === true;
+  }
+
+  /** The first ticket that still counts (ours always count while we wait), and whether it is ours. */
+  #firstCounting(record: LockRecord, now: number): { ticket: Ticket; ours: boolean } | undefined {
+    for (const ticket of record.queue ?? []) {
+      if (this.#byOwner.has(ticket.owner)) return { ticket, ours: true };
+      if (ticketCounts(ticket, now)) return { ticket, ours: false };
+    }
+    return undefined;
+  }
+
+  /**
+   * The critical section: drop tickets that no longer count or whose wait stopped, write
+   * newcomers and due renewals, grant the lock to the first ticket when it is ours and the lock
+   * is free. The outcome is applied to the waiters only after the write succeeded.
+   */
+  #section(fd: number): LockRecord | undefined {
+    const before = performance.now();
+    const record = readRecord<LockRecord>(fd);
+    const now = monotonicNowMs();
+    let changed = false;
+    const queue: Ticket[] = [];
+    const until = new Map<Waiter, number>();
+    const enqueue = (waiter: Waiter, ticket: Ticket) => {
+      queue.push(ticket);
+      until.set(waiter, ticket.until);
+    };
+    for (const ticket of record?.queue ?? []) {
+      const waiter = this.#byOwner.get(ticket.owner);
+      if (waiter === undefined) {
+        if (ticketCounts(ticket, now)) queue.push(ticket);
+        else changed = true;
+      } else if (waiter.state === 'leaving') {
+        changed = true;
+      } else if (refreshDue(waiter, now)) {
+        enqueue(waiter, ticketFor(waiter, now));
+        changed = true;
+      } else {
+        enqueue(waiter, ticket);
+      }
+    }
+    for (const waiter of this.#waiters) {
+      if (waiter.state === 'leaving' || until.has(waiter)) continue;
+      enqueue(waiter, ticketFor(waiter, now));
+      changed = true;
+    }
+    const first = queue[0] && this.#byOwner.get(queue[0].owner);
+    const winner = first && !isHeld(record, now) ? first : undefined;
+    let next = record;
+    if (winner) {
+      queue.shift();
+      next = granted(record, winner.request, now, queue);
+    } else if (changed) {
+      next = withQueue(record ?? unheld(this.#waiters[0]!.request.lock.name), queue);
+    }
+    if (next !== record) writeRecord(fd, next);
+
+    for (const waiter of [...this.#waiters]) {
+      if (waiter === winner) {
+        const grant = grantAt(this.#path, next!, waiter.request.ttlMs, before);
+        this.#settle(waiter, () => waiter.resolve(grant));
+      } else if (waiter.state === 'leaving') {
+        this.#settle(waiter, () => waiter.reject(waiter.signal.reason));
+      } else {
+        waiter.state = 'queued';
+        waiter.ticketUntil = until.get(waiter) ?? waiter.ticketUntil;
+      }
+    }
+    return next;
+  }
+
+  /** A section failed (I/O error, lock busy too long): end the waits it was to start or stop. */
+  #failed(error: unknown): void {
+    for (const waiter of [...this.#waiters]) {
+      // A ticket left behind by a stopped wait lapses after its lease.
+      if (waiter.state === 'leaving') this.#settle(waiter, () => waiter.reject(waiter.signal.reason));
+      else if (waiter.state === 'joining') this.#settle(waiter, () => waiter.reject(error));
+    }
+    this.#plan(undefined, monotonicNowMs());
+  }
+
+  #settle(waiter: Waiter, outcome: () => void): void {
+    waiter.signal.removeEventListener('abort', waiter.onAbort);
+    this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+    this.#byOwner.delete(waiter.request.ownerId);
+    outcome();
+  }
+
+  /** Sets the next re-check: whichever comes first of a lease ending, a renewal, the poll. */
+  #plan(record: LockRecord | undefined, now: number): void {
+    let at = now + this.#pollMs;
+    for (const waiter of this.#waiters) at = Math.min(at, refreshAt(waiter));
+    if (record !== undefined) {
+      if (isHeld(record, now)) at = Math.min(at, record.deadline);
+      const first = this.#firstCounting(record, now);
+      if (first && !first.ours) at = Math.min(at, first.ticket.until);
+    }
+    clearTimeout(this.#timer);
+    // +1 ms: a lease that ends at `at` is over only after it.
+    this.#timer = setTimeout(() => this.#recheck(), Math.max(0, at - now) + 1);
+    this.#timer.unref();
+  }
+
+  #recheck(): void {
+    this.#timer = undefined;
+    this.#pollMs = Math.min(this.#pollMs * 2, POLL.maxMs);
+    this.#pump();
+  }
+
+  /** Opens the notification watch once someone waits, closes the room when nobody does. */
+  #afterPumping(): void {
+    if (this.#waiters.length === 0) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#unwatch?.();
+      this.#unwatch = undefined;
+      if (rooms.get(this.#path) === this) rooms.delete(this.#path);
+      return;
+    }
+    if (this.#unwatch === undefined) {
+      this.#unwatch = watchFile(this.#path, () => this.wake());
+      // A release between our last look and the watch opening sent nothing we could hear.
+      this.#pump();
+    }
+  }
+}
+
+function ticketFor(waiter: Waiter, now: number): Ticket {
+  return { owner: waiter.request.ownerId, pid: process.pid, until: now + waiter.request.ttlMs };
+}
+
+function refreshAt(waiter: Waiter): number {
+  return waiter.ticketUntil - waiter.request.ttlMs * REFRESH_WHEN_LEFT;
+}
+
+function refreshDue(waiter: Waiter, now: number): boolean {
+  return now >= refreshAt(waiter);
+}
