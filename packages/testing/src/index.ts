@@ -22,6 +22,7 @@ export {
 } from './errors.js';
 export { type FaultProxy, faultProxy } from './fault-proxy.js';
 export { ZOOKEEPER_TICK_MS } from './kinds/zookeeper.js';
+export { freePort } from './ports.js';
 export {
   probeConsul,
   probeEtcd,
