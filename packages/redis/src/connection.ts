@@ -75,15 +75,35 @@ export function subscriberFor(client: RedisClient): RedisClient {
   return subscriber;
 }
 
-/** Connects, or rejects after `timeoutMs` (or at the first refused connection). */
+/**
+ * Connects, or rejects after `timeoutMs` — or at once when the connection closes before it is
+ * ready (refused, unresolvable, login refused): ioredis then reconnects in the background, and
+ * that retry would only end in the same answer.
+ *
+ * The rejection is the client's own error (`connect ECONNREFUSED 127.0.0.1:6390`,
+ * `WRONGPASS …`), which ioredis reports only as an `error` event; its `connect()` merely says
+ * "Connection is closed.".
+ */
 export async function connectWithin(client: RedisClient, timeoutMs: number): Promise<void> {
+  let lastError: unknown;
+  const remember = (error: unknown) => {
+    lastError = error;
+  };
+  client.on('error', remember);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`no connection within ${timeoutMs} ms`, { cause: lastError })),
+      timeoutMs,
+    );
+  });
+  const closed = client.connect().catch((error: unknown) => {
+    throw lastError ?? error;
   });
   try {
-    await Promise.race([client.connect(), timeout]);
+    await Promise.race([closed, timeout]);
   } finally {
     clearTimeout(timer);
+    client.off('error', remember);
   }
 }

@@ -4,7 +4,6 @@
  * @module
  */
 import {
-  BackendUnavailableError,
   type Coordinator,
   createCoordinator,
   InvalidArgumentError,
@@ -15,8 +14,9 @@ import {
 import type { Redis } from 'ioredis';
 import { commandClient, connectWithin } from './connection.js';
 import { redlockDriver, singleInstanceDriver } from './driver.js';
+import { connectFailure, type EndpointFailure } from './errors.js';
 import { type RedisConnectOptions, resolveOptions } from './options.js';
-import { quorumOf } from './quorum.js';
+import { collectQuorum, quorumOf } from './quorum.js';
 import { DEFAULT_DRIFT_FACTOR } from './redlock.js';
 import { parseRedisUrl } from './url.js';
 
@@ -94,25 +94,41 @@ export async function connectFromUrl(url: URL, options: RedisConnectOptions): Pr
     : singleInstanceDriver(clients[0]!, { ownsClients: true, handoffMs: resolved.handoffMs });
   const coordinator = createCoordinator(driver, { prefix: resolved.prefix });
 
-  const attempts = await Promise.allSettled(
-    clients.map((client) => connectWithin(client, resolved.connectTimeoutMs)),
-  );
-  const connected = attempts.filter((a) => a.status === 'fulfilled').length;
-  // Redlock runs with a quorum; the other instances keep reconnecting in the background.
+  // Redlock runs with a quorum; instances that fail keep reconnecting in the background. It
+  // gives up as soon as too many failed to make a quorum, but on success waits for every
+  // attempt to end: a lock taken while an instance is still connecting would be held by a bare
+  // quorum, and one instance lost later would lose it.
   const needed = isRedlock ? quorumOf(clients.length) : 1;
-  if (connected < needed) {
+  const addresses = target.endpoints.map(describe);
+  /** Per endpoint: connected, failed (with the error), or still connecting (undefined). */
+  const outcomes: Array<'connected' | EndpointFailure | undefined> = [];
+  const attempts = clients.map((client, i) =>
+    connectWithin(client, resolved.connectTimeoutMs).then(
+      () => {
+        outcomes[i] = 'connected';
+        return true;
+      },
+      (error: unknown) => {
+        outcomes[i] = { address: addresses[i]!, error };
+        throw error;
+      },
+    ),
+  );
+  const round = await collectQuorum(attempts, needed, () => true);
+  if (round.decision !== 'yes') {
     await coordinator.close();
-    const failures = attempts.flatMap((a, i) =>
-      a.status === 'rejected'
-        ? [`${describe(target.endpoints[i]!)}: ${String(a.reason?.message ?? a.reason)}`]
-        : [],
-    );
-    throw new BackendUnavailableError(
-      driver.backend,
-      `connected to ${connected} of ${clients.length} (${needed} needed) within ${resolved.connectTimeoutMs} ms — ${failures.join('; ')}`,
-      { cause: attempts.find((a) => a.status === 'rejected')?.reason },
-    );
+    throw connectFailure({
+      backend: isRedlock ? 'redlock' : 'redis',
+      scheme: url.protocol.slice(0, -1).toLowerCase(),
+      failures: outcomes.filter((o) => typeof o === 'object'),
+      stillConnecting: addresses.filter((_, i) => outcomes[i] === undefined),
+      connected: round.yes.length,
+      instances: clients.length,
+      needed,
+      passwordGiven: target.password !== undefined,
+    });
   }
+  await Promise.allSettled(attempts);
   return coordinator;
 }
 

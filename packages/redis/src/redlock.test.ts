@@ -81,6 +81,17 @@ describe('redlock://', () => {
     expect(performance.now() - start).toBeLessThan(1_500);
   });
 
+  it('fails as soon as two instances refused, without waiting for a paused third', async (context) => {
+    requireProcessControl(context, ...cluster.handle.nodes);
+    await Promise.all([hurtNode(0).kill(), hurtNode(1).kill(), hurtNode(2).pause()]);
+    const start = performance.now();
+    const error = await open(url(), { connectTimeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(performance.now() - start).toBeLessThan(2_000);
+    expect(error).toBeInstanceOf(BackendUnavailableError);
+    expect((error as Error).message).toContain(`127.0.0.1:${node(2).port}: still connecting`);
+    expect((error as Error).message).toContain(`ECONNREFUSED 127.0.0.1:${node(0).port}`);
+  });
+
   it('fails with BackendUnavailableError in bounded time when two of three are killed, even with no waitMs', async (context) => {
     requireProcessControl(context, ...cluster.handle.nodes);
     const prefix = freshPrefix();
