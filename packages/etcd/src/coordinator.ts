@@ -22,14 +22,16 @@ import {
   type Namespace,
 } from 'etcd3';
 import { type EtcdDriver, etcdDriver } from './driver.js';
+import { isRetryable } from './errors.js';
 import {
   ETCD_COORDINATOR_OPTION_NAMES,
   type EtcdConnectOptions,
   type EtcdCoordinatorOptions,
   resolveOptions,
 } from './options.js';
+import { everyHostRefused, refusedError } from './refusals.js';
 import { EtcdRpc } from './rpc.js';
-import { parseEtcdUrl } from './url.js';
+import { DEFAULT_ETCD_PORT, type EtcdTarget, parseEtcdUrl } from './url.js';
 
 const drivers = new WeakMap<Coordinator, EtcdDriver>();
 
@@ -55,7 +57,7 @@ export function etcdCoordinator(client: Namespace, options: EtcdCoordinatorOptio
 /**
  * `connect()` for `etcd://h1:p1[,h2:p2,...]`: everything is validated before the client is
  * created, and the first request must be answered within `connectTimeoutMs` (else
- * `BackendUnavailableError`, and the client is closed).
+ * `BackendUnavailableError`, and the client is closed; at once when every endpoint refuses).
  */
 export async function connectFromUrl(url: URL, options: EtcdConnectOptions): Promise<Coordinator> {
   const resolved = resolveOptions(options);
@@ -80,22 +82,63 @@ export async function connectFromUrl(url: URL, options: EtcdConnectOptions): Pro
       'grpc.max_reconnect_backoff_ms': 1_000,
     },
   });
-  const probe = new EtcdRpc(client, resolved.connectTimeoutMs);
   try {
-    await probe.range({ key: probe.key('lockstep-probe'), count_only: true }, 'connect');
+    await firstAnswer(client, target, resolved.connectTimeoutMs);
   } catch (error) {
     client.close();
-    const where = target.endpoints.join(',');
-    throw new BackendUnavailableError(
-      'etcd',
-      `no answer from ${where} within ${resolved.connectTimeoutMs} ms`,
-      {
-        cause: error,
-      },
-    );
+    throw error;
   }
   const driver = etcdDriver(client, { ownsClient: true, requestTimeoutMs: resolved.requestTimeoutMs });
   return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+}
+
+/**
+ * How long a connect may take before lockstep checks whether every endpoint refuses TCP
+ * connections (a healthy etcd answers well within it, so it never sees the extra dial).
+ */
+const REFUSAL_CHECK_AFTER_MS = 100;
+
+/**
+ * Resolves when `client` answered a first request. Rejects as soon as every endpoint refused
+ * (etcd3 would keep retrying them until the deadline), else after `timeoutMs` — with the
+ * last error a member gave, never etcd3's circuit breaker standing in for it.
+ */
+async function firstAnswer(client: Etcd3, target: EtcdTarget, timeoutMs: number): Promise<void> {
+  const probe = new EtcdRpc(client, timeoutMs);
+  const answered = probe.range({ key: probe.key('lockstep-probe'), count_only: true }, 'connect').then(
+    () => undefined,
+    (error: unknown) => {
+      throw connectFailure(error, target, timeoutMs);
+    },
+  );
+  const connecting = new AbortController();
+  const refused = everyHostRefused(target.hosts, {
+    signal: connecting.signal,
+    afterMs: REFUSAL_CHECK_AFTER_MS,
+  });
+  try {
+    const refusals = await Promise.race([answered, refused.then((r) => r ?? answered)]);
+    if (refusals === undefined) return;
+    answered.catch(() => {}); // ends with the client, which the caller closes
+    throw refusedError('etcd', 'etcd', refusals);
+  } finally {
+    connecting.abort();
+  }
+}
+
+/** The probe's failure, said as what it means for connecting. */
+function connectFailure(error: unknown, target: EtcdTarget, timeoutMs: number): BackendUnavailableError {
+  const where = target.endpoints.join(',');
+  const cause = error instanceof BackendUnavailableError && error.cause !== undefined ? error.cause : error;
+  // gRPC ends its text with an empty "Resolution note:".
+  const detail = String(cause instanceof Error ? cause.message : cause).replace(
+    /\.?\s*Resolution note:\s*$/,
+    '',
+  );
+  const message = isRetryable(cause)
+    ? `no answer from ${where} within ${timeoutMs} ms — ${detail}. Check that these are etcd client endpoints (port ${DEFAULT_ETCD_PORT} by default) with a quorum of members up; raise connectTimeoutMs if etcd is only slow.`
+    : `connect to ${where} failed — ${detail}. Check the URL (and its user name and password) against the etcd server's log.`;
+  return new BackendUnavailableError('etcd', message, { cause });
 }
 
 /** How a held lock appears in etcd, for guarding your own writes with it. */

@@ -8,6 +8,7 @@
  * @module
  */
 import { sleep } from '@lockstep/core';
+import { isBrokenCircuitError } from 'cockatiel';
 import type {
   IDeleteRangeResponse,
   IDuplexStream,
@@ -44,6 +45,8 @@ export class EtcdRpc {
   calls = 0;
   readonly #keyBytes = new Map<string, Buffer>();
   readonly #prefixEnds = new Map<string, Buffer>();
+  /** The last failure that came from a member (not from etcd3's circuit breaker). */
+  #lastServerFailure: unknown;
 
   constructor(client: Namespace, timeoutMs: number) {
     this.#client = client;
@@ -130,13 +133,18 @@ export class EtcdRpc {
 
   /** Opens a lease keep-alive stream (on some member). */
   keepAliveStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
-    return this.#client.leaseClient.leaseKeepAlive();
+    return this.#client.leaseClient.leaseKeepAlive().catch(this.#rethrowReal);
   }
 
   /** Opens a watch stream (on some member). */
   watchStream(): Promise<IDuplexStream<IWatchRequest, IWatchResponse>> {
-    return this.#client.watchClient.watch();
+    return this.#client.watchClient.watch().catch(this.#rethrowReal);
   }
+
+  readonly #rethrowReal = (error: unknown): never => {
+    this.#noteFailure(error);
+    throw this.#realCause(error);
+  };
 
   #call<T>(
     what: string,
@@ -159,8 +167,9 @@ export class EtcdRpc {
     let error = firstError;
     let pause = 10;
     for (let retry = 1; ; retry++) {
+      this.#noteFailure(error);
       const again = mode === 'idempotent' ? isRetryable(error) : neverSent(error);
-      if (!again || Date.now() + pause >= deadline) throw unavailable(what, error);
+      if (!again || Date.now() + pause >= deadline) throw unavailable(what, this.#realCause(error));
       await sleep(pause);
       pause = Math.min(pause * 2, 250);
       this.calls++;
@@ -170,5 +179,18 @@ export class EtcdRpc {
         error = next;
       }
     }
+  }
+
+  #noteFailure(error: unknown): void {
+    if (!isBrokenCircuitError(error)) this.#lastServerFailure = error;
+  }
+
+  /**
+   * What to report for `error`. etcd3 refuses to even try a member whose circuit breaker is
+   * open ("Execution prevented because the circuit breaker is open"); that says nothing about
+   * etcd, so the failure that opened the breaker is reported instead.
+   */
+  #realCause(error: unknown): unknown {
+    return isBrokenCircuitError(error) ? (this.#lastServerFailure ?? error) : error;
   }
 }

@@ -2,7 +2,7 @@
  * `etcd://[user:password@]h1:p1[,h2:p2,...][?options]` → the endpoints and credentials etcd3 needs.
  * @module
  */
-import { formatHost, InvalidArgumentError, urlHosts } from '@lockstep/core';
+import { formatHost, InvalidArgumentError, type UrlHost, urlHosts } from '@lockstep/core';
 
 /** etcd's default client port. */
 export const DEFAULT_ETCD_PORT = 2379;
@@ -11,6 +11,8 @@ export const DEFAULT_ETCD_PORT = 2379;
 export interface EtcdTarget {
   /** `host:port` of every endpoint (IPv6 hosts in brackets). */
   readonly endpoints: readonly string[];
+  /** The same endpoints, parsed. */
+  readonly hosts: readonly UrlHost[];
   /** From the URL's userinfo, for etcd's password authentication. */
   readonly auth?: { readonly username: string; readonly password: string };
 }
@@ -24,8 +26,9 @@ export function parseEtcdUrl(url: URL): EtcdTarget {
   if (url.pathname !== '' && url.pathname !== '/') {
     throw new InvalidArgumentError('url', `etcd URLs take no path, got ${JSON.stringify(url.pathname)}`);
   }
-  const endpoints = urlHosts(url, DEFAULT_ETCD_PORT, 'etcd').map(formatHost);
+  const hosts = urlHosts(url, DEFAULT_ETCD_PORT, 'etcd');
+  const endpoints = hosts.map(formatHost);
   const username = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);
-  return username === '' ? { endpoints } : { endpoints, auth: { username, password } };
+  return username === '' ? { endpoints, hosts } : { endpoints, hosts, auth: { username, password } };
 }
