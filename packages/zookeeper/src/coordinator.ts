@@ -96,7 +96,7 @@ export async function connectFromUrl(url: URL, options: ZooKeeperConnectOptions)
     return client;
   };
   const driver = createDriver(
-    { owned: true, create, describe: servers },
+    { owned: true, create, describe: servers, hosts: target.hosts },
     target.chroot,
     resolved.connectTimeoutMs,
   );

@@ -21,10 +21,16 @@ describe('zookeeper:// URLs', () => {
   it('reads servers (default port 2181), the chroot and digest credentials', () => {
     expect(parseZooKeeperUrl(url('zookeeper://a:1,b:2,c/apps/billing'))).toEqual({
       servers: ['a:1', 'b:2', 'c:2181'],
+      hosts: [
+        { host: 'a', port: 1, ipv6: false },
+        { host: 'b', port: 2, ipv6: false },
+        { host: 'c', port: 2181, ipv6: false },
+      ],
       chroot: '/apps/billing',
     });
     expect(parseZooKeeperUrl(url('zookeeper://u:p%40ss@h:2181/'))).toEqual({
       servers: ['h:2181'],
+      hosts: [{ host: 'h', port: 2181, ipv6: false }],
       chroot: '',
       digest: 'u:p@ss',
     });

@@ -9,18 +9,35 @@
  * new one — pass a factory to let lockstep do that.
  * @module
  */
-import { BackendUnavailableError } from '@lockstep/core';
+import { BackendUnavailableError, type UrlHost } from '@lockstep/core';
 import { closeClient } from './internals.js';
 import { StateCode, type ZooKeeperClient } from './raw.js';
+import { everyHostRefused, refusedError } from './refusals.js';
 import { ZkSession } from './session.js';
+import { DEFAULT_ZOOKEEPER_PORT } from './url.js';
 
 /** How long a closing owned client may take to say goodbye to the server. */
 const CLOSE_GRACE_MS = 1_000;
 
 /** Where clients come from. */
 export type ClientSupply =
-  | { readonly owned: true; readonly create: () => ZooKeeperClient; readonly describe: string }
+  | {
+      readonly owned: true;
+      readonly create: () => ZooKeeperClient;
+      readonly describe: string;
+      /**
+       * The servers the clients connect to, when known: the first connect then fails as soon
+       * as every one of them refuses, instead of at `connectTimeoutMs`.
+       */
+      readonly hosts?: readonly UrlHost[];
+    }
   | { readonly owned: false; readonly client: ZooKeeperClient };
+
+/**
+ * How long the first connect may take before lockstep checks whether every server refuses
+ * TCP connections (a healthy server answers well within it, so it never sees the extra dial).
+ */
+const REFUSAL_CHECK_AFTER_MS = 100;
 
 /** Provides the coordinator's live session, connecting (again) when needed. */
 export class SessionSource {
@@ -30,6 +47,8 @@ export class SessionSource {
   readonly #closing: Promise<void>[] = [];
   #current: ZkSession | undefined;
   #connecting: Promise<ZkSession> | undefined;
+  /** Whether a session was ever had: after that, refused servers may be restarting, so wait. */
+  #everConnected = false;
   #closed = false;
 
   constructor(supply: ClientSupply, connectTimeoutMs: number) {
@@ -91,6 +110,7 @@ export class SessionSource {
       throw new BackendUnavailableError('zookeeper', 'the coordinator was closed');
     }
     this.#current = session;
+    this.#everConnected = true;
     for (const listener of this.#listeners) listener(session);
     return session;
   }
@@ -99,8 +119,9 @@ export class SessionSource {
     const client = supply.create();
     const sentAt = performance.now();
     client.connect();
+    const failFastOn = this.#everConnected ? undefined : supply.hosts;
     try {
-      await this.#connected(client, supply.describe);
+      await this.#connected(client, supply.describe, failFastOn);
     } catch (error) {
       this.#closing.push(closeClient(client, 0));
       throw error;
@@ -139,11 +160,17 @@ export class SessionSource {
     return session;
   }
 
-  /** Resolves when `client` reports a connection; rejects on expiry, auth failure or timeout. */
-  #connected(client: ZooKeeperClient, describe: string): Promise<void> {
+  /**
+   * Resolves when `client` reports a connection; rejects on expiry, auth failure or timeout —
+   * or, given `hosts`, as soon as every one of them refuses a connection (node-zookeeper-client
+   * keeps cycling through them and never says why it cannot connect).
+   */
+  #connected(client: ZooKeeperClient, describe: string, hosts?: readonly UrlHost[]): Promise<void> {
     const timeoutMs = this.#connectTimeoutMs;
     return new Promise<void>((resolve, reject) => {
+      const refusalCheck = new AbortController();
       const done = (error?: Error) => {
+        refusalCheck.abort();
         clearTimeout(timer);
         client.removeListener('connected', onConnected);
         client.removeListener('expired', onExpired);
@@ -161,7 +188,7 @@ export class SessionSource {
           done(
             new BackendUnavailableError(
               'zookeeper',
-              `${describe}: no ZooKeeper session within connectTimeoutMs (${timeoutMs} ms)`,
+              `no session from ${describe} within connectTimeoutMs (${timeoutMs} ms) — a server accepted the connection but did not answer, or kept refusing it. Check that these are ZooKeeper client ports (${DEFAULT_ZOOKEEPER_PORT} by default) with a quorum of the ensemble up; raise connectTimeoutMs if it is only slow.`,
             ),
           ),
         timeoutMs,
@@ -169,6 +196,12 @@ export class SessionSource {
       client.on('connected', onConnected);
       client.on('expired', onExpired);
       client.on('authenticationFailed', onAuthFailed);
+      if (hosts === undefined) return;
+      everyHostRefused(hosts, { signal: refusalCheck.signal, afterMs: REFUSAL_CHECK_AFTER_MS }).then(
+        (refusals) => {
+          if (refusals !== undefined) done(refusedError('zookeeper', 'ZooKeeper', refusals));
+        },
+      );
     });
   }
 }

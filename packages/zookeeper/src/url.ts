@@ -4,7 +4,7 @@
  * that it is created on first use like any other parent.
  * @module
  */
-import { formatHost, InvalidArgumentError, urlHosts } from '@lockstep/core';
+import { formatHost, InvalidArgumentError, type UrlHost, urlHosts } from '@lockstep/core';
 import { validateZnodePath } from './paths.js';
 
 /** ZooKeeper's default client port. */
@@ -14,6 +14,8 @@ export const DEFAULT_ZOOKEEPER_PORT = 2181;
 export interface ZooKeeperTarget {
   /** `host:port` of every server. */
   readonly servers: readonly string[];
+  /** The same servers, parsed. */
+  readonly hosts: readonly UrlHost[];
   /** The chroot path (`''` for none), e.g. `/apps/billing`. */
   readonly chroot: string;
   /** `user:password` for ZooKeeper's digest authentication, from the URL's userinfo. */
@@ -27,7 +29,8 @@ export interface ZooKeeperTarget {
  * cannot connect to those) or a malformed chroot.
  */
 export function parseZooKeeperUrl(url: URL): ZooKeeperTarget {
-  const servers = urlHosts(url, DEFAULT_ZOOKEEPER_PORT, 'ZooKeeper').map((server) => {
+  const hosts = urlHosts(url, DEFAULT_ZOOKEEPER_PORT, 'ZooKeeper');
+  const servers = hosts.map((server) => {
     if (server.ipv6) {
       throw new InvalidArgumentError(
         'url',
@@ -39,7 +42,9 @@ export function parseZooKeeperUrl(url: URL): ZooKeeperTarget {
   const chroot = chrootOf(url.pathname);
   const username = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);
-  return username === '' ? { servers, chroot } : { servers, chroot, digest: `${username}:${password}` };
+  return username === ''
+    ? { servers, hosts, chroot }
+    : { servers, hosts, chroot, digest: `${username}:${password}` };
 }
 
 function chrootOf(pathname: string): string {
