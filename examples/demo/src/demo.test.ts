@@ -22,6 +22,16 @@ describe('the demo', () => {
     expect(status).toBe(0);
   });
 
+  it('workers take turns on file:// (a waiting worker is served before a releaser asking again)', () => {
+    const { status, out } = demo(['--workers', '3', '--rounds', '4']);
+    const holders = [...out.matchAll(/worker (\d+) holds the lock/g)].map((m) => Number(m[1]));
+    expect(holders).toHaveLength(12);
+    const changes = holders.filter((w, i) => i > 0 && w !== holders[i - 1]).length;
+    // Strict rotation changes hands 11 times; before the queue, each worker took its rounds in a row.
+    expect(changes, `grant order ${holders.join(' ')}`).toBeGreaterThanOrEqual(9);
+    expect(status).toBe(0);
+  });
+
   it('--crash pauses a holder past its lease and the ledger rejects its late write', () => {
     const { status, out } = demo(['--workers', '3', '--rounds', '3', '--crash']);
     expect(out).toMatch(/write REJECTED by the ledger: token \d+ <= last accepted \d+/);

@@ -90,9 +90,23 @@ let crashed: number | undefined;
 const errors: string[] = [];
 const children = new Map<number, ChildProcess>();
 
+// Workers start their rounds together once all are connected (process start-up takes longer
+// than a few rounds): otherwise the first one could finish alone before the others arrive.
+const notReady = new Set(Array.from({ length: workers }, (_, i) => i + 1));
+let startAll: () => void = () => {};
+const allReady = new Promise<void>((resolve) => {
+  startAll = resolve;
+});
+function ready(worker: number): void {
+  if (notReady.delete(worker) && notReady.size === 0) startAll();
+}
+
 function onEvent(event: WorkerEvent): void {
   const who = colour.worker(event.worker);
   switch (event.type) {
+    case 'ready':
+      ready(event.worker);
+      break;
     case 'acquired': {
       holders.add(event.worker);
       maxHolders = Math.max(maxHolders, holders.size);
@@ -118,6 +132,7 @@ function onEvent(event: WorkerEvent): void {
       line(now(), `${who} ${colour.yellow('lost')} the lock (token ${event.token}): ${event.reason}`);
       break;
     case 'error':
+      ready(event.worker); // a worker that failed to start must not hold the others back
       errors.push(`worker ${event.worker}: ${event.message}`);
       line(now(), `${who} ${colour.red('error')}: ${event.message}`);
       break;
@@ -178,7 +193,7 @@ const workerOptions = (worker: number): WorkerOptions => ({
 const runs: Array<Promise<void>> = [];
 for (let w = 1; w <= workers; w++) {
   if (inProcess) {
-    const port: WorkerPort = { send: onEvent, write: async (e) => onWrite(e) };
+    const port: WorkerPort = { send: onEvent, started: () => allReady, write: async (e) => onWrite(e) };
     runs.push(runWorker(workerOptions(w), port));
     continue;
   }
@@ -195,8 +210,18 @@ for (let w = 1; w <= workers; w++) {
     if (event.type === 'write') child.send(onWrite(event));
     else onEvent(event);
   });
-  runs.push(new Promise((resolve) => child.on('exit', () => resolve())));
+  runs.push(
+    new Promise((resolve) =>
+      child.on('exit', () => {
+        ready(w);
+        resolve();
+      }),
+    ),
+  );
 }
+void allReady.then(() => {
+  for (const child of children.values()) if (child.connected) child.send({ type: 'start' });
+});
 await Promise.all(runs);
 
 const counterValue = await coord.counter(counterName).get();

@@ -11,6 +11,12 @@ export type WorkerEvent =
 
 export type LedgerReply = { type: 'ledger'; accepted: boolean; lastToken?: string };
 
+/** Sent to every worker once all of them are connected: start the rounds together. */
+export type StartSignal = { type: 'start' };
+
+/** Messages from the coordinator process to a worker. */
+export type ParentMessage = LedgerReply | StartSignal;
+
 export interface WorkerOptions {
   readonly worker: number;
   readonly url: string;

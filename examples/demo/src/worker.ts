@@ -5,10 +5,12 @@
  */
 import { connect } from '@lockstep/core';
 import { loadAdapterFor } from './adapters.js';
-import type { LedgerReply, WorkerEvent, WorkerOptions } from './protocol.js';
+import type { LedgerReply, ParentMessage, WorkerEvent, WorkerOptions } from './protocol.js';
 
 export interface WorkerPort {
   send(event: WorkerEvent): void;
+  /** Resolves when every worker is ready, so that all contend from the first round. */
+  started(): Promise<void>;
   /** Sends a ledger write and waits for the ledger's verdict. */
   write(event: Extract<WorkerEvent, { type: 'write' }>): Promise<LedgerReply>;
 }
@@ -21,6 +23,7 @@ export async function runWorker(options: WorkerOptions, port: WorkerPort): Promi
     const lock = coord.lock(options.lockName, { ttlMs: options.ttlMs });
     const counter = coord.counter(options.counterName);
     port.send({ type: 'ready', worker });
+    await port.started();
     for (let round = 0; round < options.rounds; round++) {
       const t0 = performance.now();
       const held = await lock.acquire();
@@ -50,9 +53,17 @@ export async function runWorker(options: WorkerOptions, port: WorkerPort): Promi
 if (process.send && process.argv[2] === '--worker') {
   const options = JSON.parse(process.argv[3]!) as WorkerOptions;
   const pending: Array<(reply: LedgerReply) => void> = [];
-  process.on('message', (reply: LedgerReply) => pending.shift()?.(reply));
+  let start: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    start = resolve;
+  });
+  process.on('message', (message: ParentMessage) => {
+    if (message.type === 'start') start();
+    else pending.shift()?.(message);
+  });
   const port: WorkerPort = {
     send: (event) => process.send!(event),
+    started: () => started,
     write: (event) =>
       new Promise((resolve) => {
         pending.push(resolve);
