@@ -3,14 +3,10 @@
  * application's own `pg.Pool` (never ended by lockstep).
  * @module
  */
-import {
-  BackendUnavailableError,
-  type Coordinator,
-  createCoordinator,
-  InvalidArgumentError,
-} from '@lockstep/core';
+import { type Coordinator, createCoordinator, InvalidArgumentError } from '@lockstep/core';
 import pg from 'pg';
 import { postgresDriver } from './driver.js';
+import { connectFailure, NoConnectionInTimeError } from './errors.js';
 import {
   ADAPTER_OPTION_NAMES,
   PG_URL_PARAMETERS,
@@ -38,7 +34,8 @@ export function postgresCoordinator(pool: pg.Pool, options: PostgresAdapterOptio
 /**
  * `connect()` for `postgres://` and `postgresql://`: validates everything before connecting,
  * opens a pool, and pins the primary lock session at once so that a dead address, bad
- * credentials or a pooler fail here (within `connectTimeoutMs`), not at the first lock.
+ * credentials, a pooler or a role that cannot use lockstep's tables fail here (within
+ * `connectTimeoutMs`), not at the first lock.
  */
 export async function connectFromUrl(url: URL, options: PostgresConnectOptions): Promise<Coordinator> {
   const resolved = resolveOptions(withoutPgParameters(options, url));
@@ -53,26 +50,28 @@ export async function connectFromUrl(url: URL, options: PostgresConnectOptions):
   pool.on('error', () => {});
   const driver = postgresDriver(pool, resolved, true);
   const coordinator = createCoordinator(driver, { prefix: resolved.prefix });
+  const target = {
+    address: describe(url),
+    user: url.username ? decodeURIComponent(url.username) : undefined,
+    connectTimeoutMs: resolved.connectTimeoutMs,
+  };
   let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    const silence = () => reject(new NoConnectionInTimeError(resolved.connectTimeoutMs, false));
+    timer = setTimeout(silence, resolved.connectTimeoutMs);
+  });
+  const opened = driver.sessions
+    .primary(resolved.connectTimeoutMs)
+    .catch((error: unknown) => Promise.reject(connectFailure(error, target)))
+    .then((primary) => driver.tables.verify(primary));
   try {
     await Promise.race([
-      driver.sessions.primary(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new BackendUnavailableError('postgres', `no connection within ${resolved.connectTimeoutMs} ms`),
-            ),
-          resolved.connectTimeoutMs,
-        );
-      }),
+      opened,
+      deadline.catch((error: unknown) => Promise.reject(connectFailure(error, target))),
     ]);
   } catch (error) {
     await coordinator.close().catch(() => {});
-    if (error instanceof BackendUnavailableError) throw error;
-    throw error instanceof Error && 'code' in error && (error as { code: unknown }).code === 'UNSUPPORTED'
-      ? error
-      : new BackendUnavailableError('postgres', `cannot connect to ${describe(url)}`, { cause: error });
+    throw error;
   } finally {
     clearTimeout(timer);
   }

@@ -16,8 +16,8 @@
  */
 import { BackendUnavailableError, hash64 } from '@lockstep/core';
 import type pg from 'pg';
-import { isMissingTable } from './errors.js';
-import { COUNTERS_TABLE, LOCKS_TABLE, quoteIdentifier, TOKENS_SEQUENCE } from './sql.js';
+import { isMissingTable, sqlState } from './errors.js';
+import { COUNTERS_TABLE, LOCKS_TABLE, quoteIdentifier, type Statement, TOKENS_SEQUENCE } from './sql.js';
 
 /** The DDL, in order. */
 export function schemaStatements(schema: string): string[] {
@@ -110,13 +110,7 @@ export class TableGuard {
   /** What {@link run} does with a failure of `op`: creates the tables and retries, or rethrows. */
   async recover<T>(error: unknown, op: () => Promise<T>): Promise<T> {
     if (!isMissingTable(error)) throw error;
-    if (!this.#create) {
-      throw new BackendUnavailableError(
-        'postgres',
-        `lockstep's tables are missing in schema "${this.#schema}" and createTables is false: run migrate() first`,
-        { cause: error },
-      );
-    }
+    if (!this.#create) throw tablesMissing(this.#schema, error);
     await this.ensure();
     return op();
   }
@@ -125,8 +119,87 @@ export class TableGuard {
   ensure(): Promise<void> {
     this.#creating ??= migrate(this.#pool, { schema: this.#schema }).catch((error) => {
       this.#creating = undefined;
-      throw error;
+      throw sqlState(error) === INSUFFICIENT_PRIVILEGE
+        ? cannotCreate(this.#schema, 'this role', (error as Error).message, error)
+        : error;
     });
     return this.#creating;
   }
+
+  /**
+   * Checks, over `session`, that this role can use lockstep's schema and, when the tables are
+   * missing and createTables is on, create them — so that `connect()` reports a role without
+   * the privileges, not the first lock.
+   */
+  async verify(session: { run(stmt: Statement): Promise<pg.QueryResult> }): Promise<void> {
+    const result = await session.run(accessStatement(this.#schema));
+    const access = result.rows[0] as SchemaAccess;
+    const role = `role "${access.role}"`;
+    if (access.schema_exists && !access.can_use) {
+      throw new BackendUnavailableError(
+        'postgres',
+        `${role} cannot use schema "${this.#schema}" — it has no USAGE privilege on it. ` +
+          `GRANT USAGE ON SCHEMA ${quoteIdentifier(this.#schema)} TO ${quoteIdentifier(access.role)}, or pick a schema this role owns with ?schema=<name>.`,
+      );
+    }
+    // Without createTables, missing tables are reported when used: a migration may still be on its way.
+    if (access.present === LOCKSTEP_RELATIONS.length || !this.#create || access.can_create) return;
+    const why = access.schema_exists
+      ? 'it has no CREATE privilege on the schema (PostgreSQL 15 and later give ordinary roles none on public)'
+      : `the schema does not exist and it may not create schemas in database "${access.database}"`;
+    throw cannotCreate(this.#schema, role, why);
+  }
+}
+
+/** SQLSTATE 42501: the role lacks a privilege. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/** Everything {@link migrate} creates that the lock and counter statements use. */
+const LOCKSTEP_RELATIONS = [TOKENS_SEQUENCE, LOCKS_TABLE, COUNTERS_TABLE];
+
+/** What the current role may do with lockstep's schema (one row). */
+interface SchemaAccess {
+  readonly role: string;
+  readonly database: string;
+  readonly schema_exists: boolean;
+  readonly can_use: boolean;
+  /** CREATE on the schema, or on the database when the schema is missing. */
+  readonly can_create: boolean;
+  /** How many of {@link LOCKSTEP_RELATIONS} exist in the schema. */
+  readonly present: number;
+}
+
+// The catalogs are readable by every role, whatever its privileges on the schema itself.
+function accessStatement(schema: string): Statement {
+  return {
+    name: 'lockstep_schema_access',
+    text: `SELECT current_user AS role, current_database() AS database,
+  n.oid IS NOT NULL AS schema_exists,
+  n.oid IS NULL OR has_schema_privilege(n.oid, 'USAGE') AS can_use,
+  CASE WHEN n.oid IS NULL THEN has_database_privilege(current_database(), 'CREATE')
+       ELSE has_schema_privilege(n.oid, 'CREATE') END AS can_create,
+  (SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = ANY($2::text[])) AS present
+FROM (VALUES ($1::text)) AS s(name) LEFT JOIN pg_namespace n ON n.nspname = s.name`,
+    values: [schema, LOCKSTEP_RELATIONS],
+  };
+}
+
+function tablesMissing(schema: string, cause?: unknown): BackendUnavailableError {
+  return new BackendUnavailableError(
+    'postgres',
+    `lockstep's tables are missing in schema "${schema}" — createTables is false. ` +
+      'Run migrate() from @lockstep/postgres once (as a role that may create them), or leave createTables on.',
+    { cause },
+  );
+}
+
+function cannotCreate(schema: string, role: string, why: string, cause?: unknown): BackendUnavailableError {
+  return new BackendUnavailableError(
+    'postgres',
+    `${role} cannot create lockstep's tables in schema "${schema}" — ${why}. ` +
+      'Run migrate() from @lockstep/postgres once as a role that may (the schema owner or a superuser), ' +
+      'then grant this role SELECT, INSERT, UPDATE on the tables and USAGE on the sequence; ' +
+      'or use a schema this role owns: ?schema=<name>.',
+    { cause },
+  );
 }

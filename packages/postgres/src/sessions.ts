@@ -15,7 +15,7 @@
  */
 import { BackendUnavailableError, sleep } from '@lockstep/core';
 import type pg from 'pg';
-import { isSessionFatal, poolerError, toLockstepError } from './errors.js';
+import { isSessionFatal, NoConnectionInTimeError, poolerError, toLockstepError } from './errors.js';
 import { LockSession, type SessionInfo } from './session.js';
 import { cancelBackend, LockSql, SESSION_PROBE } from './sql.js';
 
@@ -71,12 +71,15 @@ export class SessionSet {
     return this.#waiting.size;
   }
 
-  /** The primary session, opened on first use and re-opened after it died. */
-  primary(): Promise<LockSession> {
+  /**
+   * The primary session, opened on first use and re-opened after it died. Opening waits for a
+   * connection up to `commandTimeoutMs`, or `connectWithinMs` when given (`connect()` does).
+   */
+  primary(connectWithinMs?: number): Promise<LockSession> {
     if (this.#closed) return Promise.reject(closedError());
     if (this.#primarySession?.dead) this.#primary = undefined;
     if (!this.#primary) {
-      const opening = this.#open('primary');
+      const opening = this.#open('primary', undefined, connectWithinMs);
       this.#primary = opening;
       opening.then(
         (session) => {
@@ -134,8 +137,8 @@ export class SessionSet {
       return session;
     } catch (error) {
       this.releaseSlot();
-      // The pool had no connection to spare: the caller waits the other way (backoff) instead.
-      if (error instanceof PoolExhaustedError) return undefined;
+      // No connection in time: the caller waits the other way (backoff) instead.
+      if (error instanceof NoConnectionInTimeError) return undefined;
       throw error;
     }
   }
@@ -203,12 +206,17 @@ export class SessionSet {
     await Promise.allSettled([...this.#givingBack]);
   }
 
-  async #open(role: 'primary' | 'waiting', signal?: AbortSignal): Promise<LockSession> {
+  async #open(
+    role: 'primary' | 'waiting',
+    signal?: AbortSignal,
+    connectWithinMs?: number,
+  ): Promise<LockSession> {
     // A waiter that cannot have a connection soon waits by backoff instead (see openWaiting).
     const timeoutMs =
-      role === 'primary'
+      connectWithinMs ??
+      (role === 'primary'
         ? this.#options.commandTimeoutMs
-        : Math.min(this.#options.commandTimeoutMs, WAITING_CONNECT_MS);
+        : Math.min(this.#options.commandTimeoutMs, WAITING_CONNECT_MS));
     const client = await this.#connect(timeoutMs, signal);
     let info: SessionInfo;
     try {
@@ -254,7 +262,11 @@ export class SessionSet {
   // wait either; a connection that arrives after we gave up goes straight back.
   #connect(timeoutMs: number, signal?: AbortSignal): Promise<pg.PoolClient> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const connecting = this.#options.pool.connect();
+    const { pool } = this.#options;
+    // Whether we queue behind the application's own use of the pool, or the pool opens a new
+    // connection for us (and a timeout then means the server did not answer it).
+    const poolFull = pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? DEFAULT_POOL_MAX);
+    const connecting = pool.connect();
     return new Promise<pg.PoolClient>((resolve, reject) => {
       let done = false;
       const finish = (outcome: () => void) => {
@@ -268,7 +280,7 @@ export class SessionSet {
       // A connection that arrives after we gave up is returned by the handler below (once).
       const giveUp = (error: unknown) => finish(() => reject(error));
       const onAbort = () => giveUp(signal?.reason);
-      const timer = setTimeout(() => giveUp(new PoolExhaustedError(timeoutMs)), timeoutMs);
+      const timer = setTimeout(() => giveUp(new NoConnectionInTimeError(timeoutMs, poolFull)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       connecting.then(
         (client) => {
@@ -319,12 +331,8 @@ export class SessionSet {
   }
 }
 
-/** The pool did not hand out a connection in time. */
-class PoolExhaustedError extends BackendUnavailableError {
-  constructor(ms: number) {
-    super('postgres', `the pool had no connection to spare within ${ms} ms (all in use: raise its max?)`);
-  }
-}
+/** pg.Pool's own default size. */
+const DEFAULT_POOL_MAX = 10;
 
 function closedError(): BackendUnavailableError {
   return new BackendUnavailableError('postgres', 'the coordinator was closed');
