@@ -4,7 +4,7 @@
  * up to connectTimeoutMs; etcd3's circuit breaker never stands in for the real cause.
  */
 import { BackendUnavailableError, connect } from '@lockstep/core';
-import { faultProxy, freePort } from '@lockstep/testing';
+import { failedConnect, faultProxy, freePort } from '@lockstep/testing';
 import { useServer } from '@lockstep/testing/vitest';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import './index.js';
@@ -16,16 +16,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const FAIL_FAST_MS = 2_000;
 
 async function failure(url: string, connectTimeoutMs = CONNECT_TIMEOUT_MS) {
-  const start = performance.now();
-  const error = await connect(url, { connectTimeoutMs }).then(
-    async (coord) => {
-      await coord.close();
-      throw new Error(`connected to ${url}`);
-    },
-    (e: unknown) => e,
-  );
+  const { error, ms } = await failedConnect(url, { connectTimeoutMs });
   expect(error).toBeInstanceOf(BackendUnavailableError);
-  return { error: error as BackendUnavailableError, ms: performance.now() - start };
+  return { error: error as BackendUnavailableError, ms };
 }
 
 /** An address that accepts TCP connections and never answers. */

@@ -6,6 +6,7 @@
  */
 
 export { type BinaryLookup, locateBinaries } from './binaries.js';
+export { type FailedConnect, failedConnect } from './connect-failure.js';
 export * from './consul-emulator/index.js';
 export {
   CONTAINER_PROBE_TIMEOUT_MS,
