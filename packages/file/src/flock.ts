@@ -68,7 +68,13 @@ export async function withFileLock<T>(path: string, fn: (fd: number) => T): Prom
     const deadline = performance.now() + CRITICAL_SECTION_PATIENCE_MS;
     for (let attempt = 0; !lock.tryLock(fd); attempt++) {
       if (performance.now() > deadline) {
-        throw new Error(`${path}: critical section busy for ${CRITICAL_SECTION_PATIENCE_MS} ms`);
+        // Another process holds the section past all reason: it is stopped (SIGSTOP, a debugger)
+        // inside it. The kernel frees the flock when it dies; until then nobody can proceed.
+        throw new BackendUnavailableError(
+          'file',
+          `${path}: its critical section was held by another process for ${CRITICAL_SECTION_PATIENCE_MS} ms ` +
+            '(a process stopped inside it?)',
+        );
       }
       // The section lasts microseconds; back off gently so a stopped holder costs little.
       await sleep(Math.min(1 + attempt, 20));

@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { monotonicNowMs } from './clock.js';
 import { criticalSectionCount } from './flock.js';
 import { connectFile } from './index.js';
+import { isHeld, ticketCounts } from './queue.js';
 import { eventually, killContenders, startContender, ticketsOf } from './test-support/children.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-file-queue-'));
@@ -196,5 +197,20 @@ describe('file:// waiting queue', () => {
     // ticket renewal or a look that found the lock taken. Try-then-wait waiters, all woken by
     // every release, cost about W/2 attempts per grant (51.5 with 100 waiters).
     expect(perGrant, `${perGrant.toFixed(2)} critical sections per grant`).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('a record written from another PID namespace', () => {
+  it('is not judged dead by its pid: only its lease ends its claim', () => {
+    const now = monotonicNowMs();
+    // A pid that is certainly not alive here (above the kernel's pid_max).
+    const deadHere = 2 ** 22 + 1;
+    const record = { name: 'x', token: '1', owner: 'o', pid: deadHere, deadline: now + 10_000 };
+    expect(isHeld(record, now)).toBe(false);
+    expect(isHeld({ ...record, pidns: 'pid:[1]' }, now)).toBe(true);
+    expect(isHeld({ ...record, pidns: 'pid:[1]', deadline: now - 1 }, now)).toBe(false);
+    const ticket = { owner: 'o', pid: deadHere, until: now + 10_000 };
+    expect(ticketCounts(ticket, now)).toBe(false);
+    expect(ticketCounts({ ...ticket, pidns: 'pid:[1]' }, now)).toBe(true);
   });
 });

@@ -10,13 +10,15 @@
  * @module
  */
 import type { AcquireRequest } from '@lockstep/core';
-import { processAlive } from './clock.js';
+import { PID_NAMESPACE, processAlive } from './clock.js';
 
 /** One waiting acquire. */
 export interface Ticket {
   /** The waiting attempt's owner id: the value the grant will carry. */
   readonly owner: string;
   readonly pid: number;
+  /** The PID namespace `pid` belongs to (absent in records written before it was kept). */
+  readonly pidns?: string;
   /** Monotonic instant after which the ticket no longer counts unless refreshed. */
   readonly until: number;
 }
@@ -27,6 +29,8 @@ export interface LockRecord {
   readonly token: string;
   readonly owner: string | null;
   readonly pid: number;
+  /** The PID namespace `pid` belongs to (absent in records written before it was kept). */
+  readonly pidns?: string;
   /** Monotonic instant at which the holder's lease ends. */
   readonly deadline: number;
   /** Waiting tickets, first come first; absent in records that never had a waiter. */
@@ -35,12 +39,12 @@ export interface LockRecord {
 
 /** Whether someone holds the lock now: an owner whose lease is running and whose process lives. */
 export function isHeld(record: LockRecord | undefined, now: number): boolean {
-  return !!record?.owner && record.deadline > now && processAlive(record.pid);
+  return !!record?.owner && record.deadline > now && processAlive(record.pid, record.pidns ?? PID_NAMESPACE);
 }
 
 /** Whether a ticket still holds its place: its process lives and its lease has not passed. */
 export function ticketCounts(ticket: Ticket, now: number): boolean {
-  return ticket.until > now && processAlive(ticket.pid);
+  return ticket.until > now && processAlive(ticket.pid, ticket.pidns ?? PID_NAMESPACE);
 }
 
 /** The record after granting the lock to `request` at `now`: the next token, the given queue. */
@@ -53,14 +57,15 @@ export function granted(
   const token = (BigInt(record?.token ?? '0') + 1n).toString();
   const { lock, ownerId, ttlMs } = request;
   return withQueue(
-    { name: lock.name, token, owner: ownerId, pid: process.pid, deadline: now + ttlMs },
+    { name: lock.name, token, owner: ownerId, pid: process.pid, pidns: PID_NAMESPACE, deadline: now + ttlMs },
     queue,
   );
 }
 
 /** The record with no holder; the token stays, so the next grant gets a larger one. */
 export function freed(record: LockRecord): LockRecord {
-  return { ...record, owner: null, pid: 0, deadline: 0 };
+  const { pidns: _pidns, ...rest } = record;
+  return { ...rest, owner: null, pid: 0, deadline: 0 };
 }
 
 /** The record with `queue` as its tickets (the field is left out when there are none). */

@@ -18,7 +18,7 @@
  * @module
  */
 import type { AcquireRequest, LeaseGrant } from '@lockstep/core';
-import { monotonicNowMs } from './clock.js';
+import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { withFileLock } from './flock.js';
 import { leaseGrant } from './grant.js';
 import { granted, isHeld, type LockRecord, type Ticket, ticketCounts, unheld, withQueue } from './queue.js';
@@ -311,7 +311,12 @@ class WaitingRoom {
 }
 
 function ticketFor(waiter: Waiter, now: number): Ticket {
-  return { owner: waiter.request.ownerId, pid: process.pid, until: now + waiter.request.ttlMs };
+  return {
+    owner: waiter.request.ownerId,
+    pid: process.pid,
+    pidns: PID_NAMESPACE,
+    until: now + waiter.request.ttlMs,
+  };
 }
 
 function refreshAt(waiter: Waiter): number {

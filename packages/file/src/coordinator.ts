@@ -1,0 +1,33 @@
+/**
+ * Building a file:// coordinator: a directory, its layout, the lock and counter drivers.
+ * @module
+ */
+import type { Coordinator } from '@lockstep/core';
+import { type BackendDriver, createCoordinator, encodeName } from '@lockstep/core/driver';
+import { FILE_CAPABILITIES } from './capabilities.js';
+import { fileCounters } from './counters.js';
+import { loadLockBinding } from './flock.js';
+import { Layout, prepareRoot } from './layout.js';
+import { FileLocks } from './locks.js';
+import { type FileConnectOptions, resolveOptions } from './options.js';
+
+/**
+ * A coordinator over directory `dir` (absolute; created if missing).
+ * @throws InvalidArgumentError for a bad option (before anything is touched).
+ * @throws BackendUnavailableError when the native file-lock binding cannot be loaded.
+ */
+export function connectFile(dir: string, options: FileConnectOptions = {}): Coordinator {
+  const resolved = resolveOptions(options);
+  loadLockBinding();
+  const root = prepareRoot(dir, resolved.allowNetworkFileSystem);
+  const layout = new Layout(root, encodeName(resolved.prefix));
+  const locks = new FileLocks(layout);
+  const driver: BackendDriver = {
+    backend: 'file',
+    capabilities: FILE_CAPABILITIES,
+    locks,
+    counters: fileCounters(layout),
+    close: async () => locks.close(),
+  };
+  return createCoordinator(driver, { prefix: resolved.prefix });
+}
