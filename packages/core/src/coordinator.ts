@@ -23,6 +23,7 @@ import {
   LockTimeoutError,
   UnsupportedError,
 } from './errors.js';
+import { EventHub, type LockstepEventType, type LockstepListener, nextAttempt, runWork } from './events.js';
 import { holdProcessOpen } from './keepalive.js';
 import { LeaseHandle, normaliseTtl } from './lease.js';
 import { encodeName, validateName, validatePrefix } from './names.js';
@@ -102,6 +103,7 @@ class DriverCoordinator implements Coordinator {
   readonly #waits = new Set<Promise<unknown>>();
   readonly #coalescers = new Map<string, AddCoalescer>();
   readonly #recheck: RecheckPolicy | undefined;
+  readonly #events = new EventHub();
   #closed: Promise<void> | undefined;
 
   constructor(driver: BackendDriver, options: CreateCoordinatorOptions) {
@@ -152,7 +154,14 @@ class DriverCoordinator implements Coordinator {
         if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
         const handle = await acquire(opts, true);
         try {
-          return await fn(handle);
+          return await runWork(
+            () => ({
+              ...this.#about(ref),
+              attempt: (handle as LeaseHandle).attempt,
+              fencingToken: caps.fencing === 'monotonic' ? handle.fencingToken : undefined,
+            }),
+            async () => fn(handle),
+          );
         } finally {
           await handle.release().catch(() => {});
         }
@@ -198,6 +207,14 @@ class DriverCoordinator implements Coordinator {
     return { ...ref, native };
   }
 
+  on<K extends LockstepEventType>(type: K, listener: LockstepListener<K>): () => void {
+    return this.#events.on(type, listener);
+  }
+
+  off<K extends LockstepEventType>(type: K, listener: LockstepListener<K>): void {
+    this.#events.off(type, listener);
+  }
+
   close(): Promise<void> {
     this.#closed ??= this.#close();
     return this.#closed;
@@ -227,6 +244,8 @@ class DriverCoordinator implements Coordinator {
   ): Promise<LockHandle> {
     this.#assertOpen();
     const started = performance.now();
+    const attempt = nextAttempt();
+    this.#events.emit('acquire', () => ({ ...this.#about(ref), attempt, waitMs }));
     const letProcessExit = holdProcessOpen();
     try {
       for (let late = 1; ; late++) {
@@ -249,26 +268,70 @@ class DriverCoordinator implements Coordinator {
         } finally {
           this.#waits.delete(wait);
         }
-        if (hasMargin(timed, ttlMs)) return this.#handle(ref, timed.grant, ttlMs, autoExtend, timed.sentAt);
+        if (hasMargin(timed, ttlMs))
+          return this.#handle(ref, timed.grant, ttlMs, autoExtend, timed.sentAt, attempt, started);
         await this.#refuseLateGrant(ref, timed, ttlMs, late);
         if (waitMs !== undefined && performance.now() - started >= waitMs) {
           throw new LockTimeoutError(ref.name, Math.round(performance.now() - started));
         }
       }
+    } catch (error) {
+      this.#reportFailure(ref, attempt, started, error, signal);
+      throw error;
     } finally {
       letProcessExit();
+    }
+  }
+
+  /** The fields every lock event of `ref` carries. */
+  #about(ref: ResourceRef): { backend: string; primitive: 'lock'; name: string } {
+    return { backend: this.backend, primitive: 'lock', name: ref.name };
+  }
+
+  /** Reports how an acquire failed: timed out, aborted (or closed), or a backend error. */
+  #reportFailure(
+    ref: ResourceRef,
+    attempt: number,
+    started: number,
+    error: unknown,
+    signal: AbortSignal | undefined,
+  ): void {
+    const waitedMs = performance.now() - started;
+    if (error instanceof LockTimeoutError) {
+      this.#events.emit('timed-out', () => ({ ...this.#about(ref), attempt, waitedMs }));
+    } else if (signal?.aborted || this.#closing.signal.aborted) {
+      this.#events.emit('aborted', () => ({ ...this.#about(ref), attempt, waitedMs, reason: error }));
+    } else {
+      this.#events.emit('backend-error', () => ({
+        backend: this.backend,
+        operation: 'acquire',
+        name: ref.name,
+        attempt,
+        cause: error,
+      }));
     }
   }
 
   async #tryAcquire(ref: LockRef, ttlMs: number, autoExtend: boolean): Promise<LockHandle | null> {
     this.#assertOpen();
     const sentAt = performance.now();
-    const grant = await this.#driver.locks.tryAcquire(new Attempt(ref, ttlMs));
-    if (!grant) return null;
-    const timed = { grant, sentAt };
-    if (hasMargin(timed, ttlMs)) return this.#handle(ref, grant, ttlMs, autoExtend, sentAt);
-    await this.#refuseLateGrant(ref, timed, ttlMs, 1, true);
-    return null; // not reached: refusing the only attempt throws
+    const attempt = nextAttempt();
+    this.#events.emit('acquire', () => ({ ...this.#about(ref), attempt, waitMs: 0 }));
+    try {
+      const grant = await this.#driver.locks.tryAcquire(new Attempt(ref, ttlMs));
+      if (!grant) {
+        this.#events.emit('busy', () => ({ ...this.#about(ref), attempt }));
+        return null;
+      }
+      const timed = { grant, sentAt };
+      if (hasMargin(timed, ttlMs))
+        return this.#handle(ref, grant, ttlMs, autoExtend, sentAt, attempt, sentAt);
+      await this.#refuseLateGrant(ref, timed, ttlMs, 1, true);
+      return null; // not reached: refusing the only attempt throws
+    } catch (error) {
+      this.#reportFailure(ref, attempt, sentAt, error, undefined);
+      throw error;
+    }
   }
 
   /**
@@ -299,6 +362,8 @@ class DriverCoordinator implements Coordinator {
     ttlMs: number,
     autoExtend: boolean,
     sentAt: number,
+    attempt: number,
+    calledAt: number,
   ): LockHandle {
     const caps = this.capabilities.lock;
     const handle = new LeaseHandle({
@@ -313,7 +378,15 @@ class DriverCoordinator implements Coordinator {
       ttlGranularityMs: caps.ttlGranularityMs,
       sentAt,
       onSettled: (h) => this.#handles.delete(h),
+      events: this.#events,
+      attempt,
     });
+    this.#events.emit('granted', () => ({
+      ...this.#about(ref),
+      attempt,
+      waitedMs: performance.now() - calledAt,
+      fencingToken: caps.fencing === 'monotonic' ? grant.fencingToken : undefined,
+    }));
     this.#handles.add(handle);
     if (this.#closing.signal.aborted) {
       void handle.release();

@@ -30,6 +30,8 @@ export {
 // Adapter toolkit: the shared machinery every adapter builds on.
 export type * from './driver.js';
 export * from './errors.js';
+export type * from './events.js';
+export { eventChannelName } from './events.js';
 export { formatHost, type UrlHost, urlHosts } from './hosts.js';
 export { normaliseTtl } from './lease.js';
 export { LossFlag, type LossNotice } from './loss.js';

@@ -8,6 +8,7 @@
  */
 import type { LeaseGrant } from './driver.js';
 import { type LockLossReason, LockLostError, UnsupportedError } from './errors.js';
+import type { EventHub } from './events.js';
 import type { LockHandle } from './types.js';
 import { validateTtl } from './validate.js';
 
@@ -26,6 +27,10 @@ export interface LeaseContext {
   readonly sentAt: number;
   /** Called once when the handle stops being held (released or lost). */
   readonly onSettled: (handle: LeaseHandle) => void;
+  /** Where the handle reports its release, loss and failed renewals. */
+  readonly events?: EventHub;
+  /** The attempt number its grant was reported with. */
+  readonly attempt?: number;
 }
 
 type State = 'held' | 'released' | 'lost';
@@ -65,6 +70,14 @@ export class LeaseHandle implements LockHandle {
   #detachLost: (() => void) | undefined;
   /** Renewed by its session's keep-alive, not by this handle (see {@link LeaseGrant.session}). */
   readonly #keptBySession: boolean;
+
+  /** The attempt number its events carry. */
+  get attempt(): number {
+    return this.#ctx.attempt ?? 0;
+  }
+
+  /** `performance.now()` when the handle was made (for held times). */
+  readonly #grantedAt = performance.now();
 
   constructor(ctx: LeaseContext) {
     this.#ctx = ctx;
@@ -171,6 +184,10 @@ export class LeaseHandle implements LockHandle {
     if (wasHeld) {
       this.#state = 'released';
       this.#ctx.onSettled(this);
+      this.#ctx.events?.emit('released', () => ({
+        ...this.#about(),
+        heldMs: performance.now() - this.#grantedAt,
+      }));
     }
     try {
       const released = await this.#ctx.grant.release();
@@ -234,6 +251,11 @@ export class LeaseHandle implements LockHandle {
       this.#lastRenewError = error;
       this.#renewAt = performance.now() + Math.max(25, this.#ttlMs / 10);
       this.#arm();
+      this.#ctx.events?.emit('renewal-failed', () => ({
+        ...this.#about(),
+        cause: error,
+        leftMs: Math.max(0, this.#validUntil - performance.now()),
+      }));
       return;
     }
     this.#renewing = false;
@@ -250,6 +272,17 @@ export class LeaseHandle implements LockHandle {
     const error = new LockLostError(this.name, reason, cause === undefined ? undefined : { cause });
     this.#lossError = error;
     this.#controller?.abort(error);
+    this.#ctx.events?.emit('lost', () => ({
+      ...this.#about(),
+      reason,
+      cause,
+      heldMs: performance.now() - this.#grantedAt,
+    }));
+  }
+
+  /** The fields every event of this handle carries. */
+  #about(): { backend: string; primitive: 'lock'; name: string; attempt: number } {
+    return { backend: this.#ctx.backend, primitive: 'lock', name: this.name, attempt: this.attempt };
   }
 
   #stopTimers(): void {

@@ -2,6 +2,7 @@
  * The public API: what an application sees, whatever the backend.
  * @module
  */
+import type { LockstepEventType, LockstepListener } from './events.js';
 
 /** Backends lockstep knows. */
 export type BackendName =
@@ -270,6 +271,17 @@ export interface Coordinator {
    * @throws InvalidArgumentError for a bad name or bounds.
    */
   counter(name: string, options?: CounterOptions): Counter;
+  /**
+   * Listens to what this coordinator does: `acquire`, `granted` (with the wait and the fencing
+   * token), `busy`, `timed-out`, `aborted`, `released` (with the held time), `renewal-failed`
+   * (with the cause and the lease left), `lost` (with the reason) and `backend-error`. Returns
+   * the function that stops listening. The same events go to `diagnostics_channel` as
+   * `lockstep:<type>` for every coordinator of the process. Listeners run synchronously; one
+   * that throws is reported as a process warning and disturbs nothing else.
+   */
+  on<K extends LockstepEventType>(type: K, listener: LockstepListener<K>): () => void;
+  /** Stops a listener added with {@link Coordinator.on}. */
+  off<K extends LockstepEventType>(type: K, listener: LockstepListener<K>): void;
   /**
    * Releases every lock this coordinator holds, cancels waits, stops timers and closes
    * connections it owns, so the process can exit. Idempotent.
