@@ -11,6 +11,7 @@ export {
 } from './cas-counter.js';
 export { Backoff, backendFailure, mapFailures, settleWithin, withTimeout } from './failures.js';
 export { type QueuePosition, type QueueStep, type QueueStrategy, waitInQueue } from './queue.js';
+export { everyHostRefused, type HostRefusal, type RefusalCheckOptions, refusedError } from './refusals.js';
 export {
   Session,
   SessionLostError,
