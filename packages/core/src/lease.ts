@@ -86,7 +86,10 @@ export class LeaseHandle implements LockHandle {
     this.#validUntil = ctx.grant.validUntil ?? ctx.grant.session?.certainUntil ?? ctx.sentAt + ctx.ttlMs;
     const lost = ctx.grant.lost;
     if (lost) {
-      const onLost = () => this.#lose('session-lost', lost.reason);
+      // A driver that knows why (a LockLostError: expired, stolen) says so; otherwise the
+      // session or connection under the lock ended.
+      const onLost = () =>
+        this.#lose(lost.reason instanceof LockLostError ? lost.reason.reason : 'session-lost', lost.reason);
       if (lost.aborted) queueMicrotask(onLost);
       else {
         lost.addEventListener('abort', onLost, { once: true });

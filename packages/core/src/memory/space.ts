@@ -9,6 +9,7 @@
 
 import { applyDelta } from '../bounds.js';
 import type { AddOutcome, CounterRef } from '../driver.js';
+import { LockLostError } from '../errors.js';
 import { LossFlag } from '../loss.js';
 
 interface Holder {
@@ -137,7 +138,8 @@ export class MemorySpace {
       const entry = this.#locks.get(key);
       if (entry?.holder !== holder) return;
       entry.holder = undefined;
-      holder.lost.abort(new Error('lease expired'));
+      // The key is ["lock", prefix, name]: the loss names the lock and says why.
+      holder.lost.abort(new LockLostError(String((JSON.parse(key) as unknown[])[2]), 'expired'));
       this.#handOver(key, entry);
     }, ttlMs);
     timer.unref();
