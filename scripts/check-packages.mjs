@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Publishing checks for every public package, on what npm would really ship:
-// pnpm pack → publint and arethetypeswrong on the tarball; then @lockstep/core installed
-// from its tarball into empty ESM and CJS projects, which must load it and take a lock.
+// pnpm pack → publint and arethetypeswrong on the tarball (and, for the packages that promise
+// it, no test files or fixtures in it); then @lockstep/core installed from its tarball into
+// empty ESM and CJS projects, which must load it and take a lock.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,10 @@ const work = mkdtempSync(join(tmpdir(), 'lockstep-pack-'));
 const sh = (cmd, args, cwd = root) =>
   execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 
-const dirs = ['conformance', ...readdirSync(join(root, 'packages')).map((d) => `packages/${d}`)];
+const dirs = ['conformance', 'compare', ...readdirSync(join(root, 'packages')).map((d) => `packages/${d}`)];
+// Packages whose tarball must carry no tests, test fixtures or test helpers.
+const WITHOUT_TESTS = new Set(['@lockstep/conformance', '@lockstep/compare']);
+const TEST_FILE = /(\.test\.[cm]?[jt]sx?$|\/fixtures\/|\/test-support)/;
 let failures = 0;
 try {
   for (const dir of dirs) {
@@ -24,6 +28,12 @@ try {
       sh('pnpm', ['exec', 'publint', '--strict', join(root, dir)]);
       // node10 resolution cannot see `exports`; our packages target Node >= 20.
       sh('pnpm', ['exec', 'attw', join(work, tarball), '--profile', 'node16', '--format', 'table-flipped']);
+      if (WITHOUT_TESTS.has(pkg.name)) {
+        const tests = sh('tar', ['-tzf', join(work, tarball)])
+          .split('\n')
+          .filter((file) => TEST_FILE.test(file));
+        if (tests.length > 0) throw new Error(`the tarball carries test files: ${tests.join(', ')}`);
+      }
       console.log(`ok   ${pkg.name}: publint and attw pass`);
     } catch (error) {
       failures++;

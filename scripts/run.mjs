@@ -78,6 +78,9 @@ const check = (name, args) => {
   step(name);
   if (p(args, { allowFail: true }) !== 0) failedChecks.push(name);
 };
+step('no dependency cycle between packages, no import cycle within one (check-graph)');
+if (run(process.execPath, [join(root, 'scripts', 'check-graph.mjs')], { allowFail: true }) !== 0)
+  failedChecks.push('check-graph');
 check('lint (biome)', ['biome', 'check', '.']);
 check('typecheck (tsc in every package)', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']);
 check('package checks: publint, arethetypeswrong, ESM and CJS consumers of packed tarballs', [

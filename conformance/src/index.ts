@@ -1,19 +1,14 @@
 /**
- * @lockstep/conformance — the shared suite every lockstep adapter is held to, its runner,
- * the checkers behind it, the benchmark harness and the `compare` report.
+ * @lockstep/conformance — the shared suite every lockstep adapter is held to, its runner and
+ * the checkers behind it.
  *
  * - Under vitest: `describeConformance(...)` from `@lockstep/conformance/vitest`.
- * - Anywhere else: `runConformance(target)` gives one result per SPEC test id.
+ * - Anywhere else: `runConformance(target)` gives one result per test id.
+ * - Interop scenarios: `@lockstep/conformance/interop`; what a backend supplies to compare
+ *   tools: `@lockstep/conformance/profile`.
  * @packageDocumentation
  */
 
-export type {
-  BackendProfile,
-  BenchSubject,
-  Contender,
-  PeerBench,
-  ProvisionedBackend,
-} from './backends/profile.js';
 export * from './checkers/index.js';
 export {
   type ConformanceProgress,
@@ -29,7 +24,6 @@ export {
   type TargetProbe,
   validateSelection,
 } from './run.js';
-export * from './stats.js';
 export { ConformanceFailure } from './suite/assert.js';
 export { CONFORMANCE_TESTS } from './suite/index.js';
 export {
@@ -40,11 +34,14 @@ export {
   type TestResult,
 } from './suite/types.js';
 export {
+  BACKEND_NAMES,
   type ConformanceTarget,
   hostList,
   isInProcess,
   isProxyable,
   type ServerControl,
+  schemeOf,
+  TARGET_SOURCES,
   type TargetSource,
   withHostList,
   withQueryParam,

@@ -33,7 +33,7 @@ function byId(results: readonly TestResult[]): Record<string, TestResult> {
 }
 
 describe('runConformance', () => {
-  it('reports every SPEC id once, in order, with a reason on every skip', async () => {
+  it('reports every test id once, in order, with a reason on every skip', async () => {
     const results = await runConformance(flawed('none'), { only: ['lock.try', 'backend.unavailable'] });
     expect(results.map((r) => r.id)).toEqual([...TEST_IDS]);
     const found = byId(results);

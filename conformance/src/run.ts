@@ -172,8 +172,8 @@ export interface RunConformanceOptions extends SelectOptions {
 }
 
 /**
- * Runs every test against `target`, one after another, and returns one result per SPEC test
- * id, in SPEC order: `pass`, `fail` (with the reason) or `skip` (with the reason). When the
+ * Runs every test against `target`, one after another, and returns one result per test
+ * id, in the order of `TEST_IDS`: `pass`, `fail` (with the reason) or `skip` (with the reason). When the
  * target cannot even be probed, every test is `fail` with that error. Never throws for a
  * failing backend; throws InvalidArgumentError for unknown ids in `only`/`skip`.
  */

@@ -5,13 +5,39 @@
  * @module
  */
 import type { BackendName, Coordinator } from '@lockstep/core';
+import { SERVER_SOURCES, type ServerSource } from '@lockstep/testing';
 
 /**
- * Where the server behind a target came from. `embedded` means there is no server
- * (memory://, file://); `emulator` means a stand-in speaking the backend's API (the Consul
- * emulator) — reports must never call that the real thing.
+ * Every backend lockstep ships, in the order reports list them. (The names are core's
+ * `BackendName`; the check below fails to compile when the two disagree.)
  */
-export type TargetSource = 'env' | 'binary' | 'container' | 'emulator' | 'embedded';
+export const BACKEND_NAMES = [
+  'memory',
+  'file',
+  'redis',
+  'redlock',
+  'etcd',
+  'zookeeper',
+  'consul',
+  'postgres',
+] as const satisfies readonly BackendName[];
+
+// Compiles only when every BackendName is listed above.
+const everyBackendListed: Record<BackendName, true> = Object.fromEntries(
+  BACKEND_NAMES.map((name) => [name, true]),
+) as Record<(typeof BACKEND_NAMES)[number], true>;
+void everyBackendListed;
+
+/**
+ * Where the server behind a target came from: one of @lockstep/testing's server sources
+ * (`env`, `binary`, `container`, `emulator` — a stand-in speaking the backend's API, which
+ * reports must never call the real thing), or `embedded` when there is no server (memory://,
+ * file://).
+ */
+export type TargetSource = ServerSource | 'embedded';
+
+/** Every {@link TargetSource}, in the order @lockstep/testing tries servers, then `embedded`. */
+export const TARGET_SOURCES: readonly TargetSource[] = [...SERVER_SOURCES, 'embedded'];
 
 /**
  * Process control over the server of a target, when the suite started it itself. A server

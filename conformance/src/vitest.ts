@@ -31,9 +31,9 @@ import {
   startServerOrSkip,
 } from '@lockstep/testing';
 import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
-import { clusterTarget, serverTarget, type TargetShape } from './backends/server.js';
-import { isInteropSkip, runInteropScenario } from './interop/run.js';
+import { type InteropRunOptions, isInteropSkip, runInteropScenario } from './interop/run.js';
 import type { InteropScenario } from './interop/types.js';
+import { clusterTarget, serverTarget, type TargetShape } from './profile/server.js';
 import {
   DEFAULT_TEST_TIMEOUT_MS,
   leaseTtlFor,
@@ -76,7 +76,7 @@ type Prepared =
   | { readonly kind: 'error'; readonly error: unknown };
 
 /**
- * Registers one vitest test per SPEC test id (named `<id>: <what it proves>`, so
+ * Registers one vitest test per test id (named `<id>: <what it proves>`, so
  * `vitest -t lock.exclusive` selects one), run one after another against the target. Tests
  * that do not apply are skipped with their reason visible in the report; a failing test's
  * error says what was expected and what was measured.
@@ -153,9 +153,10 @@ export async function runInteropTest(
   context: TestContext,
   scenario: InteropScenario,
   target: ConformanceTarget,
+  options?: InteropRunOptions,
 ): Promise<void> {
   try {
-    await runInteropScenario(scenario, target);
+    await runInteropScenario(scenario, target, options);
   } catch (error) {
     if (isInteropSkip(error)) context.skip(error.message);
     throw error;

@@ -8,10 +8,20 @@ import type { Coordinator } from '@lockstep/core';
 import { describeError, SkipTest } from '../suite/assert.js';
 import type { TestResult } from '../suite/types.js';
 import type { ConformanceTarget } from '../target.js';
+import { uniqueSuffix } from './support.js';
 import type { InteropContext, InteropScenario } from './types.js';
 
 /** Default time limit of a scenario. */
 export const DEFAULT_INTEROP_TIMEOUT_MS = 60_000;
+
+/** The scratch root of native places when the caller names none. */
+export const DEFAULT_INTEROP_SCRATCH = 'lockstep-interop';
+
+/** Options of {@link runInteropScenario} and {@link runInterop}. */
+export interface InteropRunOptions {
+  /** Root of every native place the scenarios write (`ctx.place`). Default {@link DEFAULT_INTEROP_SCRATCH}. */
+  readonly scratch?: string;
+}
 
 /** Marks the running scenario as not applicable here, with the reason shown in reports. */
 export function skipInterop(reason: string): never {
@@ -31,11 +41,14 @@ export function isInteropSkip(error: unknown): error is Error {
 export async function runInteropScenario(
   scenario: InteropScenario,
   target: ConformanceTarget,
+  options: InteropRunOptions = {},
 ): Promise<void> {
   const cleanups: Array<() => unknown> = [];
   const controller = new AbortController();
+  const scratch = options.scratch ?? DEFAULT_INTEROP_SCRATCH;
   const ctx: InteropContext = {
     signal: controller.signal,
+    place: (label) => `${scratch}/${label}-${uniqueSuffix()}`,
     defer: (cleanup) => void cleanups.push(cleanup),
     open: async (url) => {
       const coordinator: Coordinator = await target.connect(url);
@@ -94,6 +107,7 @@ export async function runInterop(
   target: ConformanceTarget,
   scenarios: readonly InteropScenario[],
   onProgress?: InteropProgress,
+  options: InteropRunOptions = {},
 ): Promise<TestResult[]> {
   const byId = new Map<string, { ms: number; fails: string[]; skips: string[] }>();
   for (const scenario of scenarios) {
@@ -103,7 +117,7 @@ export async function runInterop(
     let status: TestResult['status'] = 'pass';
     let reason: string | undefined;
     try {
-      await runInteropScenario(scenario, target);
+      await runInteropScenario(scenario, target, options);
     } catch (error) {
       if (isInteropSkip(error)) {
         status = 'skip';

@@ -1,7 +1,8 @@
 /**
- * Interop scenarios (issue 10): lockstep's native locks contending with the recipes other
- * languages and libraries use on the same backend. One definition serves both the adapter's
- * vitest test and `pnpm compare`, where each appears as `interop.<peer>` under its backend.
+ * Interop scenarios: lockstep's native locks contending with the recipes other languages and
+ * libraries use on the same backend. One definition (in the adapter's `/testing` subpath)
+ * serves both the adapter's vitest test and `pnpm compare`, where each appears as
+ * `interop.<peer>` under its backend.
  * @module
  */
 import type { Coordinator } from '@lockstep/core';
@@ -15,6 +16,12 @@ export interface InteropContext {
   defer(cleanup: () => unknown): void;
   /** Aborts when the scenario times out: long waits should stop on it. */
   readonly signal: AbortSignal;
+  /**
+   * `<root>/<label>-<random>`: a native location (key, path, key prefix) no other scenario
+   * or run uses, under the run's scratch root, so that whoever ran the scenario can remove
+   * everything it wrote by that root. Scenarios write nothing outside such places.
+   */
+  place(label: string): string;
 }
 
 /**

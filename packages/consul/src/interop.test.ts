@@ -1,12 +1,11 @@
 /**
- * interop.consul-lock (issue 10, Consul part): `lock(name, { native: PREFIX })` takes the lock where
+ * interop.consul-lock: `lock(name, { native: PREFIX })` takes the lock where
  * `consul lock PREFIX …` (hashicorp/consul api/lock.go) takes it — `PREFIX/.lock`, acquired with a
  * session, flags 0x2ddccbc058a50c18 — so each excludes the other, both ways. The Go side is a
  * TypeScript transcription of api/lock.go's algorithm (no Go toolchain or Consul binary can be
  * installed here), and the server is the emulator: these are emulator results, not Consul results.
  */
 
-import { CONSUL_INTEROP } from '@lockstep/conformance/interop/consul';
 import { runInteropTest } from '@lockstep/conformance/vitest';
 import { connect, InvalidArgumentError } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
@@ -14,8 +13,9 @@ import { consulCoordinator } from './index.js';
 import { track } from './test-support/helpers.js';
 import { countingFetch } from './test-support/raw.js';
 import { MIN_TTL_MS, SERVER_LABEL, SKIP_REASON, useConsul } from './test-support/server.js';
+import { CONSUL_INTEROP } from './testing/index.js';
 
-// The scenarios live in @lockstep/conformance (src/interop/consul.ts, with the api/lock.go
+// The scenarios live in this package's testing tools (src/testing/interop.ts, with the api/lock.go
 // transcription beside it), so that `pnpm compare` reports the very same checks.
 
 const consul = useConsul();

@@ -4,15 +4,15 @@
  * in both directions, and under mixed contention.
  */
 
-import { ETCD_INTEROP } from '@lockstep/conformance/interop/etcd';
 import { runInteropTest } from '@lockstep/conformance/vitest';
 import { type Coordinator, connect, InvalidArgumentError } from '@lockstep/core';
 import { useServer } from '@lockstep/testing/vitest';
 import { Etcd3 } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
 import './index.js';
+import { ETCD_INTEROP } from './testing/index.js';
 
-// The scenarios against etcdctl live in @lockstep/conformance (src/interop/etcd.ts), so that
+// The scenarios against etcdctl live in this package's testing tools (src/testing/interop.ts), so that
 // `pnpm compare` reports the very same checks as interop.etcdctl.
 
 const etcd = useServer('etcd');

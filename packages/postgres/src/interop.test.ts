@@ -1,19 +1,19 @@
 /**
- * Issue 10, PostgreSQL part (`interop.sql-advisory`): `lock(name, { native: KEY })` takes the
+ * Interop on PostgreSQL (`interop.sql-advisory`): `lock(name, { native: KEY })` takes the
  * plain advisory lock KEY — a bigint or a pair of int4 — so `SELECT pg_advisory_lock(KEY)` from
  * psql or any other client excludes lockstep and the other way round, both ways, while
  * lockstep's fencing tokens (from its sequence; the key is recorded beside the name) keep increasing.
  */
 
-import { POSTGRES_INTEROP } from '@lockstep/conformance/interop/postgres';
 import { runInteropTest } from '@lockstep/conformance/vitest';
 import { connect, hash64, InvalidArgumentError } from '@lockstep/core';
 import { useServer } from '@lockstep/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { advisoryKeyOf } from './index.js';
 import { freshPrefix, open, rawClient } from './test-support.js';
+import { POSTGRES_INTEROP } from './testing/index.js';
 
-// The interop scenarios live in @lockstep/conformance (src/interop/postgres.ts), so that
+// The interop scenarios live in this package's testing tools (src/testing/interop.ts), so that
 // `pnpm compare` reports the very same checks as interop.sql-advisory.
 
 const server = useServer('postgres');

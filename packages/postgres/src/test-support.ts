@@ -116,7 +116,7 @@ export function abortedAfter(signal: AbortSignal, since: number): Promise<number
 }
 
 // The same timing helpers the interop scenarios use.
-export { eventually, within } from '@lockstep/conformance/interop/support';
+export { eventually, within } from '@lockstep/conformance/interop';
 
 /** The error and its causes, outermost first. */
 export function causes(error: unknown): unknown[] {

@@ -1,19 +1,19 @@
 /**
- * Issue 10, Redis part: `lock(name, { native: KEY })` takes the lock exactly where
+ * Interop on Redis: `lock(name, { native: KEY })` takes the lock exactly where
  * node-redlock (4.2.0 and 5.0.0-beta.2) and redis-semaphore's Mutex take theirs —
  * `SET KEY value NX PX ttl`, released by compare-and-delete — so each excludes the other,
  * both ways, while lockstep's fencing tokens (kept at `KEY:lockstep-fence`) keep increasing.
  */
 import { randomBytes } from 'node:crypto';
 import type { ConformanceTarget } from '@lockstep/conformance';
-import { REDIS_PEERS, redisPeerScenarios, redlockQuorumScenario } from '@lockstep/conformance/interop/redis';
 import { runInteropTest } from '@lockstep/conformance/vitest';
 import { connect } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
 import { delay, open, rawClient } from './test-support/helpers.js';
 import { useRedisCluster, useRedisServer } from './test-support/servers.js';
+import { REDIS_PEERS, redisPeerScenarios, redlockQuorumScenario } from './testing/index.js';
 
-// The scenarios themselves live in @lockstep/conformance (src/interop/redis.ts), so that
+// The scenarios themselves live in this package's testing tools (src/testing/interop.ts), so that
 // `pnpm compare` reports the very same checks as interop.redlock / interop.redis-semaphore.
 
 const redis = useRedisServer();

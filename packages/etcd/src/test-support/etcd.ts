@@ -4,7 +4,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Coordinator } from '@lockstep/core';
-import { Etcd3 } from 'etcd3';
 import { driverFor } from '../coordinator.js';
 import type { EtcdDriver } from '../driver.js';
 
@@ -15,13 +14,7 @@ export function driverOf(coordinator: Coordinator): EtcdDriver {
   return driver;
 }
 
-/** A plain etcd3 client for an `etcd://` URL (to look at and tamper with keys). */
-export function rawClient(url: string): Etcd3 {
-  const hosts = decodeURIComponent(url.replace(/^etcd:\/\//, '').replace(/[/?#].*$/, ''))
-    .split(',')
-    .map((h) => `http://${h}`);
-  return new Etcd3({ hosts });
-}
+export { rawClient } from '../testing/raw.js';
 
 /** Resolves once `condition()` holds (checked every 10 ms), or throws after `timeoutMs`. */
 export async function until(

@@ -6,7 +6,7 @@ import { type Coordinator, connect } from '@lockstep/core';
 import { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
 import '../index.js';
-import { delay, within } from '@lockstep/conformance/interop/support';
+import { delay, within } from '@lockstep/conformance/interop';
 import type { RedisConnectOptions } from '../options.js';
 
 /** A coordinator closed when the current test ends. */

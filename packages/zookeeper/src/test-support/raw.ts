@@ -5,26 +5,9 @@
  */
 import type { Coordinator } from '@lockstep/core';
 import { driverFor, type ZooKeeperDriver } from '../coordinator.js';
-import { createRawClient, type ZnodeStat, type ZooKeeperClient } from '../raw.js';
+import type { ZnodeStat, ZooKeeperClient } from '../raw.js';
 
-/** `zookeeper://h:p,h:p/…?…` → `h:p,h:p`. */
-export function serversOf(url: string): string {
-  return decodeURIComponent(url.replace(/^zookeeper:\/\//, '').replace(/[/?#].*$/, ''));
-}
-
-/** A raw client, connected. */
-export async function rawClient(url: string, sessionTimeout = 10_000): Promise<ZooKeeperClient> {
-  const client = createRawClient(serversOf(url), { sessionTimeout, retries: 0 });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('raw client: not connected in 20 s')), 20_000);
-    client.once('connected', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    client.connect();
-  });
-  return client;
-}
+export { rawClient, serversOf } from '../testing/raw.js';
 
 /** Promisified reads of a raw client (null/[] for a missing node). */
 export function look(client: ZooKeeperClient) {
