@@ -12,6 +12,7 @@ import {
   type LockHandle,
   LockLostError,
 } from '@lockstep/core';
+import { everyHostRefused, refusedError } from '@lockstep/core/driver';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop } from 'cockatiel';
 import {
   CompareResult,
@@ -29,7 +30,6 @@ import {
   type EtcdCoordinatorOptions,
   resolveOptions,
 } from './options.js';
-import { everyHostRefused, refusedError } from './refusals.js';
 import { EtcdRpc } from './rpc.js';
 import { DEFAULT_ETCD_PORT, type EtcdTarget, parseEtcdUrl } from './url.js';
 

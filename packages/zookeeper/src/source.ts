@@ -10,9 +10,9 @@
  * @module
  */
 import { BackendUnavailableError, type UrlHost } from '@lockstep/core';
+import { everyHostRefused, refusedError } from '@lockstep/core/driver';
 import { closeClient } from './internals.js';
 import { StateCode, type ZooKeeperClient } from './raw.js';
-import { everyHostRefused, refusedError } from './refusals.js';
 import { ZkSession } from './session.js';
 import { DEFAULT_ZOOKEEPER_PORT } from './url.js';
 
