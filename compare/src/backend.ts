@@ -70,6 +70,19 @@ export function intendedSource(name: CompareBackend, url: string | undefined): B
   return name === 'memory' || name === 'file' ? 'embedded' : 'binary';
 }
 
+/** The row of a backend before anything is known about it. */
+export function emptyRow(job: Pick<BackendJob, 'name' | 'url'>): Row {
+  return {
+    name: job.name,
+    url: job.url ?? '',
+    source: intendedSource(job.name, job.url),
+    capabilities: {},
+    tests: [],
+    bench: {},
+    peers: {},
+  };
+}
+
 /** A result as `report.json` keeps it (details went to the progress log). */
 function reportResult({ id, status, ms, reason }: TestResult): ReportTestResult {
   return reason === undefined ? { id, status, ms } : { id, status, ms, reason };
@@ -137,15 +150,7 @@ async function removeScratch(
  */
 export async function runBackend(job: BackendJob, hooks: BackendHooks): Promise<BackendOutcome> {
   const log = (line: string) => hooks.log(`${job.step}: ${line}`);
-  let row: Row = {
-    name: job.name,
-    url: job.url ?? '',
-    source: intendedSource(job.name, job.url),
-    capabilities: {},
-    tests: [],
-    bench: {},
-    peers: {},
-  };
+  let row = emptyRow(job);
   const update = (change: Partial<Row>) => {
     row = { ...row, ...change };
     hooks.onProgress?.(row);

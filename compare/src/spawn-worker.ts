@@ -5,25 +5,18 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TEST_IDS } from '@lockstep/conformance';
-import { type BackendJob, type BackendOutcome, intendedSource, type Row } from './backend.js';
+import { scriptCommand, TEST_IDS } from '@lockstep/conformance';
+import { type BackendJob, type BackendOutcome, emptyRow, type Row } from './backend.js';
 import { BENCH_METRICS } from './report/types.js';
 import type { WorkerMessage } from './worker-protocol.js';
 
 /** How much of a dead worker's stderr its reason quotes. */
 const STDERR_TAIL = 1_500;
 
-/** `node` arguments that start the worker: its sources through tsx, or the built file. */
+/** `node` arguments that start the worker: its source, or (in dist, where this code lives in a
+ * bundle at the dist root) the built `worker.js`. */
 function workerCommand(): string[] {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const tsx = pathToFileURL(createRequire(here).resolve('tsx')).href;
-    return ['--import', tsx, '--conditions=@lockstep/source', fileURLToPath(new URL('./worker.ts', here))];
-  }
-  // In dist, this code lives in a bundle at the dist root (cli.js, index.js or a chunk).
-  return [fileURLToPath(new URL('./worker.js', here))];
+  return scriptCommand(import.meta.url, './worker.ts', './worker.js');
 }
 
 /** A handle on a running worker. */
@@ -36,15 +29,7 @@ export interface RunningWorker {
 
 /** The row of a backend whose worker ended early, completed from what it had sent. */
 export function completeCrashedRow(job: BackendJob, last: Row | undefined, reason: string): Row {
-  const base: Row = last ?? {
-    name: job.name,
-    url: job.url ?? '',
-    source: intendedSource(job.name, job.url),
-    capabilities: {},
-    tests: [],
-    bench: {},
-    peers: {},
-  };
+  const base = last ?? emptyRow(job);
   const reported = new Set(base.tests.map((test) => test.id));
   const notRun = TEST_IDS.filter((id) => !reported.has(id)).map((id) => ({
     id,

@@ -10,6 +10,7 @@
  */
 
 export * from './checkers/index.js';
+export { scriptCommand } from './child/command.js';
 export {
   type ConformanceProgress,
   DEFAULT_TEST_TIMEOUT_MS,

@@ -15,7 +15,7 @@ import type { Contender } from '@lockstep/conformance/profile';
 import { type LatencyFigure, LatencyRecorder, type RatioFigure, ratioFigure } from '../stats.js';
 import { DEFAULT_TIME_BOX, type TimeBox } from './measure.js';
 
-/** Contenders in the SPEC's handoff benchmark. */
+/** Contenders of the handoff benchmark. */
 export const HANDOFF_CONTENDERS = 8;
 /** How long each grant is held. */
 export const HANDOFF_HOLD_MS = 2;

@@ -192,17 +192,24 @@ interface GroupMember {
   readonly open: () => Promise<BenchSubject>;
 }
 
+/** A metric measured on one subject with `measure`, or skipped with `why` when there is no subject. */
+function subjectRecipe(
+  metric: string,
+  open: (() => Promise<BenchSubject>) | undefined,
+  why: string,
+  measure: (op: () => Promise<void>) => Promise<Figure>,
+): Recipe {
+  if (!open) return { metrics: [metric], skip: why };
+  return { metrics: [metric], measure: async () => [await withSubject(open, measure)] };
+}
+
 function latencyRecipe(
   metric: string,
   open: (() => Promise<BenchSubject>) | undefined,
   box: TimeBox,
   why: string,
 ): Recipe {
-  if (!open) return { metrics: [metric], skip: why };
-  return {
-    metrics: [metric],
-    measure: async () => [await withSubject(open, (op) => measureLatency(op, box))],
-  };
+  return subjectRecipe(metric, open, why, (op) => measureLatency(op, box));
 }
 
 function throughputRecipe(
@@ -211,11 +218,7 @@ function throughputRecipe(
   box: TimeBox,
   why: string,
 ): Recipe {
-  if (!open) return { metrics: [metric], skip: why };
-  return {
-    metrics: [metric],
-    measure: async () => [await withSubject(open, (op) => measureThroughput(op, THROUGHPUT_CALLERS, box))],
-  };
+  return subjectRecipe(metric, open, why, (op) => measureThroughput(op, THROUGHPUT_CALLERS, box));
 }
 
 function handoffRecipe(open: (() => Promise<Contender[]>) | undefined, box: TimeBox, why: string): Recipe {

@@ -220,7 +220,7 @@ describe('the view model', () => {
     expect(columnsOf(report)[2]!.heading).toBe(`consul — ${CONSUL_CAVEAT}`);
   });
 
-  it('orders tests as in SPEC and shares footnotes between identical reasons', () => {
+  it('orders tests as the suite does and shares footnotes between identical reasons', () => {
     const matrix = testMatrix(sampleReport());
     expect(matrix.rows.map((row) => row.id)).toEqual([
       'lock.exclusive',

@@ -94,7 +94,7 @@ export interface TestMatrix {
 }
 
 /**
- * Builds the test matrix: rows in SPEC order, then any other ids in order of appearance;
+ * Builds the test matrix: rows in the suite's order, then any other ids in order of appearance;
  * identical reasons share one footnote.
  */
 export function testMatrix(report: Report<object>): TestMatrix {
@@ -161,7 +161,7 @@ export function formatCapability(value: unknown): string {
   return String(value);
 }
 
-/** Bench figures by metric (SPEC order first), one per column (`undefined` when absent). */
+/** Bench figures by metric (known metrics first, in their order), one per column (`undefined` when absent). */
 export function benchRows(
   report: Report<object>,
 ): Array<{ metric: string; figures: Array<Figure | undefined> }> {
@@ -392,9 +392,10 @@ export function formatRate(opsPerSecond: number): string {
   });
 }
 
-/** A ratio with two decimals, e.g. `1.35×`. */
+/** A ratio with two decimals, e.g. `1.35×` (two significant digits below 0.1×). */
 export function formatRatio(ratio: number): string {
-  return `${ratio.toFixed(2)}×`;
+  // Two decimals, but never rounded to nothing: a peer 300× slower is 0.0033×, not 0.00×.
+  return ratio > 0 && ratio < 0.1 ? `${Number(ratio.toPrecision(2))}×` : `${ratio.toFixed(2)}×`;
 }
 
 /**

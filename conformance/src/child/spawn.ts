@@ -7,9 +7,8 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { scriptCommand } from './command.js';
 import type { ChildCommand, ChildEvent, ChildOptions } from './protocol.js';
 
 /** A running child client. */
@@ -33,15 +32,10 @@ export interface ChildClient {
   dispose(): Promise<void>;
 }
 
-/** How to start a script of this package as a child: the executable arguments and the file. */
+/** How to start the child client: its source beside this file, or (in dist, where this code lives
+ * in a bundle at the dist root) the built `child/client.js`. */
 function childCommand(): string[] {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const tsx = pathToFileURL(createRequire(here).resolve('tsx')).href;
-    return ['--import', tsx, '--conditions=@lockstep/source', fileURLToPath(new URL('./client.ts', here))];
-  }
-  // In dist, this code lives in a bundle at the dist root (index.js or a chunk beside it).
-  return [fileURLToPath(new URL('./child/client.js', here))];
+  return scriptCommand(import.meta.url, './client.ts', './child/client.js');
 }
 
 /** Starts a child client and returns once the process is spawned (not once it connected). */

@@ -1,5 +1,5 @@
 /**
- * Every conformance test of SPEC.md, once, in the order of its table.
+ * Every conformance test, once, in the order of `TEST_IDS`.
  * @module
  */
 import { backendClose, backendKeepalive, backendUnavailable } from './backend.js';
@@ -14,7 +14,7 @@ import { lockAbort, lockWaitTimeout } from './lock-waiting.js';
 import { lockProcessKill, lockProcessPause } from './process.js';
 import { type ConformanceTest, TEST_IDS } from './types.js';
 
-/** The suite: one entry per SPEC test id, in SPEC order. */
+/** The suite: one entry per test id, in the order of `TEST_IDS`. */
 export const CONFORMANCE_TESTS: readonly ConformanceTest[] = [
   lockExclusive,
   lockTry,
@@ -42,5 +42,5 @@ export const CONFORMANCE_TESTS: readonly ConformanceTest[] = [
 
 // The table and the ids must agree; a mismatch is a bug in this package, caught at import.
 if (CONFORMANCE_TESTS.map((t) => t.id).join() !== TEST_IDS.join()) {
-  throw new Error('conformance: CONFORMANCE_TESTS does not list every SPEC test id in order');
+  throw new Error('conformance: CONFORMANCE_TESTS does not list every test id of TEST_IDS in order');
 }

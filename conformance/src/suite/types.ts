@@ -73,7 +73,7 @@ export interface TestContext {
  */
 export interface ConformanceTest {
   readonly id: TestId;
-  /** What it proves, in one line (the SPEC table's wording). */
+  /** What it proves, in one line. */
   readonly title: string;
   /** `undefined` when the test applies to this target, else the skip reason. */
   requires?(capabilities: Capabilities, target: ConformanceTarget): string | undefined;

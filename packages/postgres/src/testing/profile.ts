@@ -12,7 +12,10 @@
  *
  * Peer `advisory-lock` (2.0.0): `lock()` opens a new connection per call and blocks in
  * `pg_advisory_lock`; `unlock()` unlocks and closes it. Its contenders for `lock.handoff`
- * therefore wait in the server's queue too.
+ * therefore wait in the server's queue too. Its clients have no `'error'` listener and
+ * `unlock()` does not wait for the connection to close, so a server stopped soon after can make
+ * one throw where nothing catches it (57P01): compare runs each backend in a process of its own
+ * for exactly that kind of failure.
  * @module
  */
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
 // A Java service using Apache Curator's InterProcessMutex, driven over stdin/stdout by
-// interop.test.ts (issue 10). One command per line:
+// the interop.curator scenarios (curator.ts). One command per line:
 //   try            acquire without waiting: "acquired <czxid>" or "busy"
 //   acquire        acquire, waiting:        "acquired <czxid>"
 //   release        release:                 "released"
