@@ -2,13 +2,13 @@
  * The process that runs one backend for `compare` (`node worker.js '<BackendJob JSON>'`, with
  * an IPC channel): whatever the backend, its adapter or a peer library does — an unhandled
  * `'error'` event, an uncaught exception, a crash — stays in this process. It sends its row
- * after every step, removes the run's data and stops its servers even when it crashes, and
- * never writes to stdout (the parent's stdout carries results only).
+ * after every step and removes the run's data and stops its servers even when it crashes. It
+ * reports progress on stderr; whatever lands on its stdout the parent passes to its own stderr,
+ * since the parent's stdout carries results only.
  * @module
  */
 import { describeError } from '@lockstep/conformance/interop';
-import type { Row } from './backend.js';
-import { type BackendJob, runBackend } from './backend.js';
+import { type BackendJob, type Row, runBackend } from './backend.js';
 import type { WorkerMessage } from './worker-protocol.js';
 
 /** Longest the data removal and server stop may take after a crash or a signal. */
@@ -62,12 +62,16 @@ async function crashed(error: unknown): Promise<void> {
 
 process.on('uncaughtException', (error) => void crashed(error));
 process.on('unhandledRejection', (error) => void crashed(error));
-process.on('SIGTERM', () => {
-  if (ending) return;
-  ending = true;
-  log(`${job.step}: stopping (SIGTERM)`);
-  void end(143);
-});
+// SIGTERM from the parent; SIGINT from a terminal's Ctrl-C, which reaches the whole process
+// group: either way the run's data is removed before the worker goes.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (ending) return;
+    ending = true;
+    log(`${job.step}: stopping (${signal}), removing the run's data`);
+    void end(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 // The parent gone (killed, or its terminal closed): undo and leave.
 process.on('disconnect', () => {
   if (ending) return;
