@@ -1,107 +1,122 @@
 /**
- * Following one KV key with blocking queries (features/blocking.mdx): `GET /v1/kv/<key>?index=N&wait=D`
- * hangs until the key's index moves past N or D runs out. The loop follows the documented rules:
+ * Following one endpoint with blocking queries (features/blocking.mdx): `GET <path>?index=N&wait=D`
+ * hangs until the endpoint's index moves past N or D runs out. The loop follows the documented rules:
  *
  * - the first query has no index and answers at once;
  * - a return is no proof of change (timeouts, idempotent writes): compare, then query again;
  * - the index going backwards (a server restored from a snapshot, a new leader) resets it to 0;
  * - an index below 1 is raised to 1, so a buggy 0 cannot turn the loop into a hot loop;
- * - the loop is rate-limited: a missing key's index is the whole KV table's, so any write anywhere
- *   ends the wait — such answers are spaced out, and answers that changed nothing back off;
- * - transport errors back off (100 ms doubling to 5 s) and never end the loop: only `signal` does.
+ * - the loop is rate-limited: an answer indexed by a whole table (a missing key, a session) ends on
+ *   any write to that table, so such answers are spaced out, and answers that changed nothing back off;
+ * - transport errors back off and never end the loop: only `signal` does.
  * @module
  */
-import { sleep } from '@lockstep/core';
-import type { ConsulHttp } from './http.js';
+import { Backoff, sleep } from '@lockstep/core/driver';
+import type { ConsulHttp, ConsulReply } from './http.js';
 import { type KvEntry, singleEntry } from './json.js';
 import { kvPath } from './keys.js';
 
-/** What a query saw: the entry, or that the key does not exist (with the index of that answer). */
-export type KeyState =
-  | { readonly exists: true; readonly entry: KvEntry }
-  | { readonly exists: false; readonly index: bigint };
+/** One answer, read: the state, what tells it apart from the previous one, and what indexes it. */
+export interface Reading<S> {
+  readonly state: S;
+  readonly signature: string;
+  /** The answer carries a whole table's index, which any write to that table moves. */
+  readonly tableIndexed: boolean;
+}
 
-/** Options of {@link followKey}. */
-export interface FollowOptions {
-  readonly key: string;
-  /** Index to block on first: 0 (default) reads at once; a known ModifyIndex waits for a change. */
+/** Options of {@link follow}. */
+export interface FollowOptions<S> {
+  readonly path: string;
+  /** Index to block on first: 0 (default) reads at once; a known index waits for a change. */
   readonly startIndex?: bigint;
   /** The `wait` of each query. */
   readonly waitMs: number;
-  /** Ask for a consistent read (`?consistent`), as api/lock.go's monitor does. */
+  /** Ask for a consistent read (`?consistent`). */
   readonly consistent?: boolean;
+  /** Reads an answer; throws on a status that is not one. */
+  readonly read: (reply: ConsulReply) => Reading<S>;
   /** Called with every state that differs from the previous one (the first one included). */
-  readonly onState: (state: KeyState) => void;
+  readonly onState: (state: S) => void;
   /** Ends the loop (and aborts the query in flight). */
   readonly signal: AbortSignal;
 }
 
-/** Spacing of consecutive queries that found the key missing twice in a row. */
+/** Spacing of consecutive table-indexed answers. */
 export const MISSING_KEY_SPACING_MS = 100;
-const UNCHANGED_BACKOFF_MS = { first: 50, max: 2_000 };
-const ERROR_BACKOFF_MS = { first: 100, max: 5_000 };
 
 /** Runs until `options.signal` aborts; never rejects. */
-export async function followKey(http: ConsulHttp, options: FollowOptions): Promise<void> {
-  const { key, waitMs, signal } = options;
-  const waitSeconds = Math.max(1, Math.round(waitMs / 1000));
+export async function follow<S>(http: ConsulHttp, options: FollowOptions<S>): Promise<void> {
+  const { path, signal } = options;
+  const waitSeconds = Math.max(1, Math.round(options.waitMs / 1000));
+  const unchanged = new Backoff(50, 2_000);
+  const failing = new Backoff(100, 5_000);
   let index = options.startIndex ?? 0n;
-  let last: string | undefined;
-  let unchangedBackoff = 0;
-  let errorBackoff = 0;
+  let last: Reading<S> | undefined;
   while (!signal.aborted) {
     const startedAt = performance.now();
-    let state: KeyState;
+    const blocking = index > 0n;
+    let reading: Reading<S>;
     let next: bigint;
     try {
       const reply = await http.send({
         method: 'GET',
-        path: kvPath(key),
+        path,
         query: {
-          index: index > 0n ? String(index) : undefined,
-          wait: index > 0n ? `${waitSeconds}s` : undefined,
+          index: blocking ? String(index) : undefined,
+          wait: blocking ? `${waitSeconds}s` : undefined,
           consistent: options.consistent ? '' : undefined,
         },
         // Consul adds up to wait/16 of jitter before answering.
-        timeoutMs: index > 0n ? waitSeconds * 1000 * (17 / 16) + http.requestTimeoutMs : undefined,
+        timeoutMs: blocking ? waitSeconds * 1000 * (17 / 16) + http.requestTimeoutMs : undefined,
         signal,
-        doing: `watching ${key}`,
+        doing: `watching ${path}`,
       });
-      if (reply.status !== 200 && reply.status !== 404) throw http.failure(reply, `watching ${key}`);
+      reading = options.read(reply);
       next = reply.index ?? 0n;
-      state =
-        reply.status === 404
-          ? { exists: false, index: next }
-          : { exists: true, entry: singleEntry(reply.text) };
-      errorBackoff = 0;
+      failing.reset();
     } catch {
-      if (signal.aborted) return;
-      errorBackoff =
-        errorBackoff === 0 ? ERROR_BACKOFF_MS.first : Math.min(errorBackoff * 2, ERROR_BACKOFF_MS.max);
-      await sleep(errorBackoff, signal);
+      await sleep(failing.next(), signal);
       continue;
     }
-    const signature = state.exists ? `${state.entry.modifyIndex}/${state.entry.session}` : `missing@${next}`;
-    const wasMissing = last?.startsWith('missing@') ?? false;
-    const changed = signature !== last;
-    if (changed) {
-      last = signature;
-      if (!signal.aborted) options.onState(state);
-    }
+    const changed = reading.signature !== last?.signature;
+    const spaced = reading.tableIndexed && last?.tableIndexed === true;
+    last = reading;
+    if (changed && !signal.aborted) options.onState(reading.state);
     // blocking.mdx › Reset the index if it goes backwards; › Sanity check index is greater than zero.
     index = next < index ? 0n : next < 1n ? 1n : next;
-
+    const elapsed = performance.now() - startedAt;
     let pause = 0;
-    if (!changed && performance.now() - startedAt < waitSeconds * 500) {
-      unchangedBackoff =
-        unchangedBackoff === 0
-          ? UNCHANGED_BACKOFF_MS.first
-          : Math.min(unchangedBackoff * 2, UNCHANGED_BACKOFF_MS.max);
-      pause = unchangedBackoff;
-    } else {
-      unchangedBackoff = 0;
-      if (!state.exists && wasMissing) pause = MISSING_KEY_SPACING_MS - (performance.now() - startedAt);
+    if (!changed && elapsed < waitSeconds * 500) pause = unchanged.next();
+    else {
+      unchanged.reset();
+      if (spaced) pause = MISSING_KEY_SPACING_MS - elapsed;
     }
     if (pause > 0) await sleep(pause, signal);
   }
+}
+
+/** What a KV query saw: the entry, or that the key does not exist (with the index of that answer). */
+export type KeyState =
+  | { readonly exists: true; readonly entry: KvEntry }
+  | { readonly exists: false; readonly index: bigint };
+
+/** {@link follow} on one KV key. */
+export function followKey(
+  http: ConsulHttp,
+  options: Omit<FollowOptions<KeyState>, 'path' | 'read'> & { readonly key: string },
+): Promise<void> {
+  const doing = `watching ${options.key}`;
+  const read = (reply: ConsulReply): Reading<KeyState> => {
+    const index = reply.index ?? 0n;
+    if (reply.status === 404)
+      return { state: { exists: false, index }, signature: `missing@${index}`, tableIndexed: true };
+    if (reply.status !== 200) throw http.failure(reply, doing);
+    const entry = singleEntry(reply.text);
+    return {
+      state: { exists: true, entry },
+      signature: `${entry.modifyIndex}/${entry.session}`,
+      tableIndexed: false,
+    };
+  };
+  return follow(http, { ...options, path: kvPath(options.key), read });
 }

@@ -1,17 +1,17 @@
 /**
  * Building coordinators: from a `consul://` URL (checked with one request before it is returned),
- * or from your own agent address and `fetch`.
+ * or from your own agent address and `fetch`. Both assemble the same driver: sessions, locks,
+ * release watches and counters over one HTTP client; core supplies the rest.
  * @module
  */
-import {
-  BackendUnavailableError,
-  type Coordinator,
-  createCoordinator,
-  InvalidArgumentError,
-  validateName,
-} from '@lockstep/core';
-import { consulDriver } from './driver.js';
+import { hostname } from 'node:os';
+import { BackendUnavailableError, type Coordinator, InvalidArgumentError } from '@lockstep/core';
+import { type BackendDriver, createCoordinator, SessionPool, Sweeper } from '@lockstep/core/driver';
+import { consulCapabilities } from './capabilities.js';
+import { consulCounters } from './counters.js';
 import { ConsulHttp } from './http.js';
+import { parseJson } from './json.js';
+import { ConsulLocks } from './locks.js';
 import {
   CONSUL_COORDINATOR_OPTION_NAMES,
   type ConsulConnectOptions,
@@ -19,7 +19,12 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+import { createSession } from './session.js';
 import { agentUrl } from './url.js';
+import { ReleaseWatches } from './watch.js';
+
+/** `wait` of the waiters' blocking queries. */
+const WATCH_WAIT_MS = 60_000;
 
 /**
  * A coordinator over the Consul agent at `options.url` (`http://host:8500`), using your `fetch` when
@@ -32,69 +37,62 @@ export function consulCoordinator(options: ConsulCoordinatorOptions): Coordinato
     throw new InvalidArgumentError('options', 'must be an object with the agent url');
   }
   const resolved = resolveOptions(options, CONSUL_COORDINATOR_OPTION_NAMES, 'consulCoordinator options');
-  if (resolved.prefix !== undefined) validateName(resolved.prefix, 'prefix');
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new InvalidArgumentError('fetch', 'must be a fetch-compatible function');
   }
-  return build(httpUrl(options.url), resolved, options.fetch);
+  return coordinator(httpClient(httpUrl(options.url), resolved, options.fetch), resolved);
 }
 
 /** `connect('consul://host:port', options)`: validates, then proves the agent answers. */
 export async function connectFromUrl(url: URL, options: ConsulConnectOptions): Promise<Coordinator> {
   const resolved = resolveOptions(options);
-  if (resolved.prefix !== undefined) validateName(resolved.prefix, 'prefix');
   const http = httpClient(agentUrl(url, resolved.https), resolved, undefined);
-  await checkLeader(http, resolved);
+  await checkLeader(http, resolved.connectTimeoutMs);
+  return coordinator(http, resolved);
+}
+
+function coordinator(http: ConsulHttp, resolved: ResolvedOptions): Coordinator {
   return createCoordinator(consulDriver(http, resolved), { prefix: resolved.prefix });
 }
 
-function build(
-  baseUrl: URL,
-  resolved: ResolvedOptions,
-  fetchFn: ConsulCoordinatorOptions['fetch'],
-): Coordinator {
-  return createCoordinator(consulDriver(httpClient(baseUrl, resolved, fetchFn), resolved), {
-    prefix: resolved.prefix,
-  });
+/** The driver. `close()` destroys its sessions; the HTTP client has nothing to close. */
+function consulDriver(http: ConsulHttp, resolved: ResolvedOptions): BackendDriver {
+  const spec = { lockDelayMs: resolved.lockDelayMs, name: `lockstep ${hostname()} pid ${process.pid}` };
+  const sessions = new SessionPool({ create: (ttlMs) => createSession(http, { ...spec, ttlMs }) });
+  const watches = new ReleaseWatches(http, WATCH_WAIT_MS);
+  const sweeper = new Sweeper();
+  return {
+    backend: 'consul',
+    capabilities: consulCapabilities(resolved.sessionTtlMinMs),
+    locks: new ConsulLocks({ http, watches, sweeper }, sessions),
+    counters: consulCounters(http),
+    async close() {
+      // Core released every handle first; releases still owed go out before the sessions are
+      // destroyed, which then starts no lock-delay.
+      watches.close();
+      await sweeper.flush();
+      await sessions.close();
+    },
+  };
 }
 
-function httpClient(
-  baseUrl: URL,
-  resolved: ResolvedOptions,
-  fetchFn: ConsulCoordinatorOptions['fetch'],
-): ConsulHttp {
-  return new ConsulHttp({
-    baseUrl,
-    token: resolved.token,
-    datacenter: resolved.datacenter,
-    requestTimeoutMs: resolved.requestTimeoutMs,
-    fetch: fetchFn,
-  });
+function httpClient(baseUrl: URL, resolved: ResolvedOptions, fetchFn: ConsulCoordinatorOptions['fetch']) {
+  const { token, datacenter, requestTimeoutMs } = resolved;
+  return new ConsulHttp({ baseUrl, token, datacenter, requestTimeoutMs, fetch: fetchFn });
 }
 
 /**
  * One request, bounded by `connectTimeoutMs`: `/v1/status/leader` answers without an ACL token and
  * says whether the cluster has a leader (an empty answer means none: nothing could be written).
  */
-async function checkLeader(http: ConsulHttp, resolved: ResolvedOptions): Promise<void> {
-  const reply = await http.send({
-    method: 'GET',
-    path: '/v1/status/leader',
-    timeoutMs: resolved.connectTimeoutMs,
-    doing: `connecting (within ${resolved.connectTimeoutMs} ms)`,
-  });
+async function checkLeader(http: ConsulHttp, timeoutMs: number): Promise<void> {
+  const doing = `connecting (within ${timeoutMs} ms)`;
+  const reply = await http.send({ method: 'GET', path: '/v1/status/leader', timeoutMs, doing });
   if (reply.status !== 200) throw http.failure(reply, 'connecting');
-  let leader: unknown;
-  try {
-    leader = JSON.parse(reply.text);
-  } catch {
-    leader = undefined;
-  }
+  const leader = parseJson(reply.text);
   if (typeof leader !== 'string' || leader === '') {
-    throw new BackendUnavailableError(
-      'consul',
-      `connecting: the cluster has no leader (${reply.text.trim() || 'empty answer'})`,
-    );
+    const what = reply.text.trim() || 'empty answer';
+    throw new BackendUnavailableError('consul', `connecting: the cluster has no leader (${what})`);
   }
 }
 

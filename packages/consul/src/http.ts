@@ -6,6 +6,7 @@
  * @module
  */
 import { BackendUnavailableError } from '@lockstep/core';
+import { backendFailure } from '@lockstep/core/driver';
 
 /** The `fetch` signature we need (the global one, or the user's own). */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -26,7 +27,7 @@ export interface ConsulHttpOptions {
 
 /** One request. */
 export interface ConsulRequest {
-  readonly method: 'GET' | 'PUT' | 'DELETE';
+  readonly method: 'GET' | 'PUT';
   readonly path: string;
   readonly query?: Readonly<Record<string, string | undefined>>;
   readonly body?: string;
@@ -48,21 +49,19 @@ export interface ConsulReply {
 
 /** A small Consul HTTP client over `fetch`. */
 export class ConsulHttp {
-  readonly #options: ConsulHttpOptions;
+  /** Default timeout of non-blocking requests. */
+  readonly requestTimeoutMs: number;
   readonly #fetch: FetchLike;
   readonly #headers: Record<string, string>;
   readonly #origin: string;
+  readonly #dc: string;
 
   constructor(options: ConsulHttpOptions) {
-    this.#options = options;
+    this.requestTimeoutMs = options.requestTimeoutMs;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#headers = options.token ? { 'X-Consul-Token': options.token } : {};
     this.#origin = options.baseUrl.origin;
-  }
-
-  /** Default timeout of non-blocking requests. */
-  get requestTimeoutMs(): number {
-    return this.#options.requestTimeoutMs;
+    this.#dc = options.datacenter ? `dc=${encodeURIComponent(options.datacenter)}` : '';
   }
 
   /**
@@ -71,42 +70,48 @@ export class ConsulHttp {
    * @throws `request.signal.reason` when the caller cancelled.
    */
   async send(request: ConsulRequest): Promise<ConsulReply> {
-    const url = this.#url(request);
-    const timeoutMs = request.timeoutMs ?? this.#options.requestTimeoutMs;
+    const timeoutMs = Math.max(1, Math.ceil(request.timeoutMs ?? this.requestTimeoutMs));
     // One controller per request, with listeners removed afterwards: long-lived caller signals
-    // (a watch loop's, the driver's) must not accumulate dependents (AbortSignal.any would).
+    // (a watch loop's) must not accumulate dependents (AbortSignal.any would).
     const controller = new AbortController();
-    let timedOut = false;
     const timer = setTimeout(
-      () => {
-        timedOut = true;
-        controller.abort();
-      },
-      Math.max(1, Math.ceil(timeoutMs)),
+      () => controller.abort(new Error(`no answer within ${timeoutMs} ms`)),
+      timeoutMs,
     );
     const onCancel = () => controller.abort(request.signal?.reason);
     request.signal?.addEventListener('abort', onCancel, { once: true });
     try {
       request.signal?.throwIfAborted();
-      const response = await this.#fetch(url, {
+      const { body } = request;
+      const headers = body === undefined ? this.#headers : { ...this.#headers, 'Content-Type': 'text/plain' };
+      const response = await this.#fetch(this.#url(request), {
         method: request.method,
-        headers:
-          request.body === undefined ? this.#headers : { ...this.#headers, 'Content-Type': 'text/plain' },
-        body: request.body,
+        headers,
+        body,
         signal: controller.signal,
       });
       const text = await response.text();
-      const header = response.headers.get('X-Consul-Index');
-      const index = header !== null && /^\d+$/.test(header) ? BigInt(header) : undefined;
-      return { status: response.status, index, text };
+      const index = response.headers.get('X-Consul-Index');
+      return {
+        status: response.status,
+        index: index && /^\d+$/.test(index) ? BigInt(index) : undefined,
+        text,
+      };
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason;
-      const reason = timedOut ? `no answer within ${Math.round(timeoutMs)} ms` : describe(error);
-      throw new BackendUnavailableError('consul', `${request.doing} failed: ${reason}`, { cause: error });
+      // fetch says only "fetch failed"; what went wrong (ECONNREFUSED, …) is its cause.
+      const why = controller.signal.aborted ? controller.signal.reason : ((error as Error).cause ?? error);
+      throw backendFailure('consul', request.doing, why);
     } finally {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onCancel);
     }
+  }
+
+  /** A reply with an unexpected status, as a typed error carrying Consul's own message. */
+  failure(reply: ConsulReply, doing: string): BackendUnavailableError {
+    const detail = reply.text.trim().slice(0, 300) || '(empty body)';
+    return new BackendUnavailableError('consul', `${doing} failed: HTTP ${reply.status}: ${detail}`);
   }
 
   /** The request URL; built by hand, as this runs for every request. */
@@ -115,21 +120,7 @@ export class ConsulHttp {
     for (const [name, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined) params.push(value === '' ? name : `${name}=${encodeURIComponent(value)}`);
     }
-    if (this.#options.datacenter) params.push(`dc=${encodeURIComponent(this.#options.datacenter)}`);
+    if (this.#dc) params.push(this.#dc);
     return `${this.#origin}${request.path}${params.length > 0 ? `?${params.join('&')}` : ''}`;
   }
-
-  /** A reply with an unexpected status, as a typed error carrying Consul's own message. */
-  failure(reply: ConsulReply, doing: string): BackendUnavailableError {
-    const detail = reply.text.trim().slice(0, 300) || '(empty body)';
-    return new BackendUnavailableError('consul', `${doing} failed: HTTP ${reply.status}: ${detail}`);
-  }
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  const detail = cause instanceof Error ? cause.message : '';
-  return [error.message, code, detail].filter(Boolean).join(': ');
 }

@@ -14,7 +14,7 @@
  * real Consul agent in this repository's CI.
  * @packageDocumentation
  */
-import { registerAdapter } from '@lockstep/core';
+import { registerAdapter } from '@lockstep/core/driver';
 import { connectFromUrl } from './coordinator.js';
 
 export { CONSUL_CAPABILITIES, consulCapabilities } from './capabilities.js';

@@ -75,6 +75,15 @@ export function stringifyConsulJson(value: unknown): string {
   return JSON.stringify(value).replace(UINT64_MARK, '$1');
 }
 
+/** `JSON.parse(text)`, or `undefined` when `text` is not JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function malformed(detail: string): BackendUnavailableError {
   return new BackendUnavailableError('consul', `unexpected answer from Consul: ${detail}`);
 }

@@ -7,17 +7,14 @@
  * <native>/.lock             a lock at a native location (`consul lock <native>`, api/lock.go)
  * ```
  *
- * Why not core's `encodeName`: newer Consul agents validate KV keys on `/v1/kv` (the agent's
- * `validateKVKey`, on by default) and accept only `[A-Za-z0-9,._/-]`, refuse `..` next to a slash
- * or at either end, and refuse keys ending in a "web" file extension such as `.js` or `.json`.
- * `encodeName` output keeps `%`, `:`, `@`… verbatim, so it would be refused there. Our segments use
- * only `[A-Za-z0-9_-]` verbatim and write every other UTF-8 byte as `,XX` (hex, upper case; `,`
- * itself included), so they contain no dot, no slash and no percent sign at all: injective, and
- * accepted by every agent version.
+ * Not core's `encodeName`: newer agents validate KV keys (`validateKVKey`, on by default) and accept
+ * only `[A-Za-z0-9,._/-]`, no `..` beside a slash, no "web" file extension such as `.js`. Our
+ * segments keep `[A-Za-z0-9_-]` verbatim and write every other UTF-8 byte as `,XX` (`,` included),
+ * so they hold no dot, slash or percent sign at all: injective, and accepted by every agent version.
  * @module
  */
-import type { CounterRef, LockRef } from '@lockstep/core';
 import { InvalidArgumentError } from '@lockstep/core';
+import type { CounterRef, LockRef } from '@lockstep/core/driver';
 
 const encoder = new TextEncoder();
 const VERBATIM = /^[A-Za-z0-9_-]$/;
@@ -57,48 +54,32 @@ export function counterKey(ref: CounterRef): string {
 
 /**
  * `consul lock` keeps its lock at `path.Join(prefix, ".lock")` (api.DefaultSemaphoreKey), so a lock
- * and a semaphore at one prefix collide and the flags tell them apart. The Go client also strips a
- * leading `/` from KV keys. We accept the same prefixes, normalised the same way.
+ * and a semaphore at one prefix share the key and their flags tell them apart.
  */
 export const NATIVE_LOCK_SUFFIX = '.lock';
 
-const NATIVE_CHARS = /^[A-Za-z0-9,._/-]+$/;
-const MAX_NATIVE_LENGTH = 2048;
-
 /**
- * Checks a native location (a KV prefix as given to `consul lock`) and returns it normalised:
- * leading and trailing slashes removed. Refuses what Consul's key validation would refuse (other
- * characters, `..` beside a slash), empty segments, and `.` segments (path.Join would resolve them
- * to a different key).
+ * Checks a native location (a KV prefix as given to `consul lock`) and returns it without leading
+ * and trailing slashes, as the Go client strips them. Refuses what Consul's key validation refuses
+ * (other characters, `..` beside a slash), and empty or `.` segments, which path.Join would resolve
+ * to a different key.
  * @throws InvalidArgumentError
  */
 export function normaliseNativePrefix(native: unknown): string {
   if (typeof native !== 'string') {
-    throw new InvalidArgumentError(
-      'native',
-      `must be a Consul KV prefix (a string, as given to \`consul lock\`), got ${typeof native}`,
-    );
+    const what = 'must be a Consul KV prefix (a string, as given to `consul lock`)';
+    throw new InvalidArgumentError('native', `${what}, got ${typeof native}`);
   }
+  const refuse = (why: string) => new InvalidArgumentError('native', `${JSON.stringify(native)}: ${why}`);
   const trimmed = native.replace(/^\/+/, '').replace(/\/+$/, '');
-  if (trimmed === '') throw new InvalidArgumentError('native', 'must name a KV prefix, got an empty one');
-  if (trimmed.length > MAX_NATIVE_LENGTH) {
-    throw new InvalidArgumentError('native', `must be at most ${MAX_NATIVE_LENGTH} characters`);
+  if (trimmed === '') throw refuse('must name a KV prefix, got an empty one');
+  if (trimmed.length > 2048) throw refuse('must be at most 2048 characters');
+  if (!/^[A-Za-z0-9,._/-]+$/.test(trimmed)) {
+    throw refuse('Consul KV keys may only contain letters, digits and , . _ / -');
   }
-  if (!NATIVE_CHARS.test(trimmed)) {
-    throw new InvalidArgumentError(
-      'native',
-      `${JSON.stringify(native)}: Consul KV keys may only contain letters, digits and , . _ / -`,
-    );
-  }
-  for (const segment of trimmed.split('/')) {
-    if (segment === '' || segment === '.' || segment.startsWith('..') || segment.endsWith('..')) {
-      // Consul refuses `..` next to a slash as path traversal; path.Join would resolve `.` away.
-      throw new InvalidArgumentError(
-        'native',
-        `${JSON.stringify(native)}: empty or "." segment, or ".." at a segment's start or end`,
-      );
-    }
-  }
+  const bad = (s: string) => s === '' || s === '.' || s.startsWith('..') || s.endsWith('..');
+  if (trimmed.split('/').some(bad))
+    throw refuse('empty or "." segment, or ".." at a segment\'s start or end');
   return trimmed;
 }
 

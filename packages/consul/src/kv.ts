@@ -1,6 +1,7 @@
 /**
- * The KV requests the adapter makes: a transaction (`PUT /v1/txn`, all operations or none) and a
- * single-key read. Round trips are visible at the call sites: one call here is one request.
+ * The KV requests the adapter makes: a transaction (`PUT /v1/txn`, all operations or none), a
+ * single-key read and a plain write. One call here is one request, so round trips can be read at
+ * the call sites.
  * @module
  */
 import type { ConsulHttp } from './http.js';
@@ -8,6 +9,7 @@ import {
   type KvEntry,
   kvEntry,
   parseConsulJson,
+  parseJson,
   singleEntry,
   stringifyConsulJson,
   uint64Literal,
@@ -24,19 +26,27 @@ export interface TxnOp {
     | 'check-session'
     | 'check-not-exists'
     | 'delete'
-    | 'delete-cas'
     | 'cas';
   readonly key: string;
-  readonly value?: string | Buffer;
+  readonly value?: string;
   readonly flags?: bigint;
   readonly index?: bigint;
   readonly session?: string;
 }
 
-/** A committed transaction's entries, or the fact that Consul rolled it back (409). */
+/** Why one operation failed. */
+export interface TxnError {
+  readonly opIndex: number;
+  readonly what: string;
+}
+
+/** A committed transaction's entries, or the operations that made Consul roll it back (409). */
 export type TxnOutcome =
   | { readonly committed: true; readonly entries: readonly KvEntry[] }
-  | { readonly committed: false; readonly errors: readonly string[] };
+  | { readonly committed: false; readonly errors: readonly TxnError[] };
+
+/** Operations per transaction that every agent accepts (older ones take 64, newer ones 128). */
+export const TXN_MAX_OPS = 64;
 
 /** Runs `ops` atomically in ONE request. */
 export async function transaction(
@@ -59,14 +69,16 @@ export async function transaction(
   const reply = await http.send({ method: 'PUT', path: '/v1/txn', body, doing });
   if (reply.status === 409) {
     // txn.mdx: a rolled-back transaction answers 409 with `Errors: [{ OpIndex, What }]`.
-    const parsed = safeParse(reply.text) as { Errors?: Array<{ What?: unknown }> } | undefined;
-    const errors = (parsed?.Errors ?? []).map((e) => String(e?.What ?? ''));
+    const parsed = parseJson(reply.text) as { Errors?: Array<{ OpIndex?: unknown; What?: unknown }> };
+    const errors = (parsed?.Errors ?? []).map((e) => ({
+      opIndex: Number(e?.OpIndex),
+      what: String(e?.What),
+    }));
     return { committed: false, errors };
   }
   if (reply.status !== 200) throw http.failure(reply, doing);
   const parsed = parseConsulJson(reply.text) as { Results?: Array<{ KV?: unknown }> | null };
-  const entries = (parsed.Results ?? []).flatMap((r) => (r?.KV ? [kvEntry(r.KV)] : []));
-  return { committed: true, entries };
+  return { committed: true, entries: (parsed.Results ?? []).flatMap((r) => (r?.KV ? [kvEntry(r.KV)] : [])) };
 }
 
 /** Reads one key: its entry, or `undefined` when it does not exist. */
@@ -77,38 +89,8 @@ export async function readKey(http: ConsulHttp, key: string, doing: string): Pro
   return singleEntry(reply.text);
 }
 
-/**
- * Writes `value` with `?cas=index` (0: only if the key is absent). `true` when written, `false`
- * when the index no longer matched (kv.mdx › cas).
- */
-export async function casWrite(
-  http: ConsulHttp,
-  key: string,
-  value: string,
-  index: bigint,
-  doing: string,
-): Promise<boolean> {
-  const reply = await http.send({
-    method: 'PUT',
-    path: kvPath(key),
-    query: { cas: String(index) },
-    body: value,
-    doing,
-  });
-  if (reply.status !== 200) throw http.failure(reply, doing);
-  return reply.text.trim() === 'true';
-}
-
 /** Writes `value` unconditionally. */
 export async function putKey(http: ConsulHttp, key: string, value: string, doing: string): Promise<void> {
   const reply = await http.send({ method: 'PUT', path: kvPath(key), body: value, doing });
   if (reply.status !== 200) throw http.failure(reply, doing);
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

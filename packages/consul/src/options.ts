@@ -4,14 +4,8 @@
  * {@link consulCoordinator}. Everything is checked before any I/O.
  * @module
  */
-import {
-  type ConnectOptions,
-  InvalidArgumentError,
-  optionNames,
-  rejectUnknownOptions,
-  validateBoolean,
-  validateTimeoutMs,
-} from '@lockstep/core';
+import { type ConnectOptions, InvalidArgumentError, validateName } from '@lockstep/core';
+import { optionNames, rejectUnknownOptions, validateBoolean, validateTimeoutMs } from '@lockstep/core/driver';
 import type { FetchLike } from './http.js';
 
 /** Consul's documented TTL range is 10 s (the server's `session_ttl_min`) to 86400 s. */
@@ -20,9 +14,7 @@ export const DEFAULT_SESSION_TTL_MIN_MS = 10_000;
 export const SESSION_TTL_MAX_MS = 86_400_000;
 /** Consul caps a session's lock-delay at 60 s. */
 export const MAX_LOCK_DELAY_MS = 60_000;
-/**
- * Default lock-delay: 0 (Consul's own default is 15 s). See {@link ConsulOptions.lockDelayMs}.
- */
+/** Default lock-delay: 0 (Consul's own default is 15 s). See {@link ConsulOptions.lockDelayMs}. */
 export const DEFAULT_LOCK_DELAY_MS = 0;
 
 /** Settings shared by `connect()` and {@link consulCoordinator}. */
@@ -46,19 +38,12 @@ export interface ConsulOptions {
   sessionTtlMinMs?: number;
   /**
    * Lock-delay of our sessions, in ms (0–60 000). Default **0**, where Consul's default is 15 s.
-   *
-   * What it does: when a session is invalidated (TTL missed, destroyed, health check failed),
-   * Consul refuses to let anyone acquire the locks it held for this long, to give a deposed holder
-   * that is still running time to notice and stop. It does not apply to a normal release.
-   *
-   * Why 0: a deposed holder is already told before anyone else can take its lock — the handle's
-   * signal aborts at the instant the session could expire (last renewal sent + TTL), while Consul
-   * only invalidates it some time between that instant and twice the TTL. What a lock-delay adds is
-   * time for code that ignores the signal, or for a process paused past its lease; a delay cannot
-   * bound those (a pause can outlast any delay), and fencing tokens do: the resource rejects the
-   * old holder's writes whenever they arrive. The cost of a delay is paid by every failover: after
-   * a crash, others wait up to 2 × TTL plus the delay. Raise it when the protected resource cannot
-   * check fencing tokens.
+   * After a session is invalidated, Consul lets nobody take its locks for this long, so that a
+   * deposed holder still running can notice and stop. lockstep already tells a deposed holder
+   * first (its signal aborts at last renewal sent + TTL; Consul invalidates between that and twice
+   * the TTL), and fencing tokens stop a holder that ignores it or was paused past its lease, which
+   * no delay can bound; a delay costs every failover its length. Raise it when the protected
+   * resource cannot check fencing tokens.
    */
   lockDelayMs?: number;
 }
@@ -82,20 +67,6 @@ declare module '@lockstep/core' {
   }
 }
 
-/** Every option name of {@link ConsulConnectOptions}; anything else is rejected. */
-export const CONSUL_OPTION_NAMES = optionNames<ConsulConnectOptions>()([
-  'prefix',
-  'token',
-  'datacenter',
-  'requestTimeoutMs',
-  'sessionTtlMinMs',
-  'lockDelayMs',
-  'connectTimeoutMs',
-  'https',
-  'dc',
-  'tls',
-]);
-
 /** Options of {@link consulCoordinator}: your own agent address and, optionally, your own `fetch`. */
 export interface ConsulCoordinatorOptions extends ConsulOptions {
   /** The agent's HTTP(S) address, e.g. `http://127.0.0.1:8500`. */
@@ -104,29 +75,33 @@ export interface ConsulCoordinatorOptions extends ConsulOptions {
   fetch?: FetchLike;
 }
 
-/** Every option name of {@link ConsulCoordinatorOptions}. */
-export const CONSUL_COORDINATOR_OPTION_NAMES = optionNames<ConsulCoordinatorOptions>()([
+const SHARED = [
   'prefix',
   'token',
   'datacenter',
   'requestTimeoutMs',
   'sessionTtlMinMs',
   'lockDelayMs',
+] as const;
+
+/** Every option name of {@link ConsulConnectOptions}; anything else is rejected. */
+export const CONSUL_OPTION_NAMES = optionNames<ConsulConnectOptions>()([
+  ...SHARED,
+  'connectTimeoutMs',
+  'https',
+  'dc',
+  'tls',
+]);
+
+/** Every option name of {@link ConsulCoordinatorOptions}. */
+export const CONSUL_COORDINATOR_OPTION_NAMES = optionNames<ConsulCoordinatorOptions>()([
+  ...SHARED,
   'url',
   'fetch',
 ]);
 
 /** Validated, defaulted settings. */
-export interface ResolvedOptions {
-  readonly prefix: string | undefined;
-  readonly token: string | undefined;
-  readonly datacenter: string | undefined;
-  readonly requestTimeoutMs: number;
-  readonly connectTimeoutMs: number;
-  readonly https: boolean;
-  readonly sessionTtlMinMs: number;
-  readonly lockDelayMs: number;
-}
+export type ResolvedOptions = ReturnType<typeof resolveOptions>;
 
 /**
  * @param known the option names the caller accepts (`connect()`'s by default).
@@ -136,20 +111,20 @@ export function resolveOptions(
   options: ConsulConnectOptions | ConsulOptions,
   known: readonly string[] = CONSUL_OPTION_NAMES,
   where = 'consul:// options',
-): ResolvedOptions {
+) {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object');
   }
   rejectUnknownOptions(options, known, where);
   const o = options as ConsulConnectOptions;
-  const prefix = o.prefix;
-  if (prefix !== undefined && typeof prefix !== 'string') {
-    throw new InvalidArgumentError('prefix', `must be a string, got ${typeof prefix}`);
+  const datacenter = text(o.datacenter ?? o.dc, 'datacenter');
+  if (datacenter !== undefined && !/^[A-Za-z0-9_.-]+$/.test(datacenter)) {
+    throw new InvalidArgumentError('datacenter', `${JSON.stringify(datacenter)} is not a datacenter name`);
   }
   return {
-    prefix,
+    prefix: o.prefix === undefined ? undefined : validateName(o.prefix, 'prefix'),
     token: text(o.token, 'token'),
-    datacenter: datacenter(o.datacenter ?? o.dc),
+    datacenter,
     requestTimeoutMs: validateTimeoutMs(o.requestTimeoutMs, 'requestTimeoutMs', 5_000),
     connectTimeoutMs: validateTimeoutMs(o.connectTimeoutMs, 'connectTimeoutMs', 5_000),
     https: validateBoolean(o.https ?? o.tls, 'https', false),
@@ -174,20 +149,12 @@ function text(value: unknown, what: string): string | undefined {
   return value;
 }
 
-function datacenter(value: unknown): string | undefined {
-  const dc = text(value, 'datacenter');
-  if (dc !== undefined && !/^[A-Za-z0-9_.-]+$/.test(dc)) {
-    throw new InvalidArgumentError('datacenter', `${JSON.stringify(dc)} is not a datacenter name`);
-  }
-  return dc;
-}
-
 function integerMs(value: unknown, what: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidArgumentError(
       what,
-      `must be an integer number of ms from ${min} to ${max}, got ${String(value)}`,
+      `must be an integer number of ms from ${min} to ${max}, got ${value}`,
     );
   }
   return value;

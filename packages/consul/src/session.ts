@@ -1,18 +1,28 @@
 /**
- * One Consul session: created with a TTL, kept alive at about TTL/2, and declared lost — once —
- * when Consul says it is gone (a renewal answered 404) or when renewals have failed until the
- * instant Consul could have invalidated it (last renewal sent + TTL).
+ * A Consul session as core's `Session`: kept alive by `PUT /v1/session/renew` (one per period
+ * however many locks ride on it), trusted until the last confirmed renewal was sent + TTL, ended by
+ * `PUT /v1/session/destroy`. What is Consul's own:
  *
- * Every lock a coordinator holds with this TTL rides on this session, so a lost session aborts all
- * of their grants. The session also keeps the coordinator's local claims: Consul lets a session
- * acquire a key it already holds (acquire is re-entrant per session), so two handles of one
- * coordinator must be kept apart here, before any request is sent.
+ * - a blocking query on `/v1/session/info` notices at once when someone else destroys the session;
+ * - held locks are checked with `check-session` transactions, a bounded number per renewal period,
+ *   so a key deleted or taken over by a third party is noticed without a request per lock;
+ * - local claims: Consul lets a session acquire a key it already holds (acquire is re-entrant per
+ *   session), so two handles of one coordinator are kept apart here, before any request is sent.
  * @module
  */
 import { BackendUnavailableError } from '@lockstep/core';
-import type { ConsulHttp } from './http.js';
+import { Session, type SessionMember, type SessionStrategy } from '@lockstep/core/driver';
+import { follow } from './blocking.js';
+import type { ConsulHttp, ConsulReply } from './http.js';
+import { parseJson } from './json.js';
+import { TXN_MAX_OPS, transaction } from './kv.js';
 
-/** What a session needs to know when it is created. */
+/** A held lock as its session sees it. */
+export interface SessionLock extends SessionMember {
+  readonly key: string;
+}
+
+/** What a session is created with. */
 export interface SessionSpec {
   readonly ttlMs: number;
   readonly lockDelayMs: number;
@@ -20,100 +30,54 @@ export interface SessionSpec {
   readonly name: string;
 }
 
-/** Why a session ended. */
-export type SessionEnd = 'gone' | 'unreachable' | 'destroyed';
-
-/** A grant riding on a session: told when the session ends. */
-export interface SessionMember {
-  onSessionLost(reason: Error): void;
-}
+/** The blocking query on the session starts this long after it took a lock: short holds never pay for it. */
+const WATCH_DELAY_MS = 250;
+/** At most this many `check-session` transactions per renewal period. */
+const CHECKS_PER_PERIOD = 4;
+const ENDED = new Error('the session ended');
 
 /** Creates a session; resolves once Consul answered with its ID. */
 export async function createSession(http: ConsulHttp, spec: SessionSpec): Promise<ConsulSession> {
   const sentAt = performance.now();
-  const reply = await http.send({
-    method: 'PUT',
-    path: '/v1/session/create',
-    doing: 'creating a session',
-    // Behavior `delete`: when the session is invalidated its keys are deleted, not merely unlocked,
-    // so a crashed holder leaves nothing behind (our release deletes the key too). LockDelay is sent
-    // as a duration string; "0s" disables it (Sessions overview: 0 to 60 s).
-    body: JSON.stringify({
-      Name: spec.name,
-      TTL: `${Math.ceil(spec.ttlMs / 1000)}s`,
-      Behavior: 'delete',
-      LockDelay: spec.lockDelayMs === 0 ? '0s' : `${spec.lockDelayMs}ms`,
-    }),
+  const doing = 'creating a session';
+  // Behavior `delete`: an invalidated session's keys are deleted, not merely unlocked, so a crashed
+  // holder leaves nothing behind (our release deletes the key too).
+  const TTL = `${Math.ceil(spec.ttlMs / 1000)}s`;
+  const body = JSON.stringify({
+    Name: spec.name,
+    TTL,
+    Behavior: 'delete',
+    LockDelay: `${spec.lockDelayMs}ms`,
   });
-  if (reply.status !== 200) throw http.failure(reply, 'creating a session');
-  let id: unknown;
-  try {
-    id = (JSON.parse(reply.text) as { ID?: unknown }).ID;
-  } catch {
-    id = undefined;
-  }
+  const reply = await http.send({ method: 'PUT', path: '/v1/session/create', body, doing });
+  if (reply.status !== 200) throw http.failure(reply, doing);
+  const id = (parseJson(reply.text) as { ID?: unknown } | undefined)?.ID;
   if (typeof id !== 'string' || id === '') {
-    throw new BackendUnavailableError(
-      'consul',
-      `creating a session: no session ID in ${reply.text.slice(0, 200)}`,
-    );
+    throw new BackendUnavailableError('consul', `${doing}: no session ID in ${reply.text.slice(0, 200)}`);
   }
   return new ConsulSession(http, id, spec.ttlMs, sentAt);
 }
 
-/** A live session (see the module comment). */
-export class ConsulSession {
+/** A live Consul session (see the module comment). */
+export class ConsulSession extends Session<SessionLock> {
   readonly id: string;
-  readonly ttlMs: number;
   readonly #http: ConsulHttp;
-  readonly #members = new Set<SessionMember>();
   readonly #claims = new Map<string, symbol>();
-  readonly #stopped = new AbortController();
-  readonly #lost = new AbortController();
-  /** `performance.now()` when the request that last proved the session alive was sent. */
-  #confirmedAt: number;
-  #renewTimer: NodeJS.Timeout | undefined;
-  #watchdog: NodeJS.Timeout | undefined;
-  #renewing = false;
-  #destroyed = false;
-  #lastError: unknown;
-  /** Attempts in progress that may still claim a key (keeps an idle session from being retired). */
-  #pending = 0;
-  #idleSince: number;
+  /** The blocking query on the session, while it holds locks. */
+  #watch: AbortController | undefined;
+  #watchTimer: NodeJS.Timeout | undefined;
+  /** Where the next round of checks starts among the held locks. */
+  #checkFrom = 0;
+  #checking = false;
 
   constructor(http: ConsulHttp, id: string, ttlMs: number, createdAt: number) {
-    this.#http = http;
+    const strategy = sessionStrategy(http, id);
+    const describe = `Consul session ${id}`;
+    super(strategy, { ttlMs, confirmedAt: createdAt, keepAliveTimeoutMs: http.requestTimeoutMs, describe });
+    strategy.verify = (locks) => this.#check(locks);
     this.id = id;
-    this.ttlMs = ttlMs;
-    this.#confirmedAt = createdAt;
-    this.#idleSince = performance.now();
-    this.#armWatchdog();
-    this.#scheduleRenewal(ttlMs / 2);
-  }
-
-  /** Aborted, with an Error saying why, when the session is lost or destroyed. */
-  get lost(): AbortSignal {
-    return this.#lost.signal;
-  }
-
-  /** True while the session may still be alive on the server. */
-  get alive(): boolean {
-    return !this.#lost.signal.aborted && performance.now() < this.#confirmedAt + this.ttlMs;
-  }
-
-  /** How long nothing has used the session (no claims, no attempt in progress); 0 while in use. */
-  get idleMs(): number {
-    return this.#claims.size === 0 && this.#pending === 0 ? performance.now() - this.#idleSince : 0;
-  }
-
-  /** Marks an acquisition attempt in progress (call {@link endAttempt} afterwards). */
-  beginAttempt(): void {
-    this.#pending++;
-  }
-
-  endAttempt(): void {
-    this.#pending--;
-    this.#touch();
+    this.#http = http;
+    this.lost.addEventListener('abort', () => this.#ended());
   }
 
   /**
@@ -124,6 +88,11 @@ export class ConsulSession {
     if (this.#claims.has(key)) return undefined;
     const claim = Symbol(key);
     this.#claims.set(key, claim);
+    this.retain();
+    if (this.#claims.size === 1) {
+      this.#watchTimer = setTimeout(() => this.#follow(), WATCH_DELAY_MS);
+      this.#watchTimer.unref();
+    }
     return claim;
   }
 
@@ -134,139 +103,102 @@ export class ConsulSession {
 
   /** Drops `claim` (no-op when it is no longer the claim on `key`). */
   unclaim(key: string, claim: symbol): void {
-    if (this.#claims.get(key) === claim) {
-      this.#claims.delete(key);
-      this.#touch();
-    }
+    if (this.#claims.get(key) !== claim) return;
+    this.#claims.delete(key);
+    this.unretain();
+    if (this.#claims.size === 0) this.#unwatch();
   }
 
-  /** Registers a grant to be told when the session ends; returns the unregister function. */
-  join(member: SessionMember): () => void {
-    if (this.#lost.signal.aborted) {
-      const reason = this.#lost.signal.reason as Error;
-      queueMicrotask(() => member.onSessionLost(reason));
-      return () => {};
-    }
-    this.#members.add(member);
-    return () => this.#members.delete(member);
-  }
-
-  /**
-   * Declares the session lost: stops renewing and tells every grant. Used on a 404 from Consul, when
-   * renewals failed past the TTL, and when an acquire found the session unknown to the server.
-   */
-  markLost(end: SessionEnd, cause?: unknown): void {
-    if (this.#lost.signal.aborted) return;
-    this.#stop();
-    const reason = new Error(`Consul session ${this.id} ${describeEnd(end)}`, { cause });
-    this.#lost.abort(reason);
-    this.#claims.clear();
-    for (const member of [...this.#members]) member.onSessionLost(reason);
-    this.#members.clear();
-  }
-
-  /**
-   * Destroys the session on the server (best effort: a failure only means Consul invalidates it at
-   * its TTL). Consul starts the lock-delay for keys the session still holds when destroyed, so
-   * callers release keys first.
-   */
-  async destroy(): Promise<void> {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
-    this.markLost('destroyed');
-    await this.#http
-      .send({
-        method: 'PUT',
-        path: `/v1/session/destroy/${this.id}`,
-        doing: 'destroying a session',
-        timeoutMs: Math.min(this.#http.requestTimeoutMs, 2_000),
-      })
-      .catch(() => {});
-  }
-
-  /** Asks Consul whether the session still exists (used when an acquire was refused oddly). */
+  /** Whether Consul still knows the session (asked when an acquire was refused on a free key). */
   async existsOnServer(): Promise<boolean> {
-    const reply = await this.#http.send({
-      method: 'GET',
+    const doing = 'reading a session';
+    const reply = await this.#http.send({ method: 'GET', path: `/v1/session/info/${this.id}`, doing });
+    return listsSession(this.#http, reply, doing);
+  }
+
+  /** Destroys the session (Consul starts the lock-delay of keys it still holds: release them first). */
+  override async close(): Promise<void> {
+    this.#ended();
+    await super.close();
+  }
+
+  #ended(): void {
+    this.#unwatch();
+    this.#claims.clear();
+  }
+
+  #unwatch(): void {
+    clearTimeout(this.#watchTimer);
+    this.#watch?.abort(ENDED);
+    this.#watch = undefined;
+  }
+
+  /** An in-flight query keeps the process alive, so it runs only while locks are held. */
+  #follow(): void {
+    if (!this.live || this.#watch || this.#claims.size === 0) return;
+    this.#watch = new AbortController();
+    const doing = 'watching the session';
+    void follow(this.#http, {
       path: `/v1/session/info/${this.id}`,
-      doing: 'reading a session',
+      waitMs: 60_000,
+      signal: this.#watch.signal,
+      read: (reply) => {
+        const exists = listsSession(this.#http, reply, doing);
+        return { state: exists, signature: String(exists), tableIndexed: true };
+      },
+      onState: (exists) => {
+        if (!exists) this.markLost('it was destroyed or invalidated on the server');
+      },
     });
-    if (reply.status !== 200) throw this.#http.failure(reply, 'reading a session');
-    const parsed = JSON.parse(reply.text) as unknown;
-    return Array.isArray(parsed) && parsed.length > 0;
   }
 
-  #touch(): void {
-    if (this.#claims.size === 0 && this.#pending === 0) this.#idleSince = performance.now();
-  }
-
-  #stop(): void {
-    this.#stopped.abort();
-    clearTimeout(this.#renewTimer);
-    clearTimeout(this.#watchdog);
-  }
-
-  #armWatchdog(): void {
-    clearTimeout(this.#watchdog);
-    // Consul never invalidates a session before TTL after the renewal that reached it, and that
-    // renewal left here at #confirmedAt or later: until then the session is certainly alive.
-    const delay = Math.max(0, this.#confirmedAt + this.ttlMs - performance.now());
-    this.#watchdog = setTimeout(() => this.#onWatchdog(), delay);
-    this.#watchdog.unref();
-  }
-
-  #onWatchdog(): void {
-    if (this.#lost.signal.aborted) return;
-    if (performance.now() < this.#confirmedAt + this.ttlMs) this.#armWatchdog();
-    else this.markLost('unreachable', this.#lastError);
-  }
-
-  #scheduleRenewal(delayMs: number): void {
-    if (this.#stopped.signal.aborted) return;
-    clearTimeout(this.#renewTimer);
-    this.#renewTimer = setTimeout(() => void this.#renew(), Math.max(1, delayMs));
-    this.#renewTimer.unref();
-  }
-
-  async #renew(): Promise<void> {
-    if (this.#renewing || this.#stopped.signal.aborted) return;
-    this.#renewing = true;
-    const sentAt = performance.now();
-    const deadline = this.#confirmedAt + this.ttlMs;
+  /**
+   * Which of `locks` the server no longer has on this session: at most {@link CHECKS_PER_PERIOD}
+   * transactions, each round resuming where the last stopped, so a period costs the same however
+   * many locks are held (each is checked every ⌈n / 256⌉ periods).
+   */
+  async #check(locks: ReadonlySet<SessionLock>): Promise<SessionLock[]> {
+    if (this.#checking) return [];
+    this.#checking = true;
+    const all = [...locks];
+    const from = this.#checkFrom < all.length ? this.#checkFrom : 0;
+    const round = all.slice(from, from + TXN_MAX_OPS * CHECKS_PER_PERIOD);
+    this.#checkFrom = from + round.length;
+    const gone: SessionLock[] = [];
     try {
-      const reply = await this.#http.send({
-        method: 'PUT',
-        path: `/v1/session/renew/${this.id}`,
-        doing: 'renewing the session',
-        // A renewal that arrives after the session may have expired proves nothing: never wait longer.
-        timeoutMs: Math.max(1, Math.min(this.#http.requestTimeoutMs, deadline - sentAt)),
-        signal: this.#stopped.signal,
-      });
-      if (reply.status === 404) return this.markLost('gone');
-      if (reply.status !== 200) throw this.#http.failure(reply, 'renewing the session');
-      if (this.#lost.signal.aborted) return;
-      this.#confirmedAt = Math.max(this.#confirmedAt, sentAt);
-      this.#lastError = undefined;
-      this.#armWatchdog();
-      this.#scheduleRenewal(this.ttlMs / 2);
-    } catch (error) {
-      if (this.#stopped.signal.aborted) return;
-      // Keep trying, several times before the TTL runs out; the watchdog declares the loss.
-      this.#lastError = error;
-      this.#scheduleRenewal(Math.min(1_000, Math.max(50, this.ttlMs / 10)));
+      for (let at = 0; at < round.length; at += TXN_MAX_OPS) {
+        const batch = round.slice(at, at + TXN_MAX_OPS);
+        const ops = batch.map(({ key }) => ({ verb: 'check-session' as const, key, session: this.id }));
+        const outcome = await transaction(this.#http, ops, 'checking held locks');
+        for (const { opIndex } of outcome.committed ? [] : outcome.errors) {
+          if (batch[opIndex]) gone.push(batch[opIndex]);
+        }
+      }
+      return gone;
     } finally {
-      this.#renewing = false;
+      this.#checking = false;
     }
   }
 }
 
-function describeEnd(end: SessionEnd): string {
-  switch (end) {
-    case 'gone':
-      return 'no longer exists on the server (invalidated or destroyed)';
-    case 'unreachable':
-      return 'could not be renewed before its TTL ran out';
-    case 'destroyed':
-      return 'was destroyed by this coordinator';
-  }
+function sessionStrategy(http: ConsulHttp, id: string): SessionStrategy<SessionLock> {
+  const put = (verb: string, doing: string, timeoutMs: number) =>
+    http.send({ method: 'PUT', path: `/v1/session/${verb}/${id}`, doing, timeoutMs });
+  return {
+    keepAlive: async (timeoutMs) => {
+      const reply = await put('renew', 'renewing the session', timeoutMs);
+      if (reply.status !== 200 && reply.status !== 404) throw http.failure(reply, 'renewing the session');
+      return reply.status === 200;
+    },
+    end: async () => {
+      await put('destroy', 'destroying a session', Math.min(http.requestTimeoutMs, 2_000));
+    },
+  };
+}
+
+/** Whether a `/v1/session/info` answer lists the session (`[]` when Consul does not know it). */
+function listsSession(http: ConsulHttp, reply: ConsulReply, doing: string): boolean {
+  const parsed = reply.status === 200 ? parseJson(reply.text) : undefined;
+  if (!Array.isArray(parsed)) throw http.failure(reply, doing);
+  return parsed.length > 0;
 }

@@ -10,7 +10,7 @@
  * blocking on that read's index instead of reading again.
  * @module
  */
-import { type LockWatch, ReleaseHub } from '@lockstep/core';
+import { type LockWatch, ReleaseHub } from '@lockstep/core/driver';
 import { followKey } from './blocking.js';
 import type { ConsulHttp } from './http.js';
 
@@ -42,13 +42,11 @@ export class ReleaseWatches {
   /** A watch on `key`, opened by core before its first attempt. */
   watch(key: string): LockWatch {
     const watch = this.#hub.watch(key);
-    return {
-      next: (maxMs, signal) => {
-        this.#start(key);
-        return watch.next(maxMs, signal);
-      },
-      close: () => watch.close(),
+    const next: LockWatch['next'] = (maxMs, signal) => {
+      this.#start(key);
+      return watch.next(maxMs, signal);
     };
+    return { next, close: watch.close };
   }
 
   /** A failed attempt saw `key` held at `modifyIndex` (used when a loop starts; ignored otherwise). */
