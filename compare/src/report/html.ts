@@ -378,7 +378,7 @@ table.matrix td:not(:first-child) { text-align: center; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .charts { display: flex; flex-direction: column; gap: 1.5rem; margin-top: 1.5rem; }
 .note { color: #57606a; max-width: 60rem; }
-table.summary td { white-space: nowrap; }
+table.summary td:first-child, table.summary td:nth-child(4) { white-space: nowrap; }
 .errors { color: #cf222e; }
 svg.chart { font: 11px system-ui, sans-serif; max-width: 100%; height: auto; }
 svg.chart .chart-title { font-weight: 600; font-size: 13px; fill: #1d2630; }
