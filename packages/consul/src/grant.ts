@@ -62,7 +62,7 @@ export class ConsulGrant implements LeaseGrant, SessionLock {
     this.#native = facts.native;
     this.fencingToken = facts.token;
     this.validUntil = facts.validUntil;
-    this.session.join(this);
+    this.session.hold(this);
   }
 
   /** Per-session lease: the session keeps it alive, so this only checks the lock is still ours. */
@@ -123,7 +123,7 @@ export class ConsulGrant implements LeaseGrant, SessionLock {
 
   #settle(): void {
     this.#settled = true;
-    this.session.leave(this);
+    this.session.drop(this);
   }
 
   #lose(reason: Error): void {

@@ -30,7 +30,7 @@ export interface SessionSpec {
   readonly name: string;
 }
 
-/** The blocking query on the session starts this long after it took a lock: short holds never pay for it. */
+/** The blocking query on the session starts this long after a lock is held: short holds never pay for it. */
 const WATCH_DELAY_MS = 250;
 /** At most this many `check-session` transactions per renewal period. */
 const CHECKS_PER_PERIOD = 4;
@@ -66,6 +66,8 @@ export class ConsulSession extends Session<SessionLock> {
   /** The blocking query on the session, while it holds locks. */
   #watch: AbortController | undefined;
   #watchTimer: NodeJS.Timeout | undefined;
+  /** Locks held on the session (its members, counted: the watch runs while there are any). */
+  #held = 0;
   /** Where the next round of checks starts among the held locks. */
   #checkFrom = 0;
   #checking = false;
@@ -89,10 +91,6 @@ export class ConsulSession extends Session<SessionLock> {
     const claim = Symbol(key);
     this.#claims.set(key, claim);
     this.retain();
-    if (this.#claims.size === 1) {
-      this.#watchTimer = setTimeout(() => this.#follow(), WATCH_DELAY_MS);
-      this.#watchTimer.unref();
-    }
     return claim;
   }
 
@@ -106,7 +104,20 @@ export class ConsulSession extends Session<SessionLock> {
     if (this.#claims.get(key) !== claim) return;
     this.#claims.delete(key);
     this.unretain();
-    if (this.#claims.size === 0) this.#unwatch();
+  }
+
+  /** `lock` is held on this session: it is told of the session's loss, and watched with it. */
+  hold(lock: SessionLock): void {
+    this.join(lock);
+    if (++this.#held > 1 || !this.live) return;
+    this.#watchTimer = setTimeout(() => this.#follow(), WATCH_DELAY_MS);
+    this.#watchTimer.unref();
+  }
+
+  /** `lock` is no longer held (released or lost). */
+  drop(lock: SessionLock): void {
+    this.leave(lock);
+    if (--this.#held === 0) this.#unwatch();
   }
 
   /** Whether Consul still knows the session (asked when an acquire was refused on a free key). */
@@ -135,7 +146,7 @@ export class ConsulSession extends Session<SessionLock> {
 
   /** An in-flight query keeps the process alive, so it runs only while locks are held. */
   #follow(): void {
-    if (!this.live || this.#watch || this.#claims.size === 0) return;
+    if (!this.live || this.#watch || this.#held === 0) return;
     this.#watch = new AbortController();
     const doing = 'watching the session';
     void follow(this.#http, {
