@@ -175,3 +175,31 @@ describe('waitMs', () => {
     await b.close();
   });
 });
+
+describe('waitMs counts from the call', () => {
+  it('a slow first attempt uses up the wait: the rejection comes at waitMs, not waitMs after it', async () => {
+    let attempts = 0;
+    const driver: BackendDriver = {
+      backend: 'memory',
+      capabilities: { ...MEMORY_CAPABILITIES, lock: { ...MEMORY_CAPABILITIES.lock, fairness: 'none' } },
+      locks: {
+        tryAcquire: async () => {
+          attempts++;
+          await new Promise((r) => setTimeout(r, 500));
+          return null;
+        },
+        watch: () => new ReleaseHub().watch('slot'),
+      },
+      close: async () => {},
+    };
+    const coord = createCoordinator(driver);
+    const started = performance.now();
+    await expect(coord.lock('x').acquire({ waitMs: 400 })).rejects.toBeInstanceOf(LockTimeoutError);
+    const took = performance.now() - started;
+    // The first attempt alone (500 ms) outlasts the 400 ms: no second wait of 400 ms after it.
+    expect(took).toBeLessThan(800);
+    expect(took).toBeGreaterThanOrEqual(395);
+    expect(attempts).toBe(1);
+    await coord.close();
+  });
+});

@@ -88,8 +88,12 @@ async function untilStopped(
   started: number,
   wait: (stop: AbortSignal) => Promise<TimedGrant>,
 ): Promise<TimedGrant> {
-  // AbortSignal.timeout takes whole milliseconds only; waitMs may be fractional.
-  const timeout = input.waitMs === undefined ? undefined : AbortSignal.timeout(Math.ceil(input.waitMs));
+  // waitMs bounds the whole acquire: what the attempts before this wait took counts against
+  // it. (AbortSignal.timeout takes whole milliseconds only; waitMs may be fractional.)
+  const timeout =
+    input.waitMs === undefined
+      ? undefined
+      : AbortSignal.timeout(Math.max(0, Math.ceil(input.waitMs - (performance.now() - started))));
   const { signal: stop, dispose } = stopSignal(input, timeout);
   try {
     return await wait(stop);
