@@ -14,7 +14,7 @@
  * moment the lock could be free.
  * @module
  */
-import { type LockWatch, ReleaseHub } from '@lockstep/core';
+import { type LockWatch, ReleaseHub } from '@lockstep/core/driver';
 import type { Redis } from 'ioredis';
 import type { LockKeys } from './keys.js';
 
@@ -72,13 +72,15 @@ export class ReleaseFeed {
         this.#subscribe(channel, keys.nativeKey);
         return watch.next(this.#boundDelay(channel, maxMs), signal);
       },
-      close: () => {
+      close: (granted) => {
         if (!open) return;
         open = false;
         const left = (this.#watching.get(channel) ?? 1) - 1;
         if (left > 0) this.#watching.set(channel, left);
         else this.#watching.delete(channel);
-        watch.close();
+        // A waiter that got the lock used its wake: passing it on would send the next waiter
+        // to try a lock that is held again.
+        watch.close(granted);
       },
     };
   }
