@@ -1,4 +1,4 @@
 import { lockstepTsupConfig } from '../../tsup.shared.js';
 
-// Two entries: the public API, and `@lockstep/core/driver` for adapters.
-export default lockstepTsupConfig({ entry: ['src/index.ts', 'src/kit.ts'] });
+// Three entries: the public API, `@lockstep/core/driver` for adapters, `@lockstep/core/otel`.
+export default lockstepTsupConfig({ entry: ['src/index.ts', 'src/kit.ts', 'src/otel.ts'] });

@@ -58,4 +58,20 @@ describe('RememberedCounters', () => {
     expect(counters.get('b')).toBeUndefined();
     expect(counters.get('a')).toBeDefined();
   });
+
+  it('re-reads after a lost race whose reply does not tell the winner (ZooKeeper, BAD_VERSION)', async () => {
+    const counters = new RememberedCounters<number>();
+    const s = server();
+    const silent = {
+      ...s.ops,
+      write: async (next: number, version: number) => {
+        const result = await s.ops.write(next, version);
+        return result.written ? result : { written: false };
+      },
+    };
+    await counters.add('k', silent, 1, {});
+    s.bump(10);
+    expect(await counters.add('k', silent, 1, {})).toEqual({ ok: true, value: 12 });
+    expect(s.trips).toEqual({ read: 2, write: 3 });
+  });
 });

@@ -51,11 +51,13 @@ export class RememberedCounters<V> {
   /** Adds `delta` to the counter at `key` within `bounds`, atomically on the server. */
   add(key: string, ops: CasCounterOps<V>, delta: number, bounds: CounterBounds): Promise<AddOutcome> {
     const read = () => ops.read().then((state) => this.remember(key, state));
+    // A lost race whose reply does not tell the winning state is followed by a fresh read here:
+    // the loop's own re-read may still be the remembered state that just lost.
     const write = (next: number, version: V) =>
-      ops.write(next, version).then(({ written, state }): boolean | CasState<V> => {
+      ops.write(next, version).then(({ written, state }): boolean | CasState<V> | Promise<CasState<V>> => {
         if (state) this.remember(key, state);
         else this.forget(key);
-        return written || (state ?? false);
+        return written || (state ?? read());
       });
     return casAddRemembered(this.#states.get(key), read, write, delta, bounds);
   }
