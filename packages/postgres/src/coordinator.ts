@@ -3,18 +3,25 @@
  * application's own `pg.Pool` (never ended by lockstep).
  * @module
  */
-import { type Coordinator, createCoordinator, InvalidArgumentError } from '@lockstep/core';
+import { type Coordinator, InvalidArgumentError } from '@lockstep/core';
+import { type BackendDriver, createCoordinator, withTimeout } from '@lockstep/core/driver';
 import pg from 'pg';
-import { postgresDriver } from './driver.js';
+import { POSTGRES_CAPABILITIES } from './capabilities.js';
+import { counterDriver } from './counters.js';
 import { connectFailure, NoConnectionInTimeError } from './errors.js';
+import { PostgresLocks } from './locks.js';
 import {
   ADAPTER_OPTION_NAMES,
   PG_URL_PARAMETERS,
   POOL_ADAPTER_OPTION_NAMES,
   type PostgresAdapterOptions,
   type PostgresConnectOptions,
+  type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+import { TableGuard } from './schema.js';
+import { SessionSet } from './sessions.js';
+import { CounterSql } from './sql.js';
 
 /**
  * A coordinator over your own `pg.Pool`. lockstep pins at most `1 + maxWaitingSessions` of
@@ -55,27 +62,44 @@ export async function connectFromUrl(url: URL, options: PostgresConnectOptions):
     user: url.username ? decodeURIComponent(url.username) : undefined,
     connectTimeoutMs: resolved.connectTimeoutMs,
   };
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    const silence = () => reject(new NoConnectionInTimeError(resolved.connectTimeoutMs, false));
-    timer = setTimeout(silence, resolved.connectTimeoutMs);
-  });
+  const { connectTimeoutMs } = resolved;
   const opened = driver.sessions
-    .primary(resolved.connectTimeoutMs)
+    .primary(connectTimeoutMs)
     .catch((error: unknown) => Promise.reject(connectFailure(error, target)))
     .then((primary) => driver.tables.verify(primary));
+  const silence = () => connectFailure(new NoConnectionInTimeError(connectTimeoutMs, false), target);
   try {
-    await Promise.race([
-      opened,
-      deadline.catch((error: unknown) => Promise.reject(connectFailure(error, target))),
-    ]);
+    await withTimeout(opened, connectTimeoutMs, silence);
   } catch (error) {
     await coordinator.close().catch(() => {});
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
   return coordinator;
+}
+
+/** A driver and the parts `connect()` needs. */
+interface PostgresDriver extends BackendDriver {
+  readonly sessions: SessionSet;
+  readonly tables: TableGuard;
+}
+
+/** The driver over `pool`: sessions for locks, the pool for counters, one table guard for both. */
+function postgresDriver(pool: pg.Pool, options: ResolvedOptions, ownsPool: boolean): PostgresDriver {
+  const sessions = new SessionSet({ pool, ...options });
+  const tables = new TableGuard(pool, options.schema, options.createTables);
+  const sql = new CounterSql(options.schema);
+  return {
+    backend: 'postgres',
+    capabilities: POSTGRES_CAPABILITIES,
+    locks: new PostgresLocks(sessions, tables),
+    counters: counterDriver({ pool, sql, tables, commandTimeoutMs: options.commandTimeoutMs }),
+    sessions,
+    tables,
+    async close() {
+      await sessions.close();
+      if (ownsPool) await pool.end().catch(() => {});
+    },
+  };
 }
 
 /**

@@ -11,9 +11,9 @@ import {
   type CounterDriver,
   type CounterRef,
   effectiveBounds,
-} from '@lockstep/core';
+  mapFailures,
+} from '@lockstep/core/driver';
 import type pg from 'pg';
-import { mapErrors } from './errors.js';
 import type { TableGuard } from './schema.js';
 import type { CounterSql, Statement } from './sql.js';
 
@@ -30,7 +30,7 @@ export interface CounterContext {
 export function counterDriver(context: CounterContext): CounterDriver {
   const { sql } = context;
   const run = (doing: string, stmt: Statement) =>
-    mapErrors(doing, () =>
+    mapFailures('postgres', doing, () =>
       context.tables.run(() =>
         context.pool.query({
           name: stmt.name,

@@ -1,7 +1,7 @@
 /**
- * Client and server errors become lockstep errors: `BackendUnavailableError` with the `pg`
- * error as `cause`; lockstep's own errors pass through. Also the SQLSTATE classes the adapter
- * reacts to.
+ * The errors only PostgreSQL has: the SQLSTATE classes the adapter reacts to, the pooler
+ * refusal, and what `connect()` says when it cannot go on. (Everything else a `pg` call throws
+ * becomes a `BackendUnavailableError` with it as `cause`, through core's `backendFailure`.)
  * @module
  */
 import { BackendUnavailableError, LockstepError, UnsupportedError } from '@lockstep/core';
@@ -18,11 +18,6 @@ export function isMissingTable(error: unknown): boolean {
   return state === '42P01' || state === '3F000';
 }
 
-/** The statement was interrupted by `pg_cancel_backend` (our own cancel of a wait). */
-export function isCancelled(error: unknown): boolean {
-  return sqlState(error) === '57014';
-}
-
 /**
  * Whether the error leaves the connection usable. Server errors of a statement do; socket
  * errors, client timeouts and the server ending the session (class 08, 57P01–57P05: shutdown,
@@ -32,22 +27,6 @@ export function isSessionFatal(error: unknown): boolean {
   const state = sqlState(error);
   if (state === undefined) return true;
   return state.startsWith('08') || /^57P0[1-5]$/.test(state) || state === '57000';
-}
-
-/** Wraps anything that is not already a lockstep error. */
-export function toLockstepError(error: unknown, doing: string): Error {
-  if (error instanceof LockstepError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new BackendUnavailableError('postgres', `${doing} failed: ${detail}`, { cause: error });
-}
-
-/** Runs `op`, mapping its failure with {@link toLockstepError}. */
-export async function mapErrors<T>(doing: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (error) {
-    throw toLockstepError(error, doing);
-  }
 }
 
 /**
@@ -87,7 +66,7 @@ const PG_CONNECT_TIMEOUT = /^(?:timeout expired|Connection terminated due to con
  * pass through.
  */
 export function connectFailure(error: unknown, target: ConnectTarget): Error {
-  // toLockstepError's wrapping ("connecting failed: …") says less than the client's error.
+  // The wrapping ("connecting failed: …") says less than the client's error.
   const inner = error instanceof BackendUnavailableError && error.cause !== undefined ? error.cause : error;
   const fail = (message: string) => new BackendUnavailableError('postgres', message, { cause: inner });
   const { address, user } = target;

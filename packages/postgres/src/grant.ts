@@ -1,94 +1,76 @@
 /**
- * A granted lock as core sees it: health check, release, loss signal — all on the session
- * that holds the lock.
+ * A granted lock as core sees it. Its session (the connection's, for its TTL) keeps it alive:
+ * core sends no renewals of its own, and learns of a loss from the lock's `lost` flag.
  * @module
  */
-import type { LeaseGrant } from '@lockstep/core';
-import { toLockstepError } from './errors.js';
-import type { LockSession, SessionLock } from './session.js';
+import { backendFailure, type LeaseGrant } from '@lockstep/core/driver';
+import type { HeldLock } from './session.js';
 import type { LockSql } from './sql.js';
 
-/** What a grant needs besides its session. */
-export interface GrantContext {
-  readonly sql: LockSql;
-  /** Called after a release leaves `session` holding nothing. */
-  readonly onEmpty: (session: LockSession) => void;
-}
-
 /**
- * Builds the {@link LeaseGrant} of `lock`, held on `session`.
+ * The {@link LeaseGrant} of `lock`.
  *
- * - `renew`/`isHeld`: the per-session health check. True while the session is alive, still
- *   has the lock on record for this owner, and `pg_locks` shows the server agrees. False when
- *   the lock is gone. Throws (BackendUnavailableError) when the server cannot be asked — and if
- *   the session does not answer within the command timeout it is abandoned, so `lost` aborts.
- * - `release`: `pg_advisory_unlock` on the holding session, only if this grant still holds the
- *   lock there; a stale grant never touches a later holder's lock (false, no I/O).
+ * - `isHeld`, and `renew` (which `extend()` calls): one `pg_locks` check on the holding
+ *   connection. True while the connection is alive, still has the lock on record for this
+ *   grant, and the server agrees. Throws (BackendUnavailableError) when the server cannot be
+ *   asked — the connection is then abandoned, so `lost` trips. A renewal with another TTL moves
+ *   the lock to that TTL's session and raises the idle timeout in the same statement.
+ * - `release`: `pg_advisory_unlock` on the holding connection, only if this grant still holds
+ *   the lock there; a stale grant never touches a later holder's lock (false, no I/O).
  */
-export function grantFor(
-  session: LockSession,
-  lock: SessionLock,
-  fencingToken: bigint,
-  validUntil: number,
-  context: GrantContext,
-): LeaseGrant {
-  const { placement } = lock;
-  const { pgLocks } = placement;
-  const ours = () => !session.dead && session.lockOn(placement.id) === lock && lock.state === 'held';
-
-  lock.validUntil = validUntil;
-  const check = async (): Promise<boolean> => {
+export function grantFor(lock: HeldLock, fencingToken: bigint, sql: LockSql): LeaseGrant {
+  const { connection, placement } = lock;
+  const ours = () => lock.held && connection.lockOn(placement.id) === lock;
+  // A connection that lives but cannot answer is abandoned rather than trusted with a lock the
+  // handle may soon give up on (the server frees it when the connection closes).
+  const abandon = (doing: string, error: unknown) => {
+    const mapped = backendFailure('postgres', doing, error);
+    connection.die(mapped);
+    return mapped;
+  };
+  const check = async (ttlMs?: number): Promise<boolean> => {
     if (!ours()) return false;
+    const setting = ttlMs === undefined ? null : connection.timeoutFor(ttlMs);
+    const sentAt = performance.now();
     let held: boolean;
     try {
-      held = await session.holds(pgLocks);
+      const row = (await connection.run(sql.held([placement.pgLocks], setting))).rows[0];
+      connection.checkPid(row.pid);
+      connection.applied(setting);
+      held = row.held.length > 0;
     } catch (error) {
       if (!ours()) return false;
-      // The session lives but cannot answer: abandon it rather than keep a lock the handle may
-      // soon give up on (the server frees it when the connection closes).
-      const mapped = toLockstepError(error, 'checking a lock');
-      session.die(mapped);
-      throw mapped;
+      throw abandon('checking a lock', error);
     }
-    return ours() && held;
+    if (!ours()) return false;
+    if (!held) connection.forget(lock);
+    else if (ttlMs !== undefined) connection.retime(lock, ttlMs, sentAt);
+    return held;
   };
 
   return {
     fencingToken,
-    lost: lock.lost.signal,
-    validUntil,
-    renew: async (ttlMs) => {
-      // A longer TTL also raises the session's idle timeout, in the same health check.
-      if (ours()) lock.ttlMs = ttlMs;
-      const sentAt = performance.now();
-      const held = await check();
-      // Core now trusts the lease until sentAt + ttl — unless the check was sent after the lease
-      // had already ended, which core does not count either.
-      if (held && sentAt <= lock.validUntil) lock.validUntil = Math.max(lock.validUntil, sentAt + ttlMs);
-      return held;
-    },
-    isHeld: check,
+    lost: lock.lost,
+    session: lock.session,
+    renew: (ttlMs) => check(ttlMs),
+    isHeld: () => check(),
     release: async () => {
       if (!ours()) return false;
-      // Forgotten before the unlock is sent. Statements on one connection run in order: a later
-      // local claim of the same key can only reach the server after this unlock.
-      session.forget(lock);
+      // Queued, then forgotten, in one go: statements on one connection run in order, so a
+      // later local claim of the same key can only reach the server after this unlock.
+      const unlocking = connection.run(sql.unlock(placement.advisory));
+      connection.forget(lock);
       try {
-        const result = await session.run(context.sql.unlock(placement.advisory));
-        const row = result.rows[0] as { released: boolean; pid: number };
-        session.checkPid(row.pid);
+        const row = (await unlocking).rows[0] as { released: boolean; pid: number };
+        connection.checkPid(row.pid);
         return row.released;
       } catch (error) {
-        // A session that died took the lock with it (the server frees it on disconnect).
-        if (session.dead) return false;
+        // A connection that died took the lock with it (the server frees it on disconnect).
+        if (connection.dead) return false;
         // The server refused the unlock: we cannot know what it still holds for us, and a lock
-        // left on a session we keep using would be stacked by the next local acquire. Abandon
-        // the session, which frees everything it held.
-        const mapped = toLockstepError(error, 'releasing a lock');
-        session.die(mapped);
-        throw mapped;
-      } finally {
-        if (session.size === 0) context.onEmpty(session);
+        // left on a connection we keep using would be stacked by the next local acquire.
+        // Abandoning the connection frees everything it held.
+        throw abandon('releasing a lock', error);
       }
     },
   };

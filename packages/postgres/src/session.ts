@@ -1,33 +1,36 @@
 /**
- * A lock session: one connection pinned out of the pool, on which session-level advisory
- * locks are taken and released. Everything about a lock happens on the connection that holds
- * it — never through `pool.query()`, where an unlock could land on another backend and leak
- * the lock.
+ * A PostgreSQL lock session: one connection pinned out of the pool, on which session-level
+ * advisory locks are taken, checked and released. Everything about a lock happens on the
+ * connection that holds it — never through `pool.query()`, where an unlock could land on another
+ * backend and leak the lock.
  *
- * The session knows which locks it holds (so a second local acquire of a held key is refused
- * here instead of being stacked by PostgreSQL's re-entrant advisory locks), keeps the server's
- * `idle_session_timeout` at the longest TTL it holds, and sends a keepalive when nothing else
- * ran for a third of it.
+ * The connection is the server-side lease: its locks live exactly as long as it does. Locks of
+ * one TTL on it form one {@link LockSession} (core's `Session` recipe), trusted until the last
+ * answered statement's send time + that TTL: every statement the server answers proves the
+ * connection alive, so a keep-alive goes out only after a third of a TTL of silence, and it is
+ * the health check of every lock of that TTL at once (one `pg_locks` count, the per-lock query
+ * only when the count disagrees). Why several TTLs per connection instead of one connection per
+ * TTL: connections are a server's scarcest resource, and holding many locks costs one.
  *
- * Why the longest: core trusts a lease until its last confirmed health check + ttl, so the
- * server must not end the session sooner than that for ANY lock on it; then a silent (paused,
- * hung) holder loses its session — and every lock on it — one TTL after it went quiet. The
- * setting rides along in the lock statement only when it changes (a loop on one TTL sends it
- * once), is never lowered while locks are held, and goes back to the original value once the
- * session has held nothing for a third of it. It dies — once — when its connection ends, errors, stops answering
- * within the command timeout, or turns out to be multiplexed by a pooler; dying aborts the
- * `lost` signal of every lock it held.
+ * The connection also keeps the server's `idle_session_timeout` at the longest TTL on it, so a
+ * silent (paused, hung) holder loses the connection — and every lock on it — one TTL after it
+ * went quiet, never sooner than core trusts any of its locks. The setting rides along in a lock
+ * statement only when it changes (a loop on one TTL sends it once), is never lowered while locks
+ * are held, and goes back to the original once the connection has held nothing for a third of it.
  * @module
  */
-import { setMaxListeners } from 'node:events';
-import { BackendUnavailableError } from '@lockstep/core';
+import { BackendUnavailableError, LockLostError } from '@lockstep/core';
+import {
+  backendFailure,
+  LossFlag,
+  Session,
+  type SessionMember,
+  type SessionStrategy,
+} from '@lockstep/core/driver';
 import type pg from 'pg';
-import { isSessionFatal, poolerError, toLockstepError } from './errors.js';
+import { isSessionFatal, poolerError } from './errors.js';
 import type { LockPlacement } from './keys.js';
 import type { LockSql, Statement } from './sql.js';
-
-/** How many locks share one `lost` signal. */
-const LOSS_SIGNAL_SHARERS = 32;
 
 /** What the probe of a fresh connection found. */
 export interface SessionInfo {
@@ -39,37 +42,56 @@ export interface SessionInfo {
   readonly idleTimeout: string | null;
 }
 
-/** One lock held (or being taken) on a session. */
-export interface SessionLock {
-  readonly ownerId: string;
-  readonly placement: LockPlacement;
-  /** The lease length this lock asks the session's idle timeout to honour. */
-  ttlMs: number;
-  /**
-   * Aborted when the session dies while the lock is on it. Shared by a few locks of the session
-   * (see `#lossSignal`): loss is a property of the session, not of one lock.
-   */
-  readonly lost: AbortController;
-  /** `pending` while the statement that takes it is in flight. */
-  state: 'pending' | 'held';
-  /**
-   * `performance.now()` until which core trusts the lease (grant, then each confirmed health
-   * check + ttl). Past it core has reported the lock lost; the session then gives it back.
-   */
-  validUntil: number;
+/** Options of a {@link LockConnection}. */
+export interface ConnectionOptions {
+  readonly sql: LockSql;
+  /** Longest wait for a reply to a non-blocking statement (and at most the shortest TTL held). */
+  readonly commandTimeoutMs: number;
+  /** Check that every lock statement runs on the backend probed at the start (session poolers). */
+  readonly checkPid: boolean;
+  /** Called once when the connection dies or goes back to the pool. */
+  readonly onEnd: (connection: LockConnection) => void;
+  /** Called when the connection comes to hold nothing. */
+  readonly onEmpty?: (connection: LockConnection) => void;
 }
 
-/** Options of a {@link LockSession}. */
-export interface SessionOptions {
-  readonly sql: LockSql;
-  /** Longest wait for a reply to a non-blocking statement. */
-  readonly commandTimeoutMs: number;
-  /** Check that every lock statement runs on the backend probed at the start. */
-  readonly checkPid: boolean;
-  /** Called once when the session dies. */
-  readonly onDeath: (session: LockSession) => void;
-  /** Called after the session gave back a lock whose lease had ended (it may now hold nothing). */
-  readonly onExpiredGivenBack?: (session: LockSession) => void;
+/** The locks of one TTL on one connection, kept alive together. */
+export class LockSession extends Session<HeldLock> {
+  constructor(
+    readonly connection: LockConnection,
+    strategy: SessionStrategy<HeldLock>,
+    ttlMs: number,
+    confirmedAt: number,
+  ) {
+    super(strategy, {
+      ttlMs,
+      confirmedAt,
+      describe: `the PostgreSQL lock session of backend ${connection.pid} (${ttlMs} ms locks)`,
+    });
+  }
+}
+
+/** One lock held (or being taken) on a connection. */
+export class HeldLock implements SessionMember {
+  /** Tripped once when the lock is lost; each grant has its own (core listens to it). */
+  readonly lost = new LossFlag();
+  held = false;
+  /** The session of the lock's TTL; set once the lock is held (or, on the primary, claimed). */
+  session: LockSession | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly placement: LockPlacement,
+    public ttlMs: number,
+    readonly connection: LockConnection,
+  ) {}
+
+  sessionLost(reason: Error): void {
+    // With the connection gone, the server dropped the lock; with the connection alive, no
+    // statement was answered for the lock's whole TTL: its lease ran out (it is given back).
+    const why = this.connection.dead ? 'session-lost' : 'expired';
+    this.lost.abort(new LockLostError(this.name, why, { cause: reason }));
+  }
 }
 
 /** A statement waiting to be sent or for its reply. */
@@ -78,42 +100,42 @@ interface Pending {
   readonly timeout: boolean;
   readonly resolve: (result: pg.QueryResult) => void;
   readonly reject: (error: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
-}
-
-/** Statement options. */
-interface RunOptions {
-  /** `false`: no client-side timeout (blocking waits, which are cancelled instead). */
-  readonly timeout?: boolean;
+  timer?: NodeJS.Timeout;
 }
 
 /** A pinned connection holding advisory locks. */
-export class LockSession {
+export class LockConnection {
   readonly client: pg.PoolClient;
   readonly info: SessionInfo;
-  readonly #options: SessionOptions;
-  readonly #locks = new Map<string, SessionLock>();
-  readonly #died = new AbortController();
-  #lastSentAt = performance.now();
-  #loss: AbortController | undefined;
-  #lossUses = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #timerInterval = Number.POSITIVE_INFINITY;
+  readonly #options: ConnectionOptions;
+  readonly #sql: LockSql;
+  readonly #locks = new Map<string, HeldLock>();
+  readonly #sessions = new Map<number, LockSession>();
+  /** Locks held or being taken, by TTL: what the idle timeout and the command timeout follow. */
+  readonly #ttls = new Map<number, number>();
+  #heldCount = 0;
+  /** The send time of the last statement the server answered. */
+  #answeredAt = performance.now();
+  /** Whether the last keep-alive found the server holding as many locks as we think we hold. */
+  #countsAgree = true;
+  readonly #queue: Pending[] = [];
+  #inFlight: Pending | undefined;
+  #ended: Error | undefined;
+  /** Set once the reset before giving the connection back is queued: nothing may follow it. */
+  #returning: Error | undefined;
   /** The session's idle timeout now, in ms (0: none). */
   #appliedMs: number;
   readonly #originalMs: number;
-  #checkBatch: { readonly ids: Set<string>; readonly held: Promise<Set<string>> } | undefined;
-  /** Queued and in-flight statements, oldest first. */
-  readonly #pending = new Set<Pending>();
-  #sending: Pending | undefined;
-  #returned = false;
-  readonly #onError = (error: unknown) => this.#ended(error);
-  readonly #onEnd = () => this.#ended(new Error('connection ended'));
+  #restoreTimer: NodeJS.Timeout | undefined;
+  readonly #onError = (cause: unknown) =>
+    this.die(new BackendUnavailableError('postgres', 'the lock session ended', { cause }));
+  readonly #onEnd = () => this.#onError(new Error('connection ended'));
 
-  constructor(client: pg.PoolClient, info: SessionInfo, options: SessionOptions) {
+  constructor(client: pg.PoolClient, info: SessionInfo, options: ConnectionOptions) {
     this.client = client;
     this.info = info;
     this.#options = options;
+    this.#sql = options.sql;
     this.#originalMs = Number(info.idleTimeout ?? 0);
     this.#appliedMs = this.#originalMs;
     // A checked-out pool client has no error listener: without ours, a dropped connection
@@ -122,91 +144,145 @@ export class LockSession {
     client.on('end', this.#onEnd);
   }
 
-  /** The backend pid. */
   get pid(): number {
     return this.info.pid;
   }
 
-  /** Whether the connection is gone (every lock on it is lost). */
+  /** Whether the connection is gone (dead or given back): nothing more runs on it. */
   get dead(): boolean {
-    return this.#died.signal.aborted;
+    return this.#ended !== undefined;
   }
 
-  /** Aborted when the session dies; the reason says why. */
-  get died(): AbortSignal {
-    return this.#died.signal;
+  /** Why it is gone. */
+  get endReason(): Error | undefined {
+    return this.#ended;
   }
 
-  /** How many locks are held or being taken here. */
+  /** Locks held or being taken here. */
   get size(): number {
     return this.#locks.size;
   }
 
-  /** The lock on `id`, if this session holds (or is taking) it. */
-  lockOn(id: string): SessionLock | undefined {
+  /** The lock on `id`, if this connection holds (or is taking) it. */
+  lockOn(id: string): HeldLock | undefined {
     return this.#locks.get(id);
   }
 
   /**
-   * Claims `id` before the statement that takes it is sent, so a concurrent local attempt on the
-   * same key cannot stack a second hold on this session. `undefined` when already claimed.
+   * The live session for locks of `ttlMs`, opened when there is none. `confirmedAt`: the send
+   * time of a statement the server answered, when the caller has one. A session opened without
+   * it starts its window now: no lock joins it before a statement sent later was answered.
    */
-  claim(ownerId: string, placement: LockPlacement, ttlMs: number): SessionLock | undefined {
-    if (this.dead || this.#locks.has(placement.id)) return undefined;
-    const lock: SessionLock = {
-      ownerId,
-      placement,
+  session(ttlMs: number, confirmedAt?: number): LockSession {
+    const current = this.#sessions.get(ttlMs);
+    if (current?.live) {
+      if (confirmedAt !== undefined) current.answered(confirmedAt);
+      return current;
+    }
+    const since = confirmedAt ?? performance.now();
+    const session: LockSession = new LockSession(
+      this,
+      this.#strategy(() => session),
       ttlMs,
-      lost: this.#lossController(),
-      state: 'pending',
-      validUntil: Number.POSITIVE_INFINITY,
-    };
-    this.#locks.set(placement.id, lock);
-    return lock;
-  }
-
-  /** Forgets a claim or a released lock. */
-  forget(lock: SessionLock): void {
-    if (this.#locks.get(lock.placement.id) === lock) this.#locks.delete(lock.placement.id);
-    this.#armTimer();
-  }
-
-  /** Marks a claimed lock held. */
-  hold(lock: SessionLock): void {
-    lock.state = 'held';
-    this.#armTimer();
+      since,
+    );
+    this.#sessions.set(ttlMs, session);
+    return session;
   }
 
   /**
-   * The `idle_session_timeout` a statement must set for the locks on this session (claims
-   * included) plus one of `ttlMs`: their longest TTL — or `null` when the session already has
-   * exactly that (or timeouts are off).
+   * Claims the key of `placement` before the statement that takes it is sent, so a concurrent
+   * local attempt on the same key cannot stack a second hold on this connection (PostgreSQL's
+   * advisory locks are re-entrant). `undefined` when already claimed.
+   */
+  claim(name: string, placement: LockPlacement, ttlMs: number, session?: LockSession): HeldLock | undefined {
+    if (this.dead || this.#locks.has(placement.id)) return undefined;
+    const lock = new HeldLock(name, placement, ttlMs, this);
+    this.#locks.set(placement.id, lock);
+    this.#ttls.set(ttlMs, (this.#ttls.get(ttlMs) ?? 0) + 1);
+    clearTimeout(this.#restoreTimer);
+    if (session) {
+      lock.session = session;
+      session.retain();
+    }
+    return lock;
+  }
+
+  /**
+   * Marks a claimed lock held, right after the statement that took it was answered: it joins its
+   * session (the one given, else the live one of its TTL — a session lost meanwhile with the
+   * connection alive has given back its locks already, and this one is not among them).
+   */
+  hold(lock: HeldLock, given = lock.session): void {
+    let session = given;
+    if (!session || (!session.live && !this.dead)) session = this.session(lock.ttlMs, this.#answeredAt);
+    if (session !== lock.session) {
+      lock.session?.unretain();
+      session.retain();
+    }
+    lock.session = session;
+    lock.held = true;
+    this.#heldCount++;
+    session.join(lock);
+  }
+
+  /** Forgets a claim or a released (or lost) lock. */
+  forget(lock: HeldLock): void {
+    if (this.#locks.get(lock.placement.id) !== lock) return;
+    this.#locks.delete(lock.placement.id);
+    this.#count(lock.ttlMs, -1);
+    if (lock.held) this.#heldCount--;
+    lock.session?.leave(lock);
+    lock.session?.unretain();
+    if (this.#locks.size > 0 || this.dead) return;
+    this.#options.onEmpty?.(this);
+    this.#armRestore();
+  }
+
+  /**
+   * Moves a held lock to the session of another TTL (an `extend()` with a new TTL), confirmed
+   * by a statement sent at `sentAt`.
+   */
+  retime(lock: HeldLock, ttlMs: number, sentAt: number): void {
+    if (lock.ttlMs === ttlMs || this.#locks.get(lock.placement.id) !== lock) return;
+    this.#count(lock.ttlMs, -1);
+    this.#count(ttlMs, 1);
+    lock.ttlMs = ttlMs;
+    lock.session?.leave(lock);
+    this.#heldCount--;
+    this.hold(lock, this.session(ttlMs, sentAt));
+  }
+
+  /**
+   * The `idle_session_timeout` a statement must set for the locks here (claims included) plus
+   * one of `ttlMs`: their longest TTL — or `null` when the session already has exactly that (or
+   * timeouts are off).
    */
   timeoutFor(ttlMs = 0): string | null {
-    if (!this.#options.sql.timeouts) return null;
+    if (!this.#sql.timeouts) return null;
     let max = ttlMs;
-    for (const lock of this.#locks.values()) if (lock.ttlMs > max) max = lock.ttlMs;
+    for (const ttl of this.#ttls.keys()) if (ttl > max) max = ttl;
     const wanted = Math.ceil(max);
     return wanted === 0 || wanted === this.#appliedMs ? null : String(wanted);
   }
 
   /** Records that a statement carrying `setting` (from {@link timeoutFor}) succeeded. */
   applied(setting: string | null): void {
-    if (setting === null) return;
-    this.#appliedMs = Number(setting);
-    this.#armTimer();
+    if (setting !== null) this.#appliedMs = Number(setting);
   }
 
   /**
    * Runs one statement on this connection. A reply that does not come within the command
-   * timeout kills the session; so does a connection-level failure. Server errors of the
-   * statement are returned as is (the session stays usable).
+   * timeout kills the connection; so does a connection-level failure. Server errors of the
+   * statement are returned as is (the connection stays usable). `timeout: false` for blocking
+   * waits, which are cancelled instead.
    */
-  run(stmt: Statement, options: RunOptions = {}): Promise<pg.QueryResult> {
-    if (this.dead) return Promise.reject(this.#died.signal.reason);
+  run(stmt: Statement, timeout = true): Promise<pg.QueryResult> {
+    const refused = this.#ended ?? this.#returning;
+    if (refused) return Promise.reject(refused);
     return new Promise<pg.QueryResult>((resolve, reject) => {
-      this.#pending.add({ stmt, timeout: options.timeout !== false, resolve, reject, timer: undefined });
-      if (!this.#sending) this.#sendNext();
+      this.#queue.push({ stmt, timeout, resolve, reject });
+      if (!this.#inFlight) this.#sendNext();
     });
   }
 
@@ -215,41 +291,34 @@ export class LockSession {
   // the unlock that freed it. The command timeout counts from the moment a statement is sent.
   // pg's callback form is used: its promise form adds two promises per statement on the hot path.
   #sendNext(): void {
-    const next = this.#pending.values().next();
-    if (next.done || this.dead) {
-      this.#sending = undefined;
-      return;
-    }
-    const pending = next.value;
-    this.#sending = pending;
-    this.#lastSentAt = performance.now();
+    const pending = this.#ended ? undefined : this.#queue.shift();
+    this.#inFlight = pending;
+    if (!pending) return;
+    const sentAt = performance.now();
     if (pending.timeout) {
       const ms = this.#commandTimeoutMs();
       pending.timer = setTimeout(() => {
-        this.die(
-          new BackendUnavailableError(
-            'postgres',
-            `no reply from the lock session within ${Math.round(ms)} ms`,
-          ),
-        );
+        const why = `no reply from the lock session within ${Math.round(ms)} ms`;
+        this.die(new BackendUnavailableError('postgres', why));
       }, ms);
     }
     this.client.query(pending.stmt, (error: Error | null, result: pg.QueryResult) => {
-      if (!this.#pending.delete(pending)) return; // the session died first and rejected it
+      if (this.#inFlight !== pending) return; // the connection died first and rejected it
       clearTimeout(pending.timer);
-      if (error) {
-        if (isSessionFatal(error)) this.die(toLockstepError(error, 'the lock session'));
-        pending.reject(error);
-      } else {
-        pending.resolve(result);
+      if (error && isSessionFatal(error)) this.die(backendFailure('postgres', 'the lock session', error));
+      else {
+        this.#answeredAt = sentAt;
+        for (const session of this.#sessions.values()) session.answered(sentAt);
       }
+      if (error) pending.reject(error);
+      else pending.resolve(result);
       this.#sendNext();
     });
   }
 
   /**
-   * Refuses the session when a statement ran on another backend than the one probed: the
-   * connection goes through a pooler that moves it between backends.
+   * Refuses the connection when a statement ran on another backend than the one probed: a
+   * pooler moves it between backends.
    */
   checkPid(pid: unknown): void {
     if (!this.#options.checkPid || pid === this.info.pid) return;
@@ -259,188 +328,136 @@ export class LockSession {
   }
 
   /**
-   * Whether `pg_locks` shows this session holding the advisory lock `id`
-   * (`classid/objid/objsubid`). Checks asked for in the same tick share one query, which
-   * returns only the ids asked for (a session may hold thousands), and raises the idle
-   * timeout if a renewal asked for a longer TTL.
-   */
-  holds(id: string): Promise<boolean> {
-    let batch = this.#checkBatch;
-    if (!batch) {
-      const ids = new Set<string>();
-      const held = Promise.resolve().then(() => {
-        this.#checkBatch = undefined;
-        const setting = this.timeoutFor();
-        return this.run(this.#options.sql.held([...ids], setting)).then((result) => {
-          const row = result.rows[0] as { pid: number; held: string[] };
-          this.checkPid(row.pid);
-          this.applied(setting);
-          return new Set(row.held);
-        });
-      });
-      batch = { ids, held };
-      this.#checkBatch = batch;
-    }
-    batch.ids.add(id);
-    return batch.held.then((held) => held.has(id));
-  }
-
-  /**
-   * Ends the session: every lock on it is reported lost, the connection is destroyed (the
-   * server frees its locks when it sees the connection close). Idempotent.
+   * Ends the connection: every lock on it is reported lost, and it is destroyed (the server
+   * frees its locks when it sees the connection close). Idempotent.
    */
   die(reason: Error): void {
-    if (this.dead) return;
-    this.#died.abort(reason);
-    clearTimeout(this.#timer);
-    for (const lock of this.#locks.values()) lock.lost.abort(reason);
-    this.#loss?.abort(reason);
+    if (this.#ended) return;
+    this.#ended = reason;
+    this.#stop();
+    for (const session of this.#sessions.values()) session.markLost('its connection ended', reason);
     this.#locks.clear();
-    for (const pending of this.#pending) {
-      clearTimeout(pending.timer);
-      pending.reject(reason);
+    const pending = [...(this.#inFlight ? [this.#inFlight] : []), ...this.#queue.splice(0)];
+    this.#inFlight = undefined;
+    for (const { timer, reject } of pending) {
+      clearTimeout(timer);
+      reject(reason);
     }
-    this.#pending.clear();
-    this.#destroy(reason);
-    this.#options.onDeath(this);
-  }
-
-  /**
-   * Gives a session that holds nothing back to the pool, after dropping any advisory lock the
-   * server may still have on it and restoring its idle timeout (a failure destroys it instead).
-   */
-  async giveBack(): Promise<void> {
-    if (this.dead || this.#returned) return;
-    clearTimeout(this.#timer);
-    try {
-      await this.run(this.#options.sql.reset(this.info.idleTimeout));
-    } catch (error) {
-      this.die(toLockstepError(error, 'resetting a lock session'));
-      return;
-    }
-    if (this.dead || this.#returned) return;
-    this.#returned = true;
-    this.#died.abort(new BackendUnavailableError('postgres', 'the lock session was returned to the pool'));
-    this.#options.onDeath(this);
-    this.#unlisten();
-    this.client.release();
-  }
-
-  // Every grant's `lost` signal. Creating an AbortSignal costs about 4 µs in Node 20 — a tenth
-  // of a whole lock cycle — so locks share one, a few at a time: core adds one listener per
-  // handle and never removes it, so a signal shared by every grant of a long-lived session
-  // would collect listeners without bound. A new one every 32 grants keeps both small; a dead
-  // session aborts every signal still held by one of its locks.
-  #lossController(): AbortController {
-    if (!this.#loss || this.#lossUses >= LOSS_SIGNAL_SHARERS) {
-      this.#loss = new AbortController();
-      // One listener per handle sharing it is expected, not a leak.
-      setMaxListeners(LOSS_SIGNAL_SHARERS + 1, this.#loss.signal);
-      this.#lossUses = 0;
-    }
-    this.#lossUses++;
-    return this.#loss;
-  }
-
-  #commandTimeoutMs(): number {
-    let ms = this.#options.commandTimeoutMs;
-    for (const lock of this.#locks.values()) if (lock.state === 'held') ms = Math.min(ms, lock.ttlMs);
-    return ms;
-  }
-
-  #ended(cause: unknown): void {
-    this.die(new BackendUnavailableError('postgres', 'the lock session ended', { cause }));
-  }
-
-  #unlisten(): void {
-    this.client.off('error', this.#onError);
-    this.client.off('end', this.#onEnd);
-    // Called right before client.release(), which puts pg-pool's own error listener back.
-  }
-
-  // A lock whose lease core stopped trusting (its event loop stalled past the TTL, say) has
-  // been reported lost to the application; unless the session gives it back, the server would
-  // keep it for us until the handle is released. Unlock it, so others can have it.
-  #giveUpExpired(): void {
-    if (this.dead) return;
-    const now = performance.now();
-    for (const lock of [...this.#locks.values()]) {
-      if (lock.state !== 'held' || lock.validUntil >= now) continue;
-      this.forget(lock);
-      this.run(this.#options.sql.unlock(lock.placement.advisory)).then(
-        () => this.#options.onExpiredGivenBack?.(this),
-        (error: unknown) => this.die(toLockstepError(error, 'giving back an expired lock')),
-      );
-    }
-  }
-
-  #destroy(reason: Error): void {
-    if (this.#returned) return;
-    this.#returned = true;
-    this.#unlisten();
     try {
       this.client.release(reason);
     } catch {
-      // Already released: nothing to give back.
+      // Already given back.
     }
     // end() waits for the server's goodbye, which a paused server never sends: cut the socket.
     (
       this.client as unknown as { connection?: { stream?: { destroy?: () => void } } }
     ).connection?.stream?.destroy?.();
+    this.#options.onEnd(this);
   }
 
-  // One timer per session, never touched by the statements themselves (they only move
-  // `#lastSentAt`). While locks are held it sends a keepalive when nothing else ran for a third
-  // of the idle timeout (renewals of auto-extended handles usually make that unnecessary; pure
-  // leases and longer TTLs sharing the session need it). Once the session holds nothing it
-  // restores the original idle timeout, before the server would end the idle session.
-  #armTimer(): void {
-    const holding = this.#locks.size > 0;
-    const timeouts = this.#options.sql.timeouts && this.#appliedMs > 0;
-    if (this.dead || !(holding || (timeouts && this.#appliedMs !== this.#originalMs))) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#timerInterval = Number.POSITIVE_INFINITY;
+  /**
+   * Gives a connection that holds nothing back to the pool, after dropping any advisory lock the
+   * server may still have on it and restoring its idle timeout (a failure destroys it instead).
+   */
+  async giveBack(): Promise<void> {
+    if (this.#ended || this.#returning) return;
+    const reset = this.run(this.#sql.reset(this.info.idleTimeout));
+    this.#returning = new BackendUnavailableError('postgres', 'the lock session was returned to the pool');
+    try {
+      await reset;
+    } catch (error) {
+      this.die(backendFailure('postgres', 'resetting a lock session', error));
       return;
     }
-    let span = this.#appliedMs;
-    if (!timeouts) for (const lock of this.#locks.values()) span = Math.max(span, lock.ttlMs);
-    const interval = span / 3;
-    if (this.#timer !== undefined) {
-      if (interval >= this.#timerInterval) return;
-      clearTimeout(this.#timer); // a shorter timeout arrived: wake sooner
-    }
-    this.#timerInterval = interval;
-    // With idle timeouts the timer follows the last statement sent (a keepalive is due a third
-    // of the timeout after it); without, it only sweeps expired locks, every third of a TTL.
-    const due = timeouts ? this.#lastSentAt + interval - performance.now() : interval;
-    this.#timer = setTimeout(() => this.#onTimer(interval), Math.max(1, interval / 4, due));
-    this.#timer.unref();
+    if (this.#ended) return;
+    this.#ended = this.#returning;
+    this.#stop();
+    for (const session of this.#sessions.values()) void session.close();
+    this.client.release();
+    this.#options.onEnd(this);
   }
 
-  #onTimer(interval: number): void {
-    this.#timer = undefined;
-    this.#timerInterval = Number.POSITIVE_INFINITY;
-    if (this.dead) return;
-    // After the timers due now (core's expiry watchdogs among them) have run, so the handle
-    // reports its loss as expiry before the lock is given back.
-    setImmediate(() => this.#giveUpExpired());
-    const quiet = this.#pending.size === 0 && performance.now() - this.#lastSentAt >= interval * 0.9;
-    if (!quiet || !this.#options.sql.timeouts) {
-      this.#armTimer();
-      return;
-    }
-    if (this.#locks.size > 0) {
-      this.run(this.#options.sql.keepalive()).then(
-        () => this.#armTimer(),
-        () => {},
-      );
-    } else {
+  #stop(): void {
+    clearTimeout(this.#restoreTimer);
+    this.client.off('error', this.#onError);
+    this.client.off('end', this.#onEnd);
+  }
+
+  #count(ttlMs: number, delta: number): void {
+    const n = (this.#ttls.get(ttlMs) ?? 0) + delta;
+    if (n > 0) this.#ttls.set(ttlMs, n);
+    else this.#ttls.delete(ttlMs);
+  }
+
+  #commandTimeoutMs(): number {
+    let ms = this.#options.commandTimeoutMs;
+    for (const ttl of this.#ttls.keys()) if (ttl < ms) ms = ttl;
+    return ms;
+  }
+
+  // Once the connection has held nothing for a third of its raised idle timeout, the original
+  // comes back: before the server would end the idle connection, and not on every release of a
+  // loop that takes the lock again at once.
+  #armRestore(): void {
+    if (!this.#sql.timeouts || this.#appliedMs === this.#originalMs) return;
+    this.#restoreTimer = setTimeout(() => {
+      if (this.#locks.size > 0 || this.#ended) return;
       const original = String(this.#originalMs);
-      this.run(this.#options.sql.restoreTimeout(original)).then(
+      this.run(this.#sql.restoreTimeout(original)).then(
         () => this.applied(original),
         () => {},
       );
-    }
+    }, this.#appliedMs / 3);
+    this.#restoreTimer.unref();
+  }
+
+  /** The recipe's half for the session `session()` names (it exists once the strategy runs). */
+  #strategy(session: () => LockSession): SessionStrategy<HeldLock> {
+    return {
+      // One statement: the backend pid (the pooler check) and how many advisory locks it holds.
+      keepAlive: async () => {
+        if (this.#ended) return false;
+        const row = (await this.run(this.#sql.keepalive())).rows[0] as { pid: number; held: number };
+        this.checkPid(row.pid);
+        this.#countsAgree = row.held === this.#heldCount;
+        return true;
+      },
+      // Only when the count disagrees (a lock dropped behind our back, or a release on its way):
+      // which of these locks `pg_locks` no longer shows, in one query.
+      verify: async (members) => {
+        if (this.#countsAgree) return [];
+        const asked = [...members].filter((lock) => lock.held);
+        const result = await this.run(
+          this.#sql.held(
+            asked.map((lock) => lock.placement.pgLocks),
+            null,
+          ),
+        );
+        const held = new Set((result.rows[0] as { held: string[] }).held);
+        const gone = asked.filter(
+          (lock) => !held.has(lock.placement.pgLocks) && this.lockOn(lock.placement.id) === lock,
+        );
+        for (const lock of gone) {
+          lock.lost.abort(new LockLostError(lock.name, 'stolen'));
+          this.forget(lock);
+        }
+        return gone;
+      },
+      // The session was lost with the connection alive (its trust window ran out) or retired:
+      // give back whatever locks of its TTL are still here, so others can have them.
+      end: async () => {
+        const ended = session();
+        if (this.#sessions.get(ended.ttlMs) === ended) this.#sessions.delete(ended.ttlMs);
+        // Unlocks queued before the locks are forgotten: an empty connection may go back to the
+        // pool, and its reset must come after them.
+        for (const lock of [...this.#locks.values()]) {
+          if (lock.session !== ended) continue;
+          this.run(this.#sql.unlock(lock.placement.advisory)).catch((error: unknown) =>
+            this.die(backendFailure('postgres', 'giving back an expired lock', error)),
+          );
+          this.forget(lock);
+        }
+      },
+    };
   }
 }

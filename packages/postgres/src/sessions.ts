@@ -1,25 +1,28 @@
 /**
  * The connections a coordinator pins for locks, out of one `pg.Pool`:
  *
- * - ONE primary session, opened on first use and kept until `close()`. Every try-lock runs on
- *   it and the locks it wins stay on it, so holding many locks at once costs one connection.
- * - Up to `maxWaitingSessions` waiting sessions, each blocked in PostgreSQL's lock queue for
- *   one key (and then holding the lock it won, until released). They go back to the pool as
- *   soon as they have held nothing for a couple of seconds (kept meanwhile for the next wait).
- *   A waiter finding every slot taken re-tries on the primary with backoff until a slot frees —
- *   the bound on pinned connections is never exceeded.
+ * - ONE primary connection, opened on first use and kept until `close()`. Every try-lock runs on
+ *   it and the locks it wins stay on it, so holding many locks at once costs one connection. Its
+ *   sessions (one per TTL in use) come from core's `SessionPool`: replaced after a loss, retired
+ *   when idle.
+ * - Up to `maxWaitingSessions` waiting connections, each blocked in PostgreSQL's lock queue for
+ *   one key (and then holding the lock it won, until released). One that holds nothing is kept
+ *   a couple of seconds for the next wait, then goes back to the pool. A waiter finding every
+ *   slot taken re-tries on the primary with backoff until a slot frees — the bound on pinned
+ *   connections is never exceeded.
  *
  * Each fresh connection is probed once (backend pid, server version, idle timeout); a backend
  * pid that differs from the one the connection announced means a pooler sits in between.
  * @module
  */
-import { BackendUnavailableError, sleep } from '@lockstep/core';
+import { BackendUnavailableError } from '@lockstep/core';
+import { abortPromise, backendFailure, SessionPool, sleep, withTimeout } from '@lockstep/core/driver';
 import type pg from 'pg';
-import { isSessionFatal, NoConnectionInTimeError, poolerError, toLockstepError } from './errors.js';
-import { LockSession, type SessionInfo } from './session.js';
+import { isSessionFatal, NoConnectionInTimeError, poolerError } from './errors.js';
+import { LockConnection, type LockSession, type SessionInfo } from './session.js';
 import { cancelBackend, LockSql, SESSION_PROBE } from './sql.js';
 
-/** How long a waiting session that holds nothing stays pinned for the next wait. */
+/** How long a waiting connection that holds nothing stays pinned for the next wait. */
 const IDLE_WAITING_KEEP_MS = 2_000;
 
 /** How long a waiter waits for a pool connection before it waits by backoff instead. */
@@ -27,6 +30,9 @@ const WAITING_CONNECT_MS = 250;
 
 /** First PostgreSQL version with `idle_session_timeout`. */
 const IDLE_SESSION_TIMEOUT_VERSION = 140_000;
+
+/** pg.Pool's own default size. */
+const DEFAULT_POOL_MAX = 10;
 
 /** Options of a {@link SessionSet}. */
 export interface SessionSetOptions {
@@ -38,20 +44,21 @@ export interface SessionSetOptions {
   readonly allowSessionPooler: boolean;
 }
 
-/** The primary and waiting sessions of one coordinator. */
+/** The primary and waiting connections of one coordinator. */
 export class SessionSet {
   readonly #options: SessionSetOptions;
   // Probe results per pooled connection: a connection handed out again needs no second probe.
   readonly #probed = new WeakMap<pg.PoolClient, SessionInfo>();
-  readonly #waiting = new Set<LockSession>();
-  /** Waiting sessions that hold nothing, kept for the next wait (most recent last). */
-  readonly #idle: LockSession[] = [];
-  readonly #idleSince = new WeakMap<LockSession, number>();
-  #idleTimer: NodeJS.Timeout | undefined;
+  /** The sessions of the primary connection, one per TTL. */
+  readonly #sessions = new SessionPool<LockSession>({
+    create: async (ttlMs) => (await this.primary()).session(ttlMs),
+  });
+  readonly #waiting = new Set<LockConnection>();
+  /** Waiting connections that hold nothing, kept for the next wait, with their retirement timers. */
+  readonly #idle = new Map<LockConnection, NodeJS.Timeout>();
   readonly #slotFreed = new Set<() => void>();
   readonly #givingBack = new Set<Promise<void>>();
-  #primary: Promise<LockSession> | undefined;
-  #primarySession: LockSession | undefined;
+  #primary: Promise<LockConnection> | undefined;
   #slotsTaken = 0;
   #sql: LockSql | undefined;
   #closed = false;
@@ -60,163 +67,140 @@ export class SessionSet {
     this.#options = options;
   }
 
-  /** The lock statements; known once the first session has told us the server's version. */
+  /** The lock statements; known once the first connection has told us the server's version. */
   get sql(): LockSql {
     if (!this.#sql) throw new Error('no lock session was opened yet');
     return this.#sql;
   }
 
-  /** Pinned waiting sessions right now (for tests and diagnostics). */
+  /** Pinned waiting connections right now (for tests and diagnostics). */
   get waitingSessions(): number {
     return this.#waiting.size;
   }
 
+  /** The primary's session for locks of `ttlMs`: synchronously when it is live (the hot path). */
+  session(ttlMs: number): LockSession | Promise<LockSession> {
+    return this.#sessions.current(ttlMs) ?? this.#sessions.session(ttlMs);
+  }
+
   /**
-   * The primary session, opened on first use and re-opened after it died. Opening waits for a
-   * connection up to `commandTimeoutMs`, or `connectWithinMs` when given (`connect()` does).
+   * The primary connection, opened on first use and re-opened after it died. Opening waits for
+   * a connection up to `commandTimeoutMs`, or `connectWithinMs` when given (`connect()` does).
    */
-  primary(connectWithinMs?: number): Promise<LockSession> {
+  primary(connectWithinMs?: number): Promise<LockConnection> {
     if (this.#closed) return Promise.reject(closedError());
-    if (this.#primarySession?.dead) this.#primary = undefined;
     if (!this.#primary) {
-      const opening = this.#open('primary', undefined, connectWithinMs);
+      const opening = this.#open(false, undefined, connectWithinMs);
       this.#primary = opening;
-      opening.then(
-        (session) => {
-          this.#primarySession = session;
-        },
-        () => {
-          if (this.#primary === opening) this.#primary = undefined;
-        },
-      );
+      opening.catch(() => {
+        if (this.#primary === opening) this.#primary = undefined;
+      });
     }
     return this.#primary;
   }
 
   /** Takes one of the `maxWaitingSessions` slots; false when all are taken. */
   reserveWaitingSlot(): boolean {
-    // Idle sessions sit in free slots; reserving one reuses them (openWaiting).
+    // Idle connections sit in free slots; reserving one reuses them (openWaiting).
     if (this.#closed || this.#slotsTaken >= this.#options.maxWaitingSessions) return false;
     this.#slotsTaken++;
     return true;
   }
 
-  /** Gives back a slot whose session was never opened. */
-  releaseSlot(): void {
-    this.#slotsTaken--;
-    for (const wake of [...this.#slotFreed]) wake();
-  }
-
   /** Resolves when a slot frees, after `ms`, or when `signal` aborts. */
   slotFreed(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#slotFreed.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.#slotFreed.add(done);
-      signal.addEventListener('abort', done, { once: true });
-      void sleep(ms, signal).then(done);
+    let wake = () => {};
+    const freed = new Promise<void>((resolve) => {
+      wake = resolve;
+      this.#slotFreed.add(resolve);
+    });
+    return Promise.race([freed, sleep(ms, signal)]).finally(() => {
+      this.#slotFreed.delete(wake);
     });
   }
 
   /**
-   * Opens a waiting session in a slot already reserved; `undefined` when the pool has no
-   * connection to spare within the command timeout. On failure (or abort) the slot is given back.
+   * Opens a waiting connection in a slot already reserved; `undefined` when the pool has no
+   * connection to spare soon. On failure (or abort) the slot is given back.
    */
-  async openWaiting(signal: AbortSignal): Promise<LockSession | undefined> {
-    const reused = this.#idle.pop();
+  async openWaiting(signal: AbortSignal): Promise<LockConnection | undefined> {
+    const [reused] = this.#idle.keys();
     if (reused) {
+      clearTimeout(this.#idle.get(reused));
+      this.#idle.delete(reused);
       this.#waiting.add(reused);
       return reused;
     }
     try {
-      const session = await this.#open('waiting', signal);
-      this.#waiting.add(session);
-      return session;
+      const connection = await this.#open(true, signal);
+      this.#waiting.add(connection);
+      return connection;
     } catch (error) {
-      this.releaseSlot();
+      this.#releaseSlot();
       // No connection in time: the caller waits the other way (backoff) instead.
       if (error instanceof NoConnectionInTimeError) return undefined;
       throw error;
     }
   }
 
-  /** A waiting session that holds nothing any more goes back to the pool (in the background). */
-  finishWaiting(session: LockSession): void {
-    if (session.size > 0 || !this.#waiting.delete(session)) return;
-    this.releaseSlot();
-    if (this.#closed || session.dead) {
-      this.#giveBack(session);
+  /** A waiting connection that holds nothing any more is kept for the next wait, then given back. */
+  finishWaiting(connection: LockConnection): void {
+    if (connection.size > 0 || !this.#waiting.delete(connection)) return;
+    this.#releaseSlot();
+    if (this.#closed || connection.dead) {
+      this.#giveBack(connection);
       return;
     }
-    // Kept pinned a little while: the next wait (a worker loop takes the lock again at once)
-    // skips the pool, the probe and the reset. Slots still bound pinned sessions: active
-    // waiting sessions plus idle ones never exceed maxWaitingSessions.
-    this.#idle.push(session);
-    this.#idleSince.set(session, performance.now());
-    this.#armIdleTimer();
-  }
-
-  #giveBack(session: LockSession): void {
-    const giving = session.giveBack().finally(() => this.#givingBack.delete(giving));
-    this.#givingBack.add(giving);
-  }
-
-  #armIdleTimer(): void {
-    if (this.#idleTimer !== undefined || this.#idle.length === 0) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      const cutoff = performance.now() - IDLE_WAITING_KEEP_MS;
-      for (const session of [...this.#idle]) {
-        if ((this.#idleSince.get(session) ?? 0) > cutoff) continue;
-        this.#idle.splice(this.#idle.indexOf(session), 1);
-        this.#giveBack(session);
-      }
-      this.#armIdleTimer();
+    // The next wait (a worker loop takes the lock again at once) skips the pool, the probe and
+    // the reset. Slots still bound pinned connections: active plus idle never exceed the maximum.
+    const retire = setTimeout(() => {
+      this.#idle.delete(connection);
+      this.#giveBack(connection);
     }, IDLE_WAITING_KEEP_MS);
-    this.#idleTimer.unref();
+    this.#idle.set(connection, retire.unref());
   }
 
   /**
-   * Interrupts the statement of a waiting session (`pg_cancel_backend`, sent on the primary).
+   * Interrupts the statement of a waiting connection (`pg_cancel_backend`, sent on the primary).
    * Resolves once the server has signalled the backend; never rejects.
    */
   async cancel(pid: number): Promise<void> {
     try {
-      const primary = await this.primary();
-      await primary.run(cancelBackend(pid));
+      await (await this.primary()).run(cancelBackend(pid));
     } catch {
-      // The primary is gone: so is the server or our connection to it, and the waiting session
-      // with it. The caller's clean-up copes with either outcome of the wait.
+      // The primary is gone: so is the server or our connection to it, and the waiting
+      // connection with it. The caller's clean-up copes with either outcome of the wait.
     }
   }
 
-  /** Gives every session back (the coordinator released every lock before), idempotently. */
+  /** Gives every connection back (the coordinator released every lock before), idempotently. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#idleTimer);
-    const primary = this.#primary?.catch(() => undefined);
-    const sessions = [...this.#waiting, ...this.#idle.splice(0)];
-    const primarySession = await primary;
-    if (primarySession) sessions.push(primarySession);
-    await Promise.allSettled(sessions.map((s) => s.giveBack()));
-    await Promise.allSettled([...this.#givingBack]);
+    await this.#sessions.close();
+    for (const timer of this.#idle.values()) clearTimeout(timer);
+    const connections = [...this.#waiting, ...this.#idle.keys()];
+    this.#idle.clear();
+    const primary = await this.#primary?.catch(() => undefined);
+    if (primary) connections.push(primary);
+    await Promise.allSettled([...connections.map((c) => c.giveBack()), ...this.#givingBack]);
   }
 
-  async #open(
-    role: 'primary' | 'waiting',
-    signal?: AbortSignal,
-    connectWithinMs?: number,
-  ): Promise<LockSession> {
+  #releaseSlot(): void {
+    this.#slotsTaken--;
+    for (const wake of [...this.#slotFreed]) wake();
+  }
+
+  #giveBack(connection: LockConnection): void {
+    const giving = connection.giveBack().finally(() => this.#givingBack.delete(giving));
+    this.#givingBack.add(giving);
+  }
+
+  async #open(waiting: boolean, signal?: AbortSignal, connectWithinMs?: number): Promise<LockConnection> {
+    const { commandTimeoutMs } = this.#options;
     // A waiter that cannot have a connection soon waits by backoff instead (see openWaiting).
     const timeoutMs =
-      connectWithinMs ??
-      (role === 'primary'
-        ? this.#options.commandTimeoutMs
-        : Math.min(this.#options.commandTimeoutMs, WAITING_CONNECT_MS));
+      connectWithinMs ?? (waiting ? Math.min(commandTimeoutMs, WAITING_CONNECT_MS) : commandTimeoutMs);
     const client = await this.#connect(timeoutMs, signal);
     let info: SessionInfo;
     try {
@@ -233,91 +217,73 @@ export class SessionSet {
       this.#options.schema,
       this.#options.idleSessionTimeout && info.version >= IDLE_SESSION_TIMEOUT_VERSION,
     );
-    return new LockSession(client, info, {
+    const connection: LockConnection = new LockConnection(client, info, {
       sql: this.#sql,
-      commandTimeoutMs: this.#options.commandTimeoutMs,
+      commandTimeoutMs,
       checkPid: this.#options.allowSessionPooler,
-      onDeath: (session) => this.#onDeath(session, role),
-      onExpiredGivenBack: (session) => {
-        if (role === 'waiting') this.finishWaiting(session);
+      onEnd: () => {
+        if (!waiting) {
+          if (this.#primary && connection === this.#primaryConnection) this.#primary = undefined;
+          return;
+        }
+        if (this.#waiting.delete(connection)) this.#releaseSlot();
+        clearTimeout(this.#idle.get(connection));
+        this.#idle.delete(connection);
       },
+      onEmpty: waiting ? () => this.finishWaiting(connection) : undefined,
     });
+    if (!waiting) this.#primaryConnection = connection;
+    return connection;
   }
 
-  #onDeath(session: LockSession, role: 'primary' | 'waiting'): void {
-    if (role === 'primary') {
-      if (this.#primarySession === session) {
-        this.#primarySession = undefined;
-        this.#primary = undefined;
-      }
-      return;
-    }
-    if (this.#waiting.delete(session)) this.releaseSlot();
-    const idle = this.#idle.indexOf(session);
-    if (idle >= 0) this.#idle.splice(idle, 1);
-  }
+  #primaryConnection: LockConnection | undefined;
 
-  // A connection from the pool, within the command timeout: a pool the application keeps busy
-  // (or one smaller than lockstep needs) must not stall a lock call forever. An abort does not
-  // wait either; a connection that arrives after we gave up goes straight back.
+  // A connection from the pool, within the timeout: a pool the application keeps busy (or one
+  // smaller than lockstep needs) must not stall a lock call forever. An abort does not wait
+  // either; a connection that arrives after we gave up goes straight back.
   #connect(timeoutMs: number, signal?: AbortSignal): Promise<pg.PoolClient> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const { pool } = this.#options;
     // Whether we queue behind the application's own use of the pool, or the pool opens a new
     // connection for us (and a timeout then means the server did not answer it).
     const poolFull = pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? DEFAULT_POOL_MAX);
-    const connecting = pool.connect();
-    return new Promise<pg.PoolClient>((resolve, reject) => {
-      let done = false;
-      const finish = (outcome: () => void) => {
-        if (done) return false;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        outcome();
-        return true;
-      };
-      // A connection that arrives after we gave up is returned by the handler below (once).
-      const giveUp = (error: unknown) => finish(() => reject(error));
-      const onAbort = () => giveUp(signal?.reason);
-      const timer = setTimeout(() => giveUp(new NoConnectionInTimeError(timeoutMs, poolFull)), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      connecting.then(
-        (client) => {
-          if (!finish(() => resolve(client))) client.release();
-        },
-        (error: unknown) => finish(() => reject(toLockstepError(error, 'connecting'))),
-      );
+    const connecting = pool.connect().catch((error: unknown) => {
+      throw backendFailure('postgres', 'connecting', error);
     });
+    const aborted = signal ? abortPromise(signal) : undefined;
+    const bounded = withTimeout(
+      connecting,
+      timeoutMs,
+      () => new NoConnectionInTimeError(timeoutMs, poolFull),
+    );
+    return (aborted ? Promise.race([bounded, aborted.promise]) : bounded).then(
+      (client) => {
+        aborted?.dispose();
+        return client;
+      },
+      (error: unknown) => {
+        aborted?.dispose();
+        connecting.then(
+          (late) => late.release(),
+          () => {},
+        );
+        throw error;
+      },
+    );
   }
 
   async #probe(client: pg.PoolClient): Promise<SessionInfo> {
     const known = this.#probed.get(client);
     if (known) return known;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BackendUnavailableError(
-              'postgres',
-              `a new connection did not answer within ${this.#options.commandTimeoutMs} ms`,
-            ),
-          ),
-        this.#options.commandTimeoutMs,
-      );
-    });
+    const ms = this.#options.commandTimeoutMs;
     let row: { pid: number; version: number; idle_timeout: string | null };
     try {
-      const result = await Promise.race([
-        client.query({ name: SESSION_PROBE.name, text: SESSION_PROBE.text, values: [] }),
-        timeout,
-      ]);
-      row = result.rows[0];
+      const probing = client.query({ name: SESSION_PROBE.name, text: SESSION_PROBE.text, values: [] });
+      const silent = () =>
+        new BackendUnavailableError('postgres', `a new connection did not answer within ${ms} ms`);
+      row = (await withTimeout(probing, ms, silent)).rows[0];
     } catch (error) {
-      throw toLockstepError(error, 'probing a new connection');
-    } finally {
-      clearTimeout(timer);
+      throw backendFailure('postgres', 'probing a new connection', error);
     }
     // A direct connection announces its backend's pid in BackendKeyData; a pooler announces
     // one of its own.
@@ -330,9 +296,6 @@ export class SessionSet {
     return info;
   }
 }
-
-/** pg.Pool's own default size. */
-const DEFAULT_POOL_MAX = 10;
 
 function closedError(): BackendUnavailableError {
   return new BackendUnavailableError('postgres', 'the coordinator was closed');

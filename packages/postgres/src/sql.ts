@@ -192,9 +192,17 @@ SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
     return { ...stmt, values: setting ? [ids, idleTimeout] : [ids] };
   }
 
-  /** Keeps an idle session from reaching its idle timeout. */
+  /**
+   * Keeps an idle session from reaching its idle timeout, and counts the advisory locks it
+   * holds (the health check of every lock on it, in one statement). Columns: `pid`, `held`.
+   */
   keepalive(): Statement {
-    return { ...this.#build('keepalive', () => 'SELECT pg_backend_pid() AS pid'), values: [] };
+    const stmt = this.#build(
+      'keepalive',
+      () => `SELECT pg_backend_pid() AS pid, (SELECT count(*) FROM pg_locks
+  WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND mode = 'ExclusiveLock')::int AS held`,
+    );
+    return { ...stmt, values: [] };
   }
 
   /** Puts the session's idle timeout back to `idleTimeout` (a session that holds no lock). */
