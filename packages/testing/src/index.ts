@@ -22,6 +22,7 @@ export {
   ServerUnavailableError,
 } from './errors.js';
 export { type FaultProxy, faultProxy } from './fault-proxy.js';
+export { heapAfterGc } from './heap.js';
 export { ZOOKEEPER_TICK_MS } from './kinds/zookeeper.js';
 export { freePort } from './ports.js';
 export {
