@@ -5,8 +5,9 @@
  * connection keeps coming back in the background.
  * @module
  */
+import { Backoff, type UrlHost, withTimeout } from '@lockstep/core/driver';
 import { Redis, type Redis as RedisClient, type RedisOptions } from 'ioredis';
-import type { RedisEndpoint, RedisTarget } from './url.js';
+import type { RedisTarget } from './url.js';
 
 /** Connection options shared by `redis://` and `redlock://`. */
 export interface ConnectionOptions {
@@ -18,15 +19,24 @@ export interface ConnectionOptions {
   readonly tls: boolean;
 }
 
-/** Reconnect backoff: 50 ms doubling up to 1 s, forever (until `disconnect()`). */
-function reconnectDelay(attempt: number): number {
-  return Math.min(50 * 2 ** Math.min(attempt - 1, 5), 1_000);
+/**
+ * Reconnects `client` forever (until `disconnect()`) after pauses of 50 ms doubling up to 1 s,
+ * jittered so that many clients cut off together do not come back in step; a connection that
+ * became ready starts over.
+ */
+function reconnectForever(client: RedisClient): RedisClient {
+  const backoff = new Backoff(50, 1_000);
+  client.options.retryStrategy = () => backoff.next();
+  client.on('ready', () => backoff.reset());
+  // Errors surface on the commands that hit them; the event would only be logged.
+  client.on('error', () => {});
+  return client;
 }
 
 /** A command client for one endpoint, not yet connected. */
 export function commandClient(
   target: RedisTarget,
-  endpoint: RedisEndpoint,
+  endpoint: UrlHost,
   options: ConnectionOptions,
 ): RedisClient {
   const redisOptions: RedisOptions = {
@@ -43,12 +53,8 @@ export function commandClient(
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    retryStrategy: reconnectDelay,
   };
-  const client = new Redis(redisOptions);
-  // Errors surface on the commands that hit them; the event would only be logged.
-  client.on('error', () => {});
-  return client;
+  return reconnectForever(new Redis(redisOptions));
 }
 
 /**
@@ -56,23 +62,22 @@ export function commandClient(
  * nothing else). SUBSCRIBE may queue while it connects; ioredis re-subscribes after reconnects.
  */
 export function subscriberFor(client: RedisClient): RedisClient {
-  const subscriber = client.duplicate({
-    connectionName: 'lockstep-subscriber',
-    lazyConnect: true,
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: null,
-    // SUBSCRIBE waits for the connection; it must not fail just because connecting is slow.
-    commandTimeout: undefined,
-    // No INFO ready check: ioredis writes a SUBSCRIBE as soon as the socket connects (the
-    // command is allowed while Redis loads), the connection enters subscriber mode, the INFO
-    // that follows is refused, and ioredis drops the connection — with the channels just
-    // subscribed on it (seen as 17 of 20 subscriptions, and waiters left to their re-checks).
-    enableReadyCheck: false,
-    autoResubscribe: true,
-    retryStrategy: reconnectDelay,
-  });
-  subscriber.on('error', () => {});
-  return subscriber;
+  return reconnectForever(
+    client.duplicate({
+      connectionName: 'lockstep-subscriber',
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      // SUBSCRIBE waits for the connection; it must not fail just because connecting is slow.
+      commandTimeout: undefined,
+      // No INFO ready check: ioredis writes a SUBSCRIBE as soon as the socket connects (the
+      // command is allowed while Redis loads), the connection enters subscriber mode, the INFO
+      // that follows is refused, and ioredis drops the connection — with the channels just
+      // subscribed on it (seen as 17 of 20 subscriptions, and waiters left to their re-checks).
+      enableReadyCheck: false,
+      autoResubscribe: true,
+    }),
+  );
 }
 
 /**
@@ -90,20 +95,16 @@ export async function connectWithin(client: RedisClient, timeoutMs: number): Pro
     lastError = error;
   };
   client.on('error', remember);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no connection within ${timeoutMs} ms`, { cause: lastError })),
-      timeoutMs,
-    );
-  });
   const closed = client.connect().catch((error: unknown) => {
     throw lastError ?? error;
   });
   try {
-    await Promise.race([closed, timeout]);
+    await withTimeout(
+      closed,
+      timeoutMs,
+      () => new Error(`no connection within ${timeoutMs} ms`, { cause: lastError }),
+    );
   } finally {
-    clearTimeout(timer);
     client.off('error', remember);
   }
 }

@@ -1,43 +1,32 @@
 /**
  * Building coordinators: from a URL (connections owned and closed by lockstep) or from the
- * application's own ioredis client(s) (never closed by lockstep).
+ * application's own ioredis client(s) (never closed by lockstep). The two drivers — one server,
+ * or Redlock over several — share the release feed (one subscriber connection per server), the
+ * bulk renewals and the loss monitor; only their lock recipes differ.
  * @module
  */
-import {
-  type Coordinator,
-  createCoordinator,
-  InvalidArgumentError,
-  optionNames,
-  rejectUnknownOptions,
-  validateName,
-} from '@lockstep/core';
+import { type Coordinator, InvalidArgumentError } from '@lockstep/core';
+import { type BackendDriver, createCoordinator, formatHost } from '@lockstep/core/driver';
 import type { Redis } from 'ioredis';
-import { commandClient, connectWithin } from './connection.js';
-import { redlockDriver, singleInstanceDriver } from './driver.js';
+import { KeyBatch } from './batch.js';
+import { REDIS_CAPABILITIES, REDLOCK_CAPABILITIES } from './capabilities.js';
+import { commandClient, connectWithin, subscriberFor } from './connection.js';
+import { redisCounters } from './counters.js';
 import { connectFailure, type EndpointFailure } from './errors.js';
-import { type RedisConnectOptions, resolveOptions } from './options.js';
+import { singleInstanceLocks } from './locks.js';
+import { LossMonitor } from './loss-monitor.js';
+import {
+  REDIS_COORDINATOR_OPTION_NAMES,
+  REDLOCK_COORDINATOR_OPTION_NAMES,
+  type RedisConnectOptions,
+  type RedisCoordinatorOptions,
+  type RedlockCoordinatorOptions,
+  resolveOptions,
+} from './options.js';
 import { collectQuorum, quorumOf } from './quorum.js';
-import { DEFAULT_DRIFT_FACTOR } from './redlock.js';
+import { redlockLocks } from './redlock.js';
+import { ReleaseFeed } from './release-feed.js';
 import { parseRedisUrl } from './url.js';
-
-/** Options of {@link redisCoordinator}. */
-export interface RedisCoordinatorOptions {
-  /** Namespace for every key. Default `"lockstep"`. */
-  prefix?: string;
-  /** Handoff reservation after a release that had waiters (see `RedisConnectOptions`). Default 100 ms. */
-  handoffMs?: number;
-}
-
-/** Options of {@link redlockCoordinator}. */
-export interface RedlockCoordinatorOptions {
-  /** Namespace for every key. Default `"lockstep"`. */
-  prefix?: string;
-  /** Clock drift allowed per ms of lease. Default 0.01 (plus 2 ms). */
-  driftFactor?: number;
-}
-
-const REDIS_COORDINATOR_OPTION_NAMES = optionNames<RedisCoordinatorOptions>()(['prefix', 'handoffMs']);
-const REDLOCK_COORDINATOR_OPTION_NAMES = optionNames<RedlockCoordinatorOptions>()(['prefix', 'driftFactor']);
 
 /**
  * A `redis` coordinator over your own connected ioredis client. lockstep adds one
@@ -52,11 +41,12 @@ const REDLOCK_COORDINATOR_OPTION_NAMES = optionNames<RedlockCoordinatorOptions>(
  */
 export function redisCoordinator(client: Redis, options: RedisCoordinatorOptions = {}): Coordinator {
   assertClient(client, 'client');
-  rejectUnknownOptions(options, REDIS_COORDINATOR_OPTION_NAMES, 'redisCoordinator options');
-  const { handoffMs } = resolveOptions({ handoffMs: options.handoffMs });
-  return createCoordinator(singleInstanceDriver(client, { ownsClients: false, handoffMs }), {
-    prefix: options.prefix,
-  });
+  const { prefix, handoffMs } = resolveOptions(
+    options,
+    REDIS_COORDINATOR_OPTION_NAMES,
+    'redisCoordinator options',
+  );
+  return createCoordinator(singleInstanceDriver(client, false, handoffMs), { prefix });
 }
 
 /**
@@ -72,11 +62,12 @@ export function redlockCoordinator(
     throw new InvalidArgumentError('clients', 'must be a non-empty array of ioredis clients');
   }
   for (const [i, client] of clients.entries()) assertClient(client, `clients[${i}]`);
-  rejectUnknownOptions(options, REDLOCK_COORDINATOR_OPTION_NAMES, 'redlockCoordinator options');
-  const { driftFactor } = resolveOptions({ driftFactor: options.driftFactor ?? DEFAULT_DRIFT_FACTOR });
-  return createCoordinator(redlockDriver(clients, { ownsClients: false, driftFactor }), {
-    prefix: options.prefix,
-  });
+  const { prefix, driftFactor } = resolveOptions(
+    options,
+    REDLOCK_COORDINATOR_OPTION_NAMES,
+    'redlockCoordinator options',
+  );
+  return createCoordinator(redlockDriver(clients, false, driftFactor), { prefix });
 }
 
 /**
@@ -85,13 +76,12 @@ export function redlockCoordinator(
  */
 export async function connectFromUrl(url: URL, options: RedisConnectOptions): Promise<Coordinator> {
   const resolved = resolveOptions(options);
-  if (resolved.prefix !== undefined) validateName(resolved.prefix, 'prefix');
   const target = parseRedisUrl(url);
   const isRedlock = url.protocol.toLowerCase() === 'redlock:';
   const clients = target.endpoints.map((endpoint) => commandClient(target, endpoint, resolved));
   const driver = isRedlock
-    ? redlockDriver(clients, { ownsClients: true, driftFactor: resolved.driftFactor })
-    : singleInstanceDriver(clients[0]!, { ownsClients: true, handoffMs: resolved.handoffMs });
+    ? redlockDriver(clients, true, resolved.driftFactor)
+    : singleInstanceDriver(clients[0]!, true, resolved.handoffMs);
   const coordinator = createCoordinator(driver, { prefix: resolved.prefix });
 
   // Redlock runs with a quorum; instances that fail keep reconnecting in the background. It
@@ -99,7 +89,7 @@ export async function connectFromUrl(url: URL, options: RedisConnectOptions): Pr
   // attempt to end: a lock taken while an instance is still connecting would be held by a bare
   // quorum, and one instance lost later would lose it.
   const needed = isRedlock ? quorumOf(clients.length) : 1;
-  const addresses = target.endpoints.map(describe);
+  const addresses = target.endpoints.map(formatHost);
   /** Per endpoint: connected, failed (with the error), or still connecting (undefined). */
   const outcomes: Array<'connected' | EndpointFailure | undefined> = [];
   const attempts = clients.map((client, i) =>
@@ -132,10 +122,40 @@ export async function connectFromUrl(url: URL, options: RedisConnectOptions): Pr
   return coordinator;
 }
 
-function describe(endpoint: { host: string; port: number }): string {
-  return endpoint.host.includes(':')
-    ? `[${endpoint.host}]:${endpoint.port}`
-    : `${endpoint.host}:${endpoint.port}`;
+/** A driver for one Redis server; `ownsClient`: `close()` disconnects it. */
+function singleInstanceDriver(client: Redis, ownsClient: boolean, handoffMs: number): BackendDriver {
+  const batch = new KeyBatch(client);
+  const feed = new ReleaseFeed([subscriberFor(client)], (channel) => locks.waitEnded(channel));
+  const monitor = new LossMonitor([batch]);
+  const locks = singleInstanceLocks(batch, feed, monitor, handoffMs);
+  return {
+    backend: 'redis',
+    capabilities: REDIS_CAPABILITIES,
+    locks,
+    counters: redisCounters(client),
+    close: async () => {
+      feed.close();
+      monitor.close();
+      if (ownsClient) client.disconnect();
+    },
+  };
+}
+
+/** A Redlock driver over independent servers; `ownsClients`: `close()` disconnects them. */
+function redlockDriver(clients: readonly Redis[], ownsClients: boolean, driftFactor: number): BackendDriver {
+  const batches = clients.map((client) => new KeyBatch(client));
+  const feed = new ReleaseFeed(clients.map(subscriberFor));
+  const monitor = new LossMonitor(batches, quorumOf(clients.length));
+  return {
+    backend: 'redlock',
+    capabilities: REDLOCK_CAPABILITIES,
+    locks: redlockLocks(batches, feed, monitor, driftFactor),
+    close: async () => {
+      feed.close();
+      monitor.close();
+      if (ownsClients) for (const client of clients) client.disconnect();
+    },
+  };
 }
 
 function assertClient(client: unknown, what: string): void {

@@ -1,23 +1,21 @@
 /**
- * Client errors become `BackendUnavailableError` (with the ioredis error as `cause`);
- * lockstep's own errors pass through unchanged.
+ * What a failed connect says: which endpoints failed and why, in the client's own words, and
+ * what to fix. (Failures of commands become lockstep errors through core's `backendFailure`.)
  * @module
  */
-import { BackendUnavailableError, LockstepError } from '@lockstep/core';
+import { BackendUnavailableError } from '@lockstep/core';
+import { backendFailure } from '@lockstep/core/driver';
 
 /** The backend name errors are reported under. */
 export type RedisBackendName = 'redis' | 'redlock';
 
-/** Wraps anything that is not already a lockstep error. */
-export function toLockstepError(backend: RedisBackendName, error: unknown, doing: string): Error {
-  if (error instanceof LockstepError) return error;
-  return new BackendUnavailableError(backend, `${doing} failed: ${messageOf(error)}`, { cause: error });
-}
-
-/** `promise`, with its failure mapped by {@link toLockstepError}. */
-export function mapErrors<T>(backend: RedisBackendName, doing: string, promise: Promise<T>): Promise<T> {
-  return promise.catch((error: unknown) => {
-    throw toLockstepError(backend, error, doing);
+/**
+ * `then(value)` of a single-instance command's reply, or its failure as a lockstep error saying
+ * what was being done. One `then`, no async frame: this is on every lock cycle's path.
+ */
+export function answer<T, R>(reply: Promise<T>, doing: string, then: (value: T) => R): Promise<R> {
+  return reply.then(then, (error: unknown) => {
+    throw backendFailure('redis', doing, error);
   });
 }
 

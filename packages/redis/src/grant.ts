@@ -3,7 +3,7 @@
  * operations a Redis lock has. Shared by the single-instance and Redlock drivers.
  * @module
  */
-import { type LeaseGrant, LossFlag } from '@lockstep/core';
+import { type LeaseGrant, LossFlag } from '@lockstep/core/driver';
 import type { LossMonitor } from './loss-monitor.js';
 
 /** Owner-checked operations on one granted lock. */
@@ -16,34 +16,38 @@ export interface OwnedLockOps {
   isHeld(): Promise<boolean>;
 }
 
-/** Extras of a grant. */
+/** What identifies a grant on the server, and its extras. */
 export interface GrantDetails {
+  readonly key: string;
+  readonly owner: string;
   readonly fencingToken?: bigint;
   /** Redlock's `start + ttl − drift`; absent for a single instance (core uses sent + ttl). */
   readonly validUntil?: number;
 }
 
 /**
- * Wraps `ops` as a `LeaseGrant` whose `lost` signal the {@link LossMonitor} aborts when a
+ * Wraps `ops` as a `LeaseGrant` whose `lost` notice the {@link LossMonitor} trips when a
  * reconnect shows the key is no longer ours. After a refused renewal or a release the grant
  * stops being monitored: core already knows it is over.
  */
 export function monitoredGrant(ops: OwnedLockOps, monitor: LossMonitor, details: GrantDetails): LeaseGrant {
   const lost = new LossFlag();
   const untrack = monitor.track({
-    stillHeld: () => ops.isHeld(),
+    key: details.key,
+    owner: details.owner,
     markLost: (why) => lost.abort(new Error(why)),
   });
   return {
     fencingToken: details.fencingToken,
     validUntil: details.validUntil,
     lost,
-    async renew(ttlMs) {
-      const ours = await ops.extend(ttlMs);
-      if (!ours) untrack();
-      return ours;
+    renew(ttlMs) {
+      return ops.extend(ttlMs).then((ours) => {
+        if (!ours) untrack();
+        return ours;
+      });
     },
-    async release() {
+    release() {
       untrack();
       return ops.release();
     },

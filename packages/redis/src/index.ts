@@ -12,20 +12,19 @@
  * Or over your own clients: `redisCoordinator(client)`, `redlockCoordinator([c1, c2, c3])`.
  * @packageDocumentation
  */
-import { registerAdapter } from '@lockstep/core';
+import { registerAdapter } from '@lockstep/core/driver';
 import { connectFromUrl } from './coordinator.js';
 
 export { REDIS_CAPABILITIES, REDIS_MIN_TTL_MS, REDLOCK_CAPABILITIES } from './capabilities.js';
+export { redisCoordinator, redlockCoordinator } from './coordinator.js';
+export { counterKey, type LockKeys, lockKeys } from './keys.js';
 export {
+  DEFAULT_DRIFT_FACTOR,
+  DEFAULT_HANDOFF_MS,
+  type RedisConnectOptions,
   type RedisCoordinatorOptions,
   type RedlockCoordinatorOptions,
-  redisCoordinator,
-  redlockCoordinator,
-} from './coordinator.js';
-export { counterKey, type LockKeys, lockKeys } from './keys.js';
-export type { RedisConnectOptions } from './options.js';
-export { DEFAULT_DRIFT_FACTOR } from './redlock.js';
-export { DEFAULT_HANDOFF_MS } from './single.js';
+} from './options.js';
 
 registerAdapter({
   schemes: ['redis', 'rediss', 'redlock'],

@@ -12,7 +12,7 @@
  * | coordinators waiting for it (handoff) | `P/waiters/N` (hash, expires) |
  * | counter (a plain integer string) | `P/counter/N` |
  *
- * A lock with a `native` location (issue 10) lives at exactly the key the user named, set
+ * A lock with a `native` location lives at exactly the key the user named, set
  * with `SET key owner NX PX ttl` like node-redlock and redis-semaphore's Mutex do, so they
  * and lockstep exclude each other. Its fencing state sits beside it at `KEY:lockstep-fence`
  * and its channel is `lockstep-released:KEY`: neither depends on the coordinator's prefix,
@@ -21,8 +21,8 @@
  * other libraries could not tell a reservation from a holder.
  * @module
  */
-import type { CounterRef, LockRef } from '@lockstep/core';
 import { InvalidArgumentError, MAX_NAME_BYTES, type NativeLockLocation, validateName } from '@lockstep/core';
+import type { CounterRef, LockRef } from '@lockstep/core/driver';
 
 /** Where one lock lives. */
 export interface LockKeys {

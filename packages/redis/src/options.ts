@@ -1,16 +1,42 @@
 /**
  * Options of `connect('redis://…' | 'rediss://…' | 'redlock://…', options)`, also accepted
- * as URL query parameters (`?commandTimeoutMs=1000&tls=true`). Checked before any I/O.
+ * as URL query parameters (`?commandTimeoutMs=1000&tls=true`), and of the bring-your-own-client
+ * constructors. Checked before any I/O.
  * @module
  */
-import { type ConnectOptions, InvalidArgumentError, optionNames, rejectUnknownOptions } from '@lockstep/core';
-import { DEFAULT_DRIFT_FACTOR } from './redlock.js';
-import { DEFAULT_HANDOFF_MS } from './single.js';
+import { type ConnectOptions, InvalidArgumentError, validateName } from '@lockstep/core';
+import { optionNames, rejectUnknownOptions, validateBoolean, validateTimeoutMs } from '@lockstep/core/driver';
 
-/** Options understood by the Redis adapter. */
-export interface RedisConnectOptions extends ConnectOptions {
+/** How long a release keeps the lock reserved for other coordinators' waiters. */
+export const DEFAULT_HANDOFF_MS = 100;
+/** Default clock-drift factor (as in the Redlock description and node-redlock). */
+export const DEFAULT_DRIFT_FACTOR = 0.01;
+
+/** Options of `redisCoordinator(client, options)`. */
+export interface RedisCoordinatorOptions {
   /** Namespace for every key (see the README's key layout). Default `"lockstep"`. */
   prefix?: string;
+  /**
+   * Single instance only: after a release while other coordinators wait, the lock stays
+   * reserved for them this long, so a waiter rather than the releaser gets it next.
+   * Default 100 ms; 0 turns the handoff off (whoever's SET arrives first wins).
+   */
+  handoffMs?: number;
+}
+
+/** Options of `redlockCoordinator(clients, options)`. */
+export interface RedlockCoordinatorOptions {
+  /** Namespace for every key. Default `"lockstep"`. */
+  prefix?: string;
+  /** Clock drift allowed per ms of lease. Default 0.01 (plus 2 ms). */
+  driftFactor?: number;
+}
+
+/** Options understood by the Redis adapter's `connect()`. */
+export interface RedisConnectOptions
+  extends ConnectOptions,
+    RedisCoordinatorOptions,
+    RedlockCoordinatorOptions {
   /** How long connecting may take before `BackendUnavailableError`. Default 5000 ms. */
   connectTimeoutMs?: number;
   /**
@@ -20,14 +46,6 @@ export interface RedisConnectOptions extends ConnectOptions {
   commandTimeoutMs?: number;
   /** Use TLS (implied by `rediss://`; for `redlock://` it applies to every instance). */
   tls?: boolean;
-  /** Redlock only: clock drift allowed per ms of lease. Default 0.01 (plus 2 ms). */
-  driftFactor?: number;
-  /**
-   * Single instance only: after a release while other coordinators wait, the lock stays
-   * reserved for them this long, so a waiter rather than the releaser gets it next.
-   * Default 100 ms; 0 turns the handoff off (whoever's SET arrives first wins).
-   */
-  handoffMs?: number;
 }
 
 declare module '@lockstep/core' {
@@ -49,6 +67,15 @@ export const REDIS_OPTION_NAMES = optionNames<RedisConnectOptions>()([
   'handoffMs',
 ]);
 
+/** Every option name of {@link RedisCoordinatorOptions}. */
+export const REDIS_COORDINATOR_OPTION_NAMES = optionNames<RedisCoordinatorOptions>()(['prefix', 'handoffMs']);
+
+/** Every option name of {@link RedlockCoordinatorOptions}. */
+export const REDLOCK_COORDINATOR_OPTION_NAMES = optionNames<RedlockCoordinatorOptions>()([
+  'prefix',
+  'driftFactor',
+]);
+
 /** Validated, defaulted options. */
 export interface ResolvedOptions {
   readonly prefix: string | undefined;
@@ -59,39 +86,27 @@ export interface ResolvedOptions {
   readonly handoffMs: number;
 }
 
-/** @throws InvalidArgumentError for a malformed option. */
-export function resolveOptions(options: RedisConnectOptions): ResolvedOptions {
+/**
+ * @param known the option names the caller accepts (`connect()`'s by default).
+ * @throws InvalidArgumentError for a malformed or unknown option.
+ */
+export function resolveOptions(
+  options: RedisConnectOptions,
+  known: readonly string[] = REDIS_OPTION_NAMES,
+  where = 'redis:// options',
+): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object');
   }
-  rejectUnknownOptions(options, REDIS_OPTION_NAMES, 'redis:// options');
-  const prefix = options.prefix;
-  if (prefix !== undefined && typeof prefix !== 'string') {
-    throw new InvalidArgumentError('prefix', `must be a string, got ${typeof prefix}`);
-  }
+  rejectUnknownOptions(options, known, where);
   return {
-    prefix,
-    connectTimeoutMs: positiveMs(options.connectTimeoutMs, 'connectTimeoutMs', 5_000),
-    commandTimeoutMs: positiveMs(options.commandTimeoutMs, 'commandTimeoutMs', 2_000),
-    tls: bool(options.tls, 'tls'),
+    prefix: options.prefix === undefined ? undefined : validateName(options.prefix, 'prefix'),
+    connectTimeoutMs: validateTimeoutMs(options.connectTimeoutMs, 'connectTimeoutMs', 5_000),
+    commandTimeoutMs: validateTimeoutMs(options.commandTimeoutMs, 'commandTimeoutMs', 2_000),
+    tls: validateBoolean(options.tls, 'tls', false),
     driftFactor: driftFactor(options.driftFactor),
     handoffMs: handoffMs(options.handoffMs),
   };
-}
-
-function positiveMs(value: unknown, what: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2_147_483_647) {
-    throw new InvalidArgumentError(what, `must be a positive number of milliseconds, got ${String(value)}`);
-  }
-  return value;
-}
-
-function bool(value: unknown, what: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean')
-    throw new InvalidArgumentError(what, `must be a boolean, got ${String(value)}`);
-  return value;
 }
 
 function driftFactor(value: unknown): number {

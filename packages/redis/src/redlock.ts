@@ -14,24 +14,21 @@
  * No fencing tokens: see `REDLOCK_CAPABILITIES`.
  * @module
  */
+import { BackendUnavailableError } from '@lockstep/core';
 import {
   type AcquireRequest,
-  BackendUnavailableError,
+  backendFailure,
   type LeaseGrant,
   type LockDriver,
   type LockRef,
-} from '@lockstep/core';
-import type { Redis } from 'ioredis';
-import { toLockstepError } from './errors.js';
+} from '@lockstep/core/driver';
+import type { KeyBatch } from './batch.js';
 import { monitoredGrant } from './grant.js';
 import { cachedLockKeys, type LockKeys, validateNativeKey } from './keys.js';
 import type { LossMonitor } from './loss-monitor.js';
 import { collectQuorum, driftMs, type QuorumRound, quorumFreeInMs, quorumOf } from './quorum.js';
 import type { ReleaseFeed } from './release-feed.js';
-import { ACQUIRE_PLAIN, EXTEND, RELEASE } from './scripts.js';
-
-/** Default clock-drift factor (as in the Redlock description and node-redlock). */
-export const DEFAULT_DRIFT_FACTOR = 0.01;
+import { ACQUIRE_PLAIN, RELEASE } from './scripts.js';
 
 interface AttemptReply {
   readonly acquired: boolean;
@@ -41,18 +38,19 @@ interface AttemptReply {
 
 /** The lock driver of a Redlock coordinator. */
 export function redlockLocks(
-  clients: readonly Redis[],
+  batches: readonly KeyBatch[],
   feed: ReleaseFeed,
   monitor: LossMonitor,
   driftFactor: number,
 ): LockDriver {
+  const clients = batches.map((batch) => batch.client);
   const quorum = quorumOf(clients.length);
 
   /** Fails with BackendUnavailableError when too few instances answered. */
   function unlessUnreachable<T>(round: QuorumRound<T>, doing: string): QuorumRound<T> {
     if (round.decision !== 'unreachable') return round;
     const answered = clients.length - round.errors.length - round.pending;
-    const cause = new AggregateError(round.errors.map((e) => toLockstepError('redlock', e, doing)));
+    const cause = new AggregateError(round.errors.map((e) => backendFailure('redlock', doing, e)));
     throw new BackendUnavailableError(
       'redlock',
       `${doing}: ${round.errors.length} of ${clients.length} instances failed (${answered} answered, ${quorum} needed)`,
@@ -78,9 +76,7 @@ export function redlockLocks(
         extend: (ttlMs) =>
           decide(
             'extend',
-            clients.map(
-              async (client) => Number(await EXTEND.run(client, [keys.lock], [owner, ttlMs])) === 1,
-            ),
+            batches.map((batch) => batch.extend(keys.lock, owner, ttlMs)),
           ),
         release: () => decide('release', releaseEverywhere(keys, owner)),
         isHeld: () =>
@@ -90,7 +86,7 @@ export function redlockLocks(
           ),
       },
       monitor,
-      { validUntil },
+      { key: keys.lock, owner, validUntil },
     );
   }
 

@@ -11,20 +11,18 @@ import type { Redis } from 'ioredis';
 export class LuaScript {
   readonly source: string;
   readonly sha: string;
-  readonly #numKeys: number;
 
-  constructor(source: string, numKeys: number) {
+  constructor(source: string) {
     this.source = source;
     this.sha = createHash('sha1').update(source).digest('hex');
-    this.#numKeys = numKeys;
   }
 
-  /** Runs the script; `keys.length` must equal the declared key count. */
+  /** Runs the script with `keys` as KEYS and `args` as ARGV. */
   run(client: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     // Plain promise chaining, not async/await: this is on every lock operation's hot path.
-    return client.evalsha(this.sha, this.#numKeys, ...keys, ...args).catch((error: unknown) => {
+    return client.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
       if (!isNoScript(error)) throw error;
-      return client.eval(this.source, this.#numKeys, ...keys, ...args);
+      return client.eval(this.source, keys.length, ...keys, ...args);
     });
   }
 }
@@ -51,8 +49,7 @@ function isNoScript(error: unknown): boolean {
  * 2^53 until the year 2255, so the value is exact in Lua's doubles and in JavaScript.
  * Needs Redis 5 or newer (scripts replicated by effects, so TIME may precede a write).
  */
-export const ACQUIRE_FENCED = new LuaScript(
-  `
+export const ACQUIRE_FENCED = new LuaScript(`
 local free = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 if not free and ARGV[4] ~= '0' then
   local v = redis.call('GET', KEYS[1])
@@ -75,35 +72,35 @@ if token == 1 then
   redis.call('SET', KEYS[2], string.format('%d', token))
 end
 return {1, token}
-`,
-  3,
-);
+`);
 
 /**
  * Unfenced acquire (Redlock instances). KEYS: lock. ARGV: owner, ttl ms.
  * Returns `{1}` or `{0, pttl}` of the current holder.
  */
-export const ACQUIRE_PLAIN = new LuaScript(
-  `
+export const ACQUIRE_PLAIN = new LuaScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {1}
 end
 return {0, redis.call('PTTL', KEYS[1])}
-`,
-  1,
-);
+`);
 
-/** Compare-then-extend. KEYS: lock. ARGV: owner, ttl ms. Returns 1 when it was ours. */
-export const EXTEND = new LuaScript(
-  `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
+/**
+ * Compare-then-extend, for any number of locks. KEYS: lock 1 … lock n. ARGV: owner 1, ttl ms 1,
+ * … owner n, ttl ms n. Returns one 1 (it was ours, and is extended) or 0 per key, in order.
+ */
+export const EXTEND_MANY = new LuaScript(`
+local ours = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2 * i])
+    ours[i] = 1
+  else
+    ours[i] = 0
+  end
 end
-return 0
-`,
-  1,
-);
+return ours
+`);
 
 /**
  * Compare-then-release, and announce it to waiters. KEYS: lock, waiters. ARGV: owner,
@@ -116,8 +113,7 @@ return 0
  * the lock instead of the releaser taking it straight back. Nobody claiming it within the
  * window (a waiter that died) only costs that window: then the key expires.
  */
-export const RELEASE = new LuaScript(
-  `
+export const RELEASE = new LuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -143,9 +139,7 @@ else
 end
 redis.call('PUBLISH', ARGV[2], '1')
 return 1
-`,
-  2,
-);
+`);
 
 /**
  * Bounded add. KEYS: counter. ARGV: delta, min, max (decimal strings; the safe-integer
@@ -155,8 +149,7 @@ return 1
  * Values and bounds are safe integers, so they are exact in Lua's doubles; a sum beyond
  * 2^53 may round, but rounding is monotonic, so it still compares above any safe `max`.
  */
-export const COUNTER_ADD = new LuaScript(
-  `
+export const COUNTER_ADD = new LuaScript(`
 local raw = redis.call('GET', KEYS[1])
 local current = tonumber(raw or '0')
 if current == nil or current ~= math.floor(current) then
@@ -167,22 +160,17 @@ if attempted < tonumber(ARGV[2]) or attempted > tonumber(ARGV[3]) then
   return {0, raw or '0'}
 end
 return {1, redis.call('INCRBY', KEYS[1], ARGV[1])}
-`,
-  1,
-);
+`);
 
 /**
  * Compare-and-set. KEYS: counter. ARGV: expected, next. An absent counter counts as 0.
  * Returns 1 when it was set.
  */
-export const COUNTER_CAS = new LuaScript(
-  `
+export const COUNTER_CAS = new LuaScript(`
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current == tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[2])
   return 1
 end
 return 0
-`,
-  1,
-);
+`);

@@ -1,8 +1,9 @@
 /**
  * Locks on one Redis server (`redis://`, `rediss://`).
  *
- * Round trips: acquire 1 (ACQUIRE_FENCED: SET + fencing token, or the holder's PTTL),
- * renew 1 (EXTEND), release 1 (RELEASE: compare-and-delete + PUBLISH), isHeld 1 (GET).
+ * Round trips: acquire 1 (ACQUIRE_FENCED: SET + fencing token, or the holder's PTTL), release
+ * 1 (RELEASE: compare-and-delete + PUBLISH), isHeld 1 (GET); renewals 1 per window for all the
+ * locks due in it (EXTEND_MANY, see `batch.ts`).
  *
  * Handoff: a refused attempt registers this coordinator in the lock's waiters hash; a
  * release that finds other coordinators registered reserves the key for them for a short
@@ -12,17 +13,15 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import type { AcquireRequest, LeaseGrant, LockDriver, LockRef } from '@lockstep/core';
-import type { Redis } from 'ioredis';
-import { mapErrors } from './errors.js';
+import type { AcquireRequest, LeaseGrant, LockDriver, LockRef } from '@lockstep/core/driver';
+import type { KeyBatch } from './batch.js';
+import { answer } from './errors.js';
 import { monitoredGrant } from './grant.js';
 import { cachedLockKeys, type LockKeys, validateNativeKey } from './keys.js';
 import type { LossMonitor } from './loss-monitor.js';
 import type { ReleaseFeed } from './release-feed.js';
-import { ACQUIRE_FENCED, EXTEND, RELEASE } from './scripts.js';
+import { ACQUIRE_FENCED, RELEASE } from './scripts.js';
 
-/** How long a release keeps the lock reserved for other coordinators' waiters. */
-export const DEFAULT_HANDOFF_MS = 100;
 /**
  * How long a waiter's registration lives without being refreshed. Waiters refresh it on
  * every attempt, and core re-checks at least every ~2.4 s, so this only ever expires for a
@@ -30,24 +29,20 @@ export const DEFAULT_HANDOFF_MS = 100;
  */
 export const WAITER_REGISTRATION_MS = 5_000;
 
-/** Timing of the handoff. */
-export interface HandoffOptions {
-  /** Reservation window after a release that had waiters; 0 turns handoff off. */
-  readonly handoffMs: number;
-}
+const isOne = (reply: unknown) => Number(reply) === 1;
 
 /** The lock half of the single-instance driver, and the hook its release feed calls. */
 export function singleInstanceLocks(
-  client: Redis,
+  batch: KeyBatch,
   feed: ReleaseFeed,
   monitor: LossMonitor,
-  { handoffMs }: HandoffOptions,
+  handoffMs: number,
 ): LockDriver & { waitEnded(channel: string): void } {
+  const { client } = batch;
   /** Identifies this coordinator in waiters hashes and handoff reservations. */
   const coordinatorId = randomBytes(8).toString('hex');
   /** channel → waiters hash, for locks this coordinator registered as waiting for. */
   const registered = new Map<string, string>();
-  const isOne = (reply: unknown) => Number(reply) === 1;
   const handoffFor = (keys: LockKeys) => (keys.waiters === undefined ? '0' : String(handoffMs));
 
   function grantFor(keys: LockKeys, owner: string, fencingToken: bigint): LeaseGrant {
@@ -55,14 +50,12 @@ export function singleInstanceLocks(
     const releaseArgs = [owner, keys.channel, coordinatorId, handoffFor(keys)];
     return monitoredGrant(
       {
-        extend: (ttlMs) =>
-          mapErrors('redis', 'extend', EXTEND.run(client, [keys.lock], [owner, ttlMs])).then(isOne),
-        release: () =>
-          mapErrors('redis', 'release', RELEASE.run(client, releaseKeys, releaseArgs)).then(isOne),
-        isHeld: () => mapErrors('redis', 'isHeld', client.get(keys.lock)).then((value) => value === owner),
+        extend: (ttlMs) => answer(batch.extend(keys.lock, owner, ttlMs), 'extend', Boolean),
+        release: () => answer(RELEASE.run(client, releaseKeys, releaseArgs), 'release', isOne),
+        isHeld: () => answer(client.get(keys.lock), 'isHeld', (value) => value === owner),
       },
       monitor,
-      { fencingToken },
+      { key: keys.lock, owner, fencingToken },
     );
   }
 
@@ -78,7 +71,7 @@ export function singleInstanceLocks(
         [keys.lock, keys.fence, keys.waiters ?? keys.fence],
         [ownerId, ttlMs, coordinatorId, registration],
       );
-      return mapErrors('redis', 'acquire', reply).then((result) => {
+      return answer(reply, 'acquire', (result) => {
         const [acquired, detail] = result as [number, number | string];
         if (Number(acquired) === 1) return grantFor(keys, ownerId, BigInt(detail));
         if (registration > 0) registered.set(keys.channel, keys.waiters!);
