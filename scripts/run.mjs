@@ -81,6 +81,11 @@ const check = (name, args) => {
 step('no dependency cycle between packages, no import cycle within one (check-graph)');
 if (run(process.execPath, [join(root, 'scripts', 'check-graph.mjs')], { allowFail: true }) !== 0)
   failedChecks.push('check-graph');
+step(
+  'release pipeline: changeset status, and a version run in a scratch copy writes every CHANGELOG (check-release)',
+);
+if (run(process.execPath, [join(root, 'scripts', 'check-release.mjs')], { allowFail: true }) !== 0)
+  failedChecks.push('check-release');
 check('lint (biome)', ['biome', 'check', '.']);
 check('typecheck (tsc in every package)', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']);
 check('package checks: publint, arethetypeswrong, ESM and CJS consumers of packed tarballs', [
