@@ -307,12 +307,15 @@ describe('redis:// locks', () => {
 describe('redis:// restart without persistence (the known single-node anomaly)', () => {
   const restartable = useRedisServer();
 
-  it('lets a second holder in while the first still holds; lockstep reports it and fencing still orders them', async (context) => {
+  it('lets a second holder in while the first still holds, and sets counters back; lockstep reports the loss and fencing still orders the holders', async (context) => {
     requireProcessControl(context, restartable.handle);
     const prefix = freshPrefix();
     const first = await open(restartable.handle.url, { prefix });
     const second = await open(restartable.handle.url, { prefix });
     const a = await first.lock('job', { ttlMs: 10_000 }).acquire();
+    const counter = first.counter('jobs');
+    const acknowledged: number[] = [];
+    for (let i = 0; i < 20; i++) acknowledged.push(await counter.increment());
     await restartable.handle.kill(); // a crash: no persistence, so every key is gone
     await restartable.handle.restart();
     const restartedAt = performance.now();
@@ -337,10 +340,19 @@ describe('redis:// restart without persistence (the known single-node anomaly)',
     expect(b!.fencingToken > a.fencingToken).toBe(true);
     expect(await a.release()).toBe(false);
     expect(await b!.isHeld()).toBe(true);
+
+    // Counters go back too: twenty acknowledged increments are lost, and the next increments
+    // return results that were already handed out before the restart.
+    expect(acknowledged).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await counter.get()).toBe(0);
+    const after = [await counter.increment(), await counter.increment(), await counter.increment()];
+    expect(after).toEqual([1, 2, 3]);
+    expect(after.every((value) => acknowledged.includes(value))).toBe(true);
     await context.annotate(
       `Redis restart without persistence: second holder granted ${overlapObserved ? 'while the first handle still believed it held the lock' : 'after the first handle had already been told'}; ` +
         `first handle's signal aborted ${Math.round(lostAfter)} ms after the restart (${(a.signal.reason as LockLostError).reason}); ` +
-        `tokens ${a.fencingToken} → ${b!.fencingToken} (still increasing).`,
+        `tokens ${a.fencingToken} → ${b!.fencingToken} (still increasing); ` +
+        `a counter acknowledged at ${acknowledged.at(-1)} read 0, and its next increments returned ${after.join(', ')} again.`,
     );
     await b!.release();
   });

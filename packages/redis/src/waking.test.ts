@@ -27,7 +27,9 @@ describe('redis:// waking', () => {
           .then((held) => held.release()),
       );
       // Every waiter made its first attempt and is waiting (server state: no event for it).
-      await eventually(async () => expect(await commandCalls(raw, 'evalsha')).toBeGreaterThanOrEqual(waiters));
+      await eventually(async () =>
+        expect(await commandCalls(raw, 'evalsha')).toBeGreaterThanOrEqual(waiters),
+      );
       // Not synchronisation: waiters that started together re-check together (250 ms, doubling
       // to 2 s); after 4.5 s their re-checks are 2 s apart, so few fall within the drain below.
       await delay(4_500);
