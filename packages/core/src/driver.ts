@@ -67,8 +67,10 @@ export interface LeaseGrant {
    * Renews the lease for `ttlMs` (per-lock leases) or verifies the lock is still held
    * (per-session leases). `true`: still ours. `false`: gone or owned by another.
    * Throws when the backend cannot be reached (core retries until the lease would end).
+   * `urgent`: an explicit `extend()` the caller is waiting on — a driver that holds renewals
+   * back to send many in one round trip sends this one at once.
    */
-  renew(ttlMs: number): Promise<boolean>;
+  renew(ttlMs: number, urgent?: boolean): Promise<boolean>;
   /** Releases; `true` when it was ours. Must never remove another owner's lock. */
   release(): Promise<boolean>;
   /** Asks the backend whether we still hold it. */

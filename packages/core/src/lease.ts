@@ -138,7 +138,7 @@ export class LeaseHandle implements LockHandle {
       ttlMs === undefined ? this.#ttlMs : normaliseTtl(ttlMs, this.#ctx.minTtlMs, this.#ctx.ttlGranularityMs);
     this.#assertHeld();
     const sentAt = performance.now();
-    const ok = await this.#ctx.grant.renew(ttl);
+    const ok = await this.#ctx.grant.renew(ttl, true);
     this.#assertHeld();
     if (!ok) {
       this.#lose('stolen');

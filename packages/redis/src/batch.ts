@@ -43,11 +43,14 @@ export class KeyBatch {
     this.client = client;
   }
 
-  /** Compare-then-PEXPIRE, batched: true while the key holds `owner`; rejects when unreachable. */
-  extend(key: string, owner: string, ttlMs: number): Promise<boolean> {
+  /**
+   * Compare-then-PEXPIRE, batched: true while the key holds `owner`; rejects when unreachable.
+   * `urgent` (an explicit `extend()` someone waits on) goes out now, with whatever is pending.
+   */
+  extend(key: string, owner: string, ttlMs: number, urgent = false): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ key, owner, ttlMs, resolve, reject });
-      const flushAt = performance.now() + Math.min(RENEWAL_WINDOW_MS, ttlMs / 30);
+      const flushAt = performance.now() + (urgent ? 0 : Math.min(RENEWAL_WINDOW_MS, ttlMs / 30));
       if (flushAt >= this.#flushAt) return;
       clearTimeout(this.#timer);
       this.#flushAt = flushAt;

@@ -9,7 +9,8 @@ import type { LossMonitor } from './loss-monitor.js';
 /** Owner-checked operations on one granted lock. */
 export interface OwnedLockOps {
   /** Compare-then-PEXPIRE: true while ours; throws when unreachable. */
-  extend(ttlMs: number): Promise<boolean>;
+  /** `urgent`: someone waits on it (an explicit `extend()`), so it is not held back for a batch. */
+  extend(ttlMs: number, urgent?: boolean): Promise<boolean>;
   /** Compare-then-DEL: true when it was ours; never touches another owner's key. */
   release(): Promise<boolean>;
   /** Whether the key still holds our owner id; throws when unreachable. */
@@ -41,8 +42,8 @@ export function monitoredGrant(ops: OwnedLockOps, monitor: LossMonitor, details:
     fencingToken: details.fencingToken,
     validUntil: details.validUntil,
     lost,
-    renew(ttlMs) {
-      return ops.extend(ttlMs).then((ours) => {
+    renew(ttlMs, urgent) {
+      return ops.extend(ttlMs, urgent).then((ours) => {
         if (!ours) untrack();
         return ours;
       });

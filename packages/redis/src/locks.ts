@@ -50,7 +50,7 @@ export function singleInstanceLocks(
     const releaseArgs = [owner, keys.channel, coordinatorId, handoffFor(keys)];
     return monitoredGrant(
       {
-        extend: (ttlMs) => answer(batch.extend(keys.lock, owner, ttlMs), 'extend', Boolean),
+        extend: (ttlMs, urgent) => answer(batch.extend(keys.lock, owner, ttlMs, urgent), 'extend', Boolean),
         release: () => answer(RELEASE.run(client, releaseKeys, releaseArgs), 'release', isOne),
         isHeld: () => answer(client.get(keys.lock), 'isHeld', (value) => value === owner),
       },

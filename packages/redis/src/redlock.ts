@@ -73,10 +73,10 @@ export function redlockLocks(
     };
     return monitoredGrant(
       {
-        extend: (ttlMs) =>
+        extend: (ttlMs, urgent) =>
           decide(
             'extend',
-            batches.map((batch) => batch.extend(keys.lock, owner, ttlMs)),
+            batches.map((batch) => batch.extend(keys.lock, owner, ttlMs, urgent)),
           ),
         release: () => decide('release', releaseEverywhere(keys, owner)),
         isHeld: () =>
