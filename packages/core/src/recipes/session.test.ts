@@ -54,6 +54,23 @@ describe('Session', () => {
     expect(server.calls.end).toBe(1);
   });
 
+  it('is not live once its window has run out, even before its timer fires (a stalled event loop)', () => {
+    const server = fakeServer();
+    const session = new Session(server.strategy, {
+      ttlMs: 100,
+      confirmedAt: performance.now(),
+      describe: 'test',
+    });
+    const m = member();
+    session.join(m);
+    // The event loop stalls past the window: no timer can run in between.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);
+    expect(session.live).toBe(false);
+    expect(m.lost).toHaveLength(1);
+    expect(session.lost.aborted).toBe(true);
+    expect(server.calls.end).toBe(1);
+  });
+
   it('declares itself lost when its trust window runs out unconfirmed, before the server could expire it', async () => {
     const server = fakeServer(() => 'unreachable');
     const started = performance.now();

@@ -110,6 +110,9 @@ export class Session<M extends SessionMember = SessionMember> {
 
   /** Whether the session is still trusted (new locks may be put on it). */
   get live(): boolean {
+    // A stalled event loop runs I/O before timers: a window that ran out while it stalled is
+    // noticed here, so nothing new is put on the session before its members are told.
+    if (this.#state === 'alive' && performance.now() >= this.certainUntil) this.#tick();
     return this.#state === 'alive';
   }
 
