@@ -15,9 +15,12 @@ export const POSTGRES_MIN_TTL_MS = 1_000;
  *   bounds how long loss detection takes (health check at ~ttl/3), and with
  *   `idleSessionTimeout` the server also ends a session that stays silent for a TTL.
  * - `waiting: 'notify'`: waiters sleep in PostgreSQL's lock queue and are woken by the release.
- * - `fairness: 'fifo'`: that queue grants in arrival order and a newcomer's try-lock cannot
- *   barge past queued waiters (beyond `maxWaitingSessions` waits per coordinator, the extra
- *   waiters re-try with backoff instead; see the README).
+ * - `fairness: 'none'`: the server's queue is FIFO, but only for waiters blocked in it, and a
+ *   place in it costs a connection. A coordinator puts one waiter per lock there (its later
+ *   local waiters line up behind it, in order, and enter when it is granted) and at most
+ *   `maxWaitingSessions` in all (the rest re-try with backoff): a waiter of another coordinator
+ *   that arrived later can be served first. FIFO across coordinators would take a connection
+ *   per waiter, or a queue of tickets in a table beside the server's (see the README).
  * - `faultTolerance: 'single-node'`: locks live in one server's memory; a failover to a replica
  *   loses them.
  */
@@ -28,7 +31,7 @@ export const POSTGRES_CAPABILITIES: Capabilities = {
     minTtlMs: POSTGRES_MIN_TTL_MS,
     ttlGranularityMs: 1,
     waiting: 'notify',
-    fairness: 'fifo',
+    fairness: 'none',
     faultTolerance: 'single-node',
   },
   counter: { supported: true, bounds: true },

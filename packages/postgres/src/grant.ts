@@ -66,7 +66,7 @@ export function grantFor(lock: HeldLock, fencingToken: bigint, sql: LockSql): Le
         return row.released;
       } catch (error) {
         // A connection that died took the lock with it (the server frees it on disconnect).
-        if (connection.dead) return false;
+        if (connection.ended) return false;
         // The server refused the unlock: we cannot know what it still holds for us, and a lock
         // left on a connection we keep using would be stacked by the next local acquire.
         // Abandoning the connection frees everything it held.

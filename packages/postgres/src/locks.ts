@@ -124,7 +124,7 @@ export class PostgresLocks implements LockDriver {
     if (!lock) {
       // A fresh waiting connection holds nothing; only one that died at once gets here.
       this.#sessions.finishWaiting(connection);
-      throw connection.endReason;
+      throw connection.ended;
     }
     if (signal.aborted) return this.#abandonWait(lock, signal.reason);
     const sql = this.#sessions.sql;
@@ -181,7 +181,7 @@ export class PostgresLocks implements LockDriver {
       },
     );
     const backoff = new Backoff(10, 200);
-    while (!settled && !connection.dead) {
+    while (!settled && !connection.ended) {
       await this.#sessions.cancel(connection.pid);
       await Promise.race([done, sleep(backoff.next())]);
     }
@@ -201,7 +201,7 @@ export class PostgresLocks implements LockDriver {
    * meanwhile, so unlocking it here can only undo our own attempt.
    */
   async #undo(connection: LockConnection, placement: LockPlacement, error: unknown): Promise<void> {
-    if (connection.dead || isSessionFatal(error)) return;
+    if (connection.ended || isSessionFatal(error)) return;
     try {
       await connection.run(this.#sessions.sql.unlock(placement.advisory));
     } catch (undoError) {

@@ -1,22 +1,21 @@
 /**
- * A PostgreSQL lock session: one connection pinned out of the pool, on which session-level
- * advisory locks are taken, checked and released. Everything about a lock happens on the
- * connection that holds it — never through `pool.query()`, where an unlock could land on another
- * backend and leak the lock.
+ * A PostgreSQL lock session: one connection pinned out of the pool, on which session advisory
+ * locks are taken, checked and released — never through `pool.query()`, where an unlock could
+ * land on another backend and leak the lock.
  *
- * The connection is the server-side lease: its locks live exactly as long as it does. Locks of
- * one TTL on it form one {@link LockSession} (core's `Session` recipe), trusted until the last
- * answered statement's send time + that TTL: every statement the server answers proves the
- * connection alive, so a keep-alive goes out only after a third of a TTL of silence, and it is
- * the health check of every lock of that TTL at once (one `pg_locks` count, the per-lock query
- * only when the count disagrees). Why several TTLs per connection instead of one connection per
- * TTL: connections are a server's scarcest resource, and holding many locks costs one.
+ * The connection is the server-side lease: its locks live exactly as long as it does. The locks
+ * of one TTL on it form one {@link LockSession} (core's `Session`), trusted until the last
+ * answered statement's send time + that TTL. Every answered statement proves the connection
+ * alive, so a keep-alive goes out only after a third of a TTL of silence — and it is the health
+ * check of every lock on the connection at once: one `pg_locks` count, the per-lock query only
+ * when the count disagrees. Locks of several TTLs share the connection rather than each TTL
+ * pinning its own: connections are a server's scarcest resource.
  *
- * The connection also keeps the server's `idle_session_timeout` at the longest TTL on it, so a
- * silent (paused, hung) holder loses the connection — and every lock on it — one TTL after it
- * went quiet, never sooner than core trusts any of its locks. The setting rides along in a lock
- * statement only when it changes (a loop on one TTL sends it once), is never lowered while locks
- * are held, and goes back to the original once the connection has held nothing for a third of it.
+ * The connection keeps the server's `idle_session_timeout` at the longest TTL on it, so a silent
+ * (paused, hung) holder loses the connection — and its locks — one TTL after it went quiet, never
+ * sooner than core trusts any of them. The setting rides in a lock statement only when it
+ * changes, is never lowered while locks are held, and goes back to the original once the
+ * connection has held nothing for a third of it.
  * @module
  */
 import { BackendUnavailableError, LockLostError } from '@lockstep/core';
@@ -50,9 +49,9 @@ export interface ConnectionOptions {
   /** Check that every lock statement runs on the backend probed at the start (session poolers). */
   readonly checkPid: boolean;
   /** Called once when the connection dies or goes back to the pool. */
-  readonly onEnd: (connection: LockConnection) => void;
+  readonly onEnd: () => void;
   /** Called when the connection comes to hold nothing. */
-  readonly onEmpty?: (connection: LockConnection) => void;
+  readonly onEmpty?: () => void;
 }
 
 /** The locks of one TTL on one connection, kept alive together. */
@@ -63,20 +62,16 @@ export class LockSession extends Session<HeldLock> {
     ttlMs: number,
     confirmedAt: number,
   ) {
-    super(strategy, {
-      ttlMs,
-      confirmedAt,
-      describe: `the PostgreSQL lock session of backend ${connection.pid} (${ttlMs} ms locks)`,
-    });
+    super(strategy, { ttlMs, confirmedAt, describe: `lock session ${connection.pid} (${ttlMs} ms locks)` });
   }
 }
 
 /** One lock held (or being taken) on a connection. */
 export class HeldLock implements SessionMember {
-  /** Tripped once when the lock is lost; each grant has its own (core listens to it). */
+  /** Tripped once when the lock is lost (one per grant: core listens to it). */
   readonly lost = new LossFlag();
   held = false;
-  /** The session of the lock's TTL; set once the lock is held (or, on the primary, claimed). */
+  /** The session of its TTL: from the claim on the primary, from the grant on a waiting connection. */
   session: LockSession | undefined;
 
   constructor(
@@ -87,9 +82,9 @@ export class HeldLock implements SessionMember {
   ) {}
 
   sessionLost(reason: Error): void {
-    // With the connection gone, the server dropped the lock; with the connection alive, no
-    // statement was answered for the lock's whole TTL: its lease ran out (it is given back).
-    const why = this.connection.dead ? 'session-lost' : 'expired';
+    // The connection gone, the server dropped the lock; the connection alive, no statement was
+    // answered for the lock's whole TTL: its lease ran out (and it is given back).
+    const why = this.connection.ended ? 'session-lost' : 'expired';
     this.lost.abort(new LockLostError(this.name, why, { cause: reason }));
   }
 }
@@ -111,21 +106,18 @@ export class LockConnection {
   readonly #sql: LockSql;
   readonly #locks = new Map<string, HeldLock>();
   readonly #sessions = new Map<number, LockSession>();
-  /** Locks held or being taken, by TTL: what the idle timeout and the command timeout follow. */
-  readonly #ttls = new Map<number, number>();
   #heldCount = 0;
-  /** The send time of the last statement the server answered. */
-  #answeredAt = performance.now();
   /** Whether the last keep-alive found the server holding as many locks as we think we hold. */
   #countsAgree = true;
+  /** The send time of the last statement the server answered. */
+  #answeredAt = performance.now();
   readonly #queue: Pending[] = [];
   #inFlight: Pending | undefined;
   #ended: Error | undefined;
-  /** Set once the reset before giving the connection back is queued: nothing may follow it. */
+  /** Set once the reset that precedes giving the connection back is queued: nothing may follow. */
   #returning: Error | undefined;
   /** The session's idle timeout now, in ms (0: none). */
   #appliedMs: number;
-  readonly #originalMs: number;
   #restoreTimer: NodeJS.Timeout | undefined;
   readonly #onError = (cause: unknown) =>
     this.die(new BackendUnavailableError('postgres', 'the lock session ended', { cause }));
@@ -136,8 +128,7 @@ export class LockConnection {
     this.info = info;
     this.#options = options;
     this.#sql = options.sql;
-    this.#originalMs = Number(info.idleTimeout ?? 0);
-    this.#appliedMs = this.#originalMs;
+    this.#appliedMs = Number(info.idleTimeout ?? 0);
     // A checked-out pool client has no error listener: without ours, a dropped connection
     // would crash the process.
     client.on('error', this.#onError);
@@ -148,13 +139,8 @@ export class LockConnection {
     return this.info.pid;
   }
 
-  /** Whether the connection is gone (dead or given back): nothing more runs on it. */
-  get dead(): boolean {
-    return this.#ended !== undefined;
-  }
-
-  /** Why it is gone. */
-  get endReason(): Error | undefined {
+  /** Why the connection is gone (dead or given back), once it is: nothing more runs on it. */
+  get ended(): Error | undefined {
     return this.#ended;
   }
 
@@ -170,8 +156,9 @@ export class LockConnection {
 
   /**
    * The live session for locks of `ttlMs`, opened when there is none. `confirmedAt`: the send
-   * time of a statement the server answered, when the caller has one. A session opened without
-   * it starts its window now: no lock joins it before a statement sent later was answered.
+   * time of a statement the server answered, when the caller has one; without it a new session
+   * starts its window now, which is safe because no lock joins it before a later statement was
+   * answered.
    */
   session(ttlMs: number, confirmedAt?: number): LockSession {
     const current = this.#sessions.get(ttlMs);
@@ -192,61 +179,52 @@ export class LockConnection {
 
   /**
    * Claims the key of `placement` before the statement that takes it is sent, so a concurrent
-   * local attempt on the same key cannot stack a second hold on this connection (PostgreSQL's
-   * advisory locks are re-entrant). `undefined` when already claimed.
+   * local attempt cannot stack a second hold on this connection (advisory locks are
+   * re-entrant). `undefined` when already claimed.
    */
   claim(name: string, placement: LockPlacement, ttlMs: number, session?: LockSession): HeldLock | undefined {
-    if (this.dead || this.#locks.has(placement.id)) return undefined;
+    if (this.#ended || this.#locks.has(placement.id)) return undefined;
     const lock = new HeldLock(name, placement, ttlMs, this);
     this.#locks.set(placement.id, lock);
-    this.#ttls.set(ttlMs, (this.#ttls.get(ttlMs) ?? 0) + 1);
     clearTimeout(this.#restoreTimer);
-    if (session) {
-      lock.session = session;
-      session.retain();
-    }
+    lock.session = session;
+    session?.retain();
     return lock;
   }
 
   /**
-   * Marks a claimed lock held, right after the statement that took it was answered: it joins its
-   * session (the one given, else the live one of its TTL — a session lost meanwhile with the
-   * connection alive has given back its locks already, and this one is not among them).
+   * Marks a claimed lock held, right after the statement that took it was answered. It joins
+   * `session`, else the live session of its TTL (one lost meanwhile, the connection alive, has
+   * given its locks back already, and this one was not among them).
    */
-  hold(lock: HeldLock, given = lock.session): void {
-    let session = given;
-    if (!session || (!session.live && !this.dead)) session = this.session(lock.ttlMs, this.#answeredAt);
-    if (session !== lock.session) {
+  hold(lock: HeldLock, session = lock.session): void {
+    const live =
+      session && (session.live || this.#ended) ? session : this.session(lock.ttlMs, this.#answeredAt);
+    if (live !== lock.session) {
       lock.session?.unretain();
-      session.retain();
+      live.retain();
     }
-    lock.session = session;
+    lock.session = live;
     lock.held = true;
     this.#heldCount++;
-    session.join(lock);
+    live.join(lock);
   }
 
   /** Forgets a claim or a released (or lost) lock. */
   forget(lock: HeldLock): void {
     if (this.#locks.get(lock.placement.id) !== lock) return;
     this.#locks.delete(lock.placement.id);
-    this.#count(lock.ttlMs, -1);
     if (lock.held) this.#heldCount--;
     lock.session?.leave(lock);
     lock.session?.unretain();
-    if (this.#locks.size > 0 || this.dead) return;
-    this.#options.onEmpty?.(this);
+    if (this.#locks.size > 0 || this.#ended) return;
+    this.#options.onEmpty?.();
     this.#armRestore();
   }
 
-  /**
-   * Moves a held lock to the session of another TTL (an `extend()` with a new TTL), confirmed
-   * by a statement sent at `sentAt`.
-   */
+  /** Moves a held lock to the session of `ttlMs` (`extend()` with a new TTL), confirmed at `sentAt`. */
   retime(lock: HeldLock, ttlMs: number, sentAt: number): void {
     if (lock.ttlMs === ttlMs || this.#locks.get(lock.placement.id) !== lock) return;
-    this.#count(lock.ttlMs, -1);
-    this.#count(ttlMs, 1);
     lock.ttlMs = ttlMs;
     lock.session?.leave(lock);
     this.#heldCount--;
@@ -254,15 +232,12 @@ export class LockConnection {
   }
 
   /**
-   * The `idle_session_timeout` a statement must set for the locks here (claims included) plus
-   * one of `ttlMs`: their longest TTL — or `null` when the session already has exactly that (or
-   * timeouts are off).
+   * The `idle_session_timeout` a statement must set for the locks here plus one of `ttlMs`:
+   * their longest TTL — or `null` when the session has exactly that already (or timeouts are off).
    */
   timeoutFor(ttlMs = 0): string | null {
     if (!this.#sql.timeouts) return null;
-    let max = ttlMs;
-    for (const ttl of this.#ttls.keys()) if (ttl > max) max = ttl;
-    const wanted = Math.ceil(max);
+    const wanted = Math.ceil(this.#ttlInUse(true, ttlMs));
     return wanted === 0 || wanted === this.#appliedMs ? null : String(wanted);
   }
 
@@ -272,10 +247,9 @@ export class LockConnection {
   }
 
   /**
-   * Runs one statement on this connection. A reply that does not come within the command
-   * timeout kills the connection; so does a connection-level failure. Server errors of the
-   * statement are returned as is (the connection stays usable). `timeout: false` for blocking
-   * waits, which are cancelled instead.
+   * Runs one statement here. A reply that does not come within the command timeout kills the
+   * connection; so does a connection-level failure. Server errors of the statement are returned
+   * as is (the connection stays usable). `timeout: false` for blocking waits (cancelled instead).
    */
   run(stmt: Statement, timeout = true): Promise<pg.QueryResult> {
     const refused = this.#ended ?? this.#returning;
@@ -296,10 +270,9 @@ export class LockConnection {
     if (!pending) return;
     const sentAt = performance.now();
     if (pending.timeout) {
-      const ms = this.#commandTimeoutMs();
+      const ms = this.#ttlInUse(false, this.#options.commandTimeoutMs);
       pending.timer = setTimeout(() => {
-        const why = `no reply from the lock session within ${Math.round(ms)} ms`;
-        this.die(new BackendUnavailableError('postgres', why));
+        this.die(new BackendUnavailableError('postgres', `no reply from the lock session within ${ms} ms`));
       }, ms);
     }
     this.client.query(pending.stmt, (error: Error | null, result: pg.QueryResult) => {
@@ -316,10 +289,7 @@ export class LockConnection {
     });
   }
 
-  /**
-   * Refuses the connection when a statement ran on another backend than the one probed: a
-   * pooler moves it between backends.
-   */
+  /** Refuses the connection when a statement ran on another backend: a pooler moves it around. */
   checkPid(pid: unknown): void {
     if (!this.#options.checkPid || pid === this.info.pid) return;
     const error = poolerError(`a lock statement ran on backend ${String(pid)}, not on ${this.info.pid}`);
@@ -334,10 +304,10 @@ export class LockConnection {
   die(reason: Error): void {
     if (this.#ended) return;
     this.#ended = reason;
-    this.#stop();
+    this.#detach();
     for (const session of this.#sessions.values()) session.markLost('its connection ended', reason);
     this.#locks.clear();
-    const pending = [...(this.#inFlight ? [this.#inFlight] : []), ...this.#queue.splice(0)];
+    const pending = this.#inFlight ? [this.#inFlight, ...this.#queue.splice(0)] : this.#queue.splice(0);
     this.#inFlight = undefined;
     for (const { timer, reject } of pending) {
       clearTimeout(timer);
@@ -350,9 +320,9 @@ export class LockConnection {
     }
     // end() waits for the server's goodbye, which a paused server never sends: cut the socket.
     (
-      this.client as unknown as { connection?: { stream?: { destroy?: () => void } } }
+      this.client as unknown as { connection?: { stream?: { destroy?(): void } } }
     ).connection?.stream?.destroy?.();
-    this.#options.onEnd(this);
+    this.#options.onEnd();
   }
 
   /**
@@ -371,39 +341,36 @@ export class LockConnection {
     }
     if (this.#ended) return;
     this.#ended = this.#returning;
-    this.#stop();
+    this.#detach();
     for (const session of this.#sessions.values()) void session.close();
     this.client.release();
-    this.#options.onEnd(this);
+    this.#options.onEnd();
   }
 
-  #stop(): void {
+  #detach(): void {
     clearTimeout(this.#restoreTimer);
     this.client.off('error', this.#onError);
     this.client.off('end', this.#onEnd);
   }
 
-  #count(ttlMs: number, delta: number): void {
-    const n = (this.#ttls.get(ttlMs) ?? 0) + delta;
-    if (n > 0) this.#ttls.set(ttlMs, n);
-    else this.#ttls.delete(ttlMs);
-  }
-
-  #commandTimeoutMs(): number {
-    let ms = this.#options.commandTimeoutMs;
-    for (const ttl of this.#ttls.keys()) if (ttl < ms) ms = ttl;
+  /** The longest (or shortest) of `start` and the TTLs of the sessions with locks or claims on them. */
+  #ttlInUse(longest: boolean, start: number): number {
+    let ms = start;
+    for (const { live, users, ttlMs } of this.#sessions.values()) {
+      if (live && users > 0 && (longest ? ttlMs > ms : ttlMs < ms)) ms = ttlMs;
+    }
     return ms;
   }
 
-  // Once the connection has held nothing for a third of its raised idle timeout, the original
-  // comes back: before the server would end the idle connection, and not on every release of a
-  // loop that takes the lock again at once.
+  // Held nothing for a third of a raised idle timeout: the original comes back, before the
+  // server would end the idle connection (and not on every release of a loop that takes the
+  // lock again at once). The reset drops no lock: there is none, and later claims come after it.
   #armRestore(): void {
-    if (!this.#sql.timeouts || this.#appliedMs === this.#originalMs) return;
+    const original = this.info.idleTimeout;
+    if (!this.#sql.timeouts || original === null || this.#appliedMs === Number(original)) return;
     this.#restoreTimer = setTimeout(() => {
       if (this.#locks.size > 0 || this.#ended) return;
-      const original = String(this.#originalMs);
-      this.run(this.#sql.restoreTimeout(original)).then(
+      this.run(this.#sql.reset(original)).then(
         () => this.applied(original),
         () => {},
       );
@@ -411,10 +378,10 @@ export class LockConnection {
     this.#restoreTimer.unref();
   }
 
-  /** The recipe's half for the session `session()` names (it exists once the strategy runs). */
+  /** The recipe's half of the session `session()` returns. */
   #strategy(session: () => LockSession): SessionStrategy<HeldLock> {
     return {
-      // One statement: the backend pid (the pooler check) and how many advisory locks it holds.
+      // One statement: the backend's pid (the pooler check) and how many advisory locks it holds.
       keepAlive: async () => {
         if (this.#ended) return false;
         const row = (await this.run(this.#sql.keepalive())).rows[0] as { pid: number; held: number };
@@ -422,36 +389,29 @@ export class LockConnection {
         this.#countsAgree = row.held === this.#heldCount;
         return true;
       },
-      // Only when the count disagrees (a lock dropped behind our back, or a release on its way):
+      // Only when the count disagreed (a lock dropped behind our back, or a release on its way):
       // which of these locks `pg_locks` no longer shows, in one query.
       verify: async (members) => {
         if (this.#countsAgree) return [];
         const asked = [...members].filter((lock) => lock.held);
-        const result = await this.run(
-          this.#sql.held(
-            asked.map((lock) => lock.placement.pgLocks),
-            null,
-          ),
-        );
+        const result = await this.run(this.#sql.held(asked.map((lock) => lock.placement.pgLocks)));
         const held = new Set((result.rows[0] as { held: string[] }).held);
-        const gone = asked.filter(
-          (lock) => !held.has(lock.placement.pgLocks) && this.lockOn(lock.placement.id) === lock,
-        );
+        const gone = asked.filter((l) => !held.has(l.placement.pgLocks) && this.lockOn(l.placement.id) === l);
         for (const lock of gone) {
           lock.lost.abort(new LockLostError(lock.name, 'stolen'));
           this.forget(lock);
         }
         return gone;
       },
-      // The session was lost with the connection alive (its trust window ran out) or retired:
-      // give back whatever locks of its TTL are still here, so others can have them.
+      // Lost with the connection alive (its window ran out), or retired: the held locks of its
+      // TTL go back, so others can have them (a claim in flight moves to a live session when
+      // its statement is answered). Each unlock is queued before its lock is forgotten: an empty
+      // connection may go back to the pool, and its reset must come after.
       end: async () => {
         const ended = session();
         if (this.#sessions.get(ended.ttlMs) === ended) this.#sessions.delete(ended.ttlMs);
-        // Unlocks queued before the locks are forgotten: an empty connection may go back to the
-        // pool, and its reset must come after them.
         for (const lock of [...this.#locks.values()]) {
-          if (lock.session !== ended) continue;
+          if (lock.session !== ended || !lock.held) continue;
           this.run(this.#sql.unlock(lock.placement.advisory)).catch((error: unknown) =>
             this.die(backendFailure('postgres', 'giving back an expired lock', error)),
           );

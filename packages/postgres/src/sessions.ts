@@ -59,6 +59,7 @@ export class SessionSet {
   readonly #slotFreed = new Set<() => void>();
   readonly #givingBack = new Set<Promise<void>>();
   #primary: Promise<LockConnection> | undefined;
+  #primaryConnection: LockConnection | undefined;
   #slotsTaken = 0;
   #sql: LockSql | undefined;
   #closed = false;
@@ -147,7 +148,7 @@ export class SessionSet {
   finishWaiting(connection: LockConnection): void {
     if (connection.size > 0 || !this.#waiting.delete(connection)) return;
     this.#releaseSlot();
-    if (this.#closed || connection.dead) {
+    if (this.#closed || connection.ended) {
       this.#giveBack(connection);
       return;
     }
@@ -223,10 +224,8 @@ export class SessionSet {
       checkPid: this.#options.allowSessionPooler,
       onEnd: () => {
         if (!waiting) {
-          if (this.#primary && connection === this.#primaryConnection) this.#primary = undefined;
-          return;
-        }
-        if (this.#waiting.delete(connection)) this.#releaseSlot();
+          if (connection === this.#primaryConnection) this.#primary = undefined;
+        } else if (this.#waiting.delete(connection)) this.#releaseSlot();
         clearTimeout(this.#idle.get(connection));
         this.#idle.delete(connection);
       },
@@ -235,8 +234,6 @@ export class SessionSet {
     if (!waiting) this.#primaryConnection = connection;
     return connection;
   }
-
-  #primaryConnection: LockConnection | undefined;
 
   // A connection from the pool, within the timeout: a pool the application keeps busy (or one
   // smaller than lockstep needs) must not stall a lock call forever. An abort does not wait

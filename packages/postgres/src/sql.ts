@@ -178,7 +178,7 @@ SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
    * Which of `ids` (`classid/objid/objsubid` texts) this session holds, from `pg_locks`. Also
    * raises the idle timeout when `idleTimeout` is given. Columns: `pid`, `held` (text[]).
    */
-  held(ids: readonly string[], idleTimeout: string | null): Statement {
+  held(ids: readonly string[], idleTimeout: string | null = null): Statement {
     const setting = this.#timeouts && idleTimeout !== null;
     const stmt = this.#build(`held${setting ? '_timeout' : ''}`, () => {
       const settings = setting ? `, set_config('idle_session_timeout', $2::text, false) AS t` : '';
@@ -203,15 +203,6 @@ SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
   WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND mode = 'ExclusiveLock')::int AS held`,
     );
     return { ...stmt, values: [] };
-  }
-
-  /** Puts the session's idle timeout back to `idleTimeout` (a session that holds no lock). */
-  restoreTimeout(idleTimeout: string): Statement {
-    const stmt = this.#build(
-      'restore_timeout',
-      () => "SELECT set_config('idle_session_timeout', $1::text, false)",
-    );
-    return { ...stmt, values: [idleTimeout] };
   }
 
   /** Drops every advisory lock of the session and restores its idle timeout (`null`: leave it). */
