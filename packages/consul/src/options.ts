@@ -75,7 +75,7 @@ export interface ConsulCoordinatorOptions extends ConsulOptions {
   fetch?: FetchLike;
 }
 
-const SHARED = [
+const SHARED_OPTION_NAMES = [
   'prefix',
   'token',
   'datacenter',
@@ -86,7 +86,7 @@ const SHARED = [
 
 /** Every option name of {@link ConsulConnectOptions}; anything else is rejected. */
 export const CONSUL_OPTION_NAMES = optionNames<ConsulConnectOptions>()([
-  ...SHARED,
+  ...SHARED_OPTION_NAMES,
   'connectTimeoutMs',
   'https',
   'dc',
@@ -95,7 +95,7 @@ export const CONSUL_OPTION_NAMES = optionNames<ConsulConnectOptions>()([
 
 /** Every option name of {@link ConsulCoordinatorOptions}. */
 export const CONSUL_COORDINATOR_OPTION_NAMES = optionNames<ConsulCoordinatorOptions>()([
-  ...SHARED,
+  ...SHARED_OPTION_NAMES,
   'url',
   'fetch',
 ]);
