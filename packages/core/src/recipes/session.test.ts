@@ -206,10 +206,36 @@ describe('SessionPool', () => {
     const used = await pool.session(20);
     used.retain();
     const idle = await pool.session(25);
-    await delay(200);
+    // Retired after 60 ms idle, by a sweep every 20 ms: allow a loaded machine its delays.
+    for (let waited = 0; idle.live && waited < 3_000; waited += 20) await delay(20);
     expect(idle.live).toBe(false);
     expect(used.live).toBe(true);
     used.unretain();
     await pool.close();
+  });
+});
+
+describe('Session.verify', () => {
+  it('runs one check at a time: a slow check is not joined by another each period', async () => {
+    let running = 0;
+    let most = 0;
+    let checks = 0;
+    const strategy: SessionStrategy = {
+      keepAlive: async () => true,
+      verify: async () => {
+        checks++;
+        most = Math.max(most, ++running);
+        await delay(250);
+        running--;
+        return [];
+      },
+      end: async () => {},
+    };
+    const session = new Session(strategy, { ttlMs: 90, confirmedAt: performance.now(), describe: 'test' });
+    session.join(member());
+    await delay(400);
+    expect(checks).toBeGreaterThanOrEqual(1);
+    expect(most).toBe(1);
+    await session.close();
   });
 });

@@ -86,6 +86,7 @@ export class Session<M extends SessionMember = SessionMember> {
   #lastError: unknown;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: { readonly sentAt: number; readonly answer: Promise<boolean> } | undefined;
+  #verifying = false;
   /** Keys, waits or locks that depend on the session (the pool retires it when none do). */
   #users = 0;
   #idleSince: number;
@@ -216,7 +217,7 @@ export class Session<M extends SessionMember = SessionMember> {
         this.#lastError = undefined;
         this.answered(sentAt);
         this.#arm();
-        if (this.#strategy.verify && this.#members.size > 0) void this.#verify();
+        if (this.#strategy.verify && this.#members.size > 0 && !this.#verifying) void this.#verify();
         return true;
       },
       (error: unknown) => {
@@ -233,12 +234,16 @@ export class Session<M extends SessionMember = SessionMember> {
     return answer;
   }
 
+  /** One check at a time: a slow check is not joined by another each period. */
   async #verify(): Promise<void> {
     let gone: Iterable<M>;
+    this.#verifying = true;
     try {
       gone = await this.#strategy.verify!(this.#members);
     } catch {
       return; // The next period asks again; the trust window is the keep-alive's business.
+    } finally {
+      this.#verifying = false;
     }
     if (this.#state !== 'alive') return;
     for (const member of gone) {
