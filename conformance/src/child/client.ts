@@ -2,7 +2,7 @@
  * A lockstep client in its own process, for the tests that need a holder the parent can
  * SIGKILL, SIGSTOP, or watch exit: `node client.js '<ChildOptions JSON>'`.
  *
- * - `hold`: acquires `names[0]` (renewing), prints `acquired` with its token, prints `lost`
+ * - `hold`: acquires `names[0]` (a lock, or a permit of it as a semaphore; renewing), prints `acquired` with its token, prints `lost`
  *   when `handle.signal` aborts (then `released` with what `release()` returned), and obeys
  *   `release` / `exit` commands on stdin.
  * - `close`: acquires two locks, starts a wait that cannot be granted, increments a counter,
@@ -57,9 +57,12 @@ function tokenOf(read: () => bigint): string | null {
 }
 
 async function hold(coordinator: Coordinator, options: ChildOptions): Promise<void> {
-  const handle = await coordinator
-    .lock(options.names[0]!, { ttlMs: options.ttlMs })
-    .acquire({ waitMs: 60_000 });
+  const name = options.names[0]!;
+  const source =
+    options.semaphorePermits === undefined
+      ? coordinator.lock(name, { ttlMs: options.ttlMs })
+      : coordinator.semaphore(name, { permits: options.semaphorePermits, ttlMs: options.ttlMs });
+  const handle = await source.acquire({ waitMs: 60_000 });
   let released = false;
   const release = async () => {
     if (released) return;

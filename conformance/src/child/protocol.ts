@@ -18,6 +18,8 @@ export interface ChildOptions {
   /** Lock names: `hold` uses the first; `close` uses two. */
   readonly names: readonly string[];
   readonly ttlMs: number;
+  /** `hold` mode: hold a permit of a semaphore of this many permits instead of a lock. */
+  readonly semaphorePermits?: number;
   /** Whether `close` mode also increments a counter (backends with counters). */
   readonly counter?: string;
   /** `wait` mode: how the one acquire ends, and who holds the lock it waits for. */

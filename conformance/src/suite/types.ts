@@ -34,6 +34,13 @@ export const TEST_IDS = [
   'backend.unavailable',
   'backend.close',
   'backend.keepalive',
+  'semaphore.limit',
+  'semaphore.try',
+  'semaphore.handoff',
+  'semaphore.expiry',
+  'semaphore.process-kill',
+  'semaphore.fencing',
+  'semaphore.mismatch',
 ] as const;
 
 /** One of {@link TEST_IDS}. */

@@ -13,8 +13,10 @@ import type {
   CounterDriver,
   CounterRef,
   LeaseGrant,
+  LockDriver,
   LockRef,
   ResourceRef,
+  SemaphoreRef,
 } from './driver.js';
 import {
   BackendUnavailableError,
@@ -23,7 +25,14 @@ import {
   LockTimeoutError,
   UnsupportedError,
 } from './errors.js';
-import { EventHub, type LockstepEventType, type LockstepListener, nextAttempt, runWork } from './events.js';
+import {
+  EventHub,
+  type EventPrimitive,
+  type LockstepEventType,
+  type LockstepListener,
+  nextAttempt,
+  runWork,
+} from './events.js';
 import { holdProcessOpen } from './keepalive.js';
 import { LeaseHandle, normaliseTtl } from './lease.js';
 import { encodeName, validateName, validatePrefix } from './names.js';
@@ -35,8 +44,11 @@ import type {
   Counter,
   CounterOptions,
   Lock,
+  LockCapabilities,
   LockHandle,
   LockOptions,
+  Semaphore,
+  SemaphoreOptions,
 } from './types.js';
 import {
   validateAmount,
@@ -50,6 +62,26 @@ import { type RecheckPolicy, type TimedGrant, waitForGrant } from './wait.js';
 const LOCK_OPTION_NAMES = optionNames<LockOptions>()(['ttlMs', 'autoExtend', 'native']);
 const ACQUIRE_OPTION_NAMES = optionNames<AcquireOptions>()(['waitMs', 'signal']);
 const COUNTER_OPTION_NAMES = optionNames<CounterOptions>()(['min', 'max']);
+const SEMAPHORE_OPTION_NAMES = optionNames<SemaphoreOptions>()(['permits', 'ttlMs', 'autoExtend']);
+
+/** What differs between the leased primitives: the driver, its guarantees, the events' name. */
+interface LeasedKind {
+  readonly primitive: EventPrimitive;
+  /**
+   * The kind's driver. Each takes its own ref type (a semaphore's carries its permits); the
+   * coordinator hands every driver only refs it built for that driver.
+   */
+  readonly driver: LockDriver;
+  readonly caps: LockCapabilities;
+}
+
+/** A permit count: a positive safe integer. */
+function validatePermits(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError('permits', `must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
 
 /**
  * A grant whose reply arrives with less than this share of its lease left (counted from when
@@ -104,6 +136,7 @@ class DriverCoordinator implements Coordinator {
   readonly #coalescers = new Map<string, AddCoalescer>();
   readonly #recheck: RecheckPolicy | undefined;
   readonly #events = new EventHub();
+  readonly #lockKind: LeasedKind;
   #closed: Promise<void> | undefined;
 
   constructor(driver: BackendDriver, options: CreateCoordinatorOptions) {
@@ -112,6 +145,7 @@ class DriverCoordinator implements Coordinator {
     this.capabilities = driver.capabilities;
     this.prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX);
     this.#recheck = options.recheck;
+    this.#lockKind = { primitive: 'lock', driver: driver.locks, caps: driver.capabilities.lock };
     // Every pending wait listens for close(): many concurrent acquires are normal, not a leak.
     setMaxListeners(0, this.#closing.signal);
   }
@@ -130,8 +164,61 @@ class DriverCoordinator implements Coordinator {
     );
     const autoExtend = validateBoolean(options.autoExtend, 'autoExtend', true);
     const ref = this.#lockRef(name, options.native);
-    // Invalid options reject the returned promise rather than throwing synchronously. (Not an
-    // async function: one promise layer fewer on the hot path.)
+    const leased = this.#leased(this.#lockKind, ref, ttlMs, autoExtend);
+    return { name, acquire: leased.acquire, tryAcquire: leased.tryAcquire, withLock: leased.withHeld };
+  }
+
+  semaphore(name: string, options: SemaphoreOptions): Semaphore {
+    validateName(name);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'must be an object with the number of permits');
+    }
+    rejectUnknownOptions(options, SEMAPHORE_OPTION_NAMES, 'semaphore options');
+    const permits = validatePermits(options.permits);
+    const support = this.capabilities.semaphore;
+    const driver = this.#driver.semaphores;
+    if (!support?.supported || !driver) {
+      const why = support && !support.supported ? support.reason : 'this backend declares no semaphores';
+      throw new UnsupportedError(this.backend, 'semaphores', why);
+    }
+    const ttlMs = normaliseTtl(
+      options.ttlMs ?? Math.max(DEFAULT_TTL_MS, support.minTtlMs),
+      support.minTtlMs,
+      support.ttlGranularityMs,
+    );
+    const autoExtend = validateBoolean(options.autoExtend, 'autoExtend', true);
+    const ref: SemaphoreRef = { ...resourceRef(this.prefix, name), permits };
+    const kind: LeasedKind = {
+      primitive: 'semaphore',
+      driver: driver as unknown as LockDriver,
+      caps: support,
+    };
+    const leased = this.#leased(kind, ref, ttlMs, autoExtend);
+    return {
+      name,
+      permits,
+      acquire: leased.acquire,
+      tryAcquire: leased.tryAcquire,
+      withPermit: leased.withHeld,
+    };
+  }
+
+  /**
+   * The acquire, try and run-while-held operations of one leased thing (a lock, a semaphore's
+   * permits), over the driver of its kind. Invalid options reject the returned promise rather
+   * than throwing synchronously.
+   */
+  #leased<R extends LockRef>(
+    kind: LeasedKind,
+    ref: R,
+    ttlMs: number,
+    autoExtend: boolean,
+  ): {
+    acquire: (opts?: AcquireOptions) => Promise<LockHandle>;
+    tryAcquire: () => Promise<LockHandle | null>;
+    withHeld: <T>(fn: (handle: LockHandle) => Promise<T> | T, opts?: AcquireOptions) => Promise<T>;
+  } {
+    // Not an async function: one promise layer fewer on the hot path.
     const acquire = (opts: AcquireOptions = {}, forceAutoExtend = false): Promise<LockHandle> => {
       let waitMs: number | undefined;
       let signal: AbortSignal | undefined;
@@ -144,21 +231,20 @@ class DriverCoordinator implements Coordinator {
       } catch (error) {
         return Promise.reject(error);
       }
-      return this.#acquire(ref, ttlMs, autoExtend || forceAutoExtend, waitMs, signal);
+      return this.#acquire(kind, ref, ttlMs, autoExtend || forceAutoExtend, waitMs, signal);
     };
     return {
-      name,
       acquire: (opts) => acquire(opts),
-      tryAcquire: () => this.#tryAcquire(ref, ttlMs, autoExtend),
-      withLock: async (fn, opts) => {
+      tryAcquire: () => this.#tryAcquire(kind, ref, ttlMs, autoExtend),
+      withHeld: async (fn, opts) => {
         if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
         const handle = await acquire(opts, true);
         try {
           return await runWork(
             () => ({
-              ...this.#about(ref),
+              ...this.#about(kind, ref),
               attempt: (handle as LeaseHandle).attempt,
-              fencingToken: caps.fencing === 'monotonic' ? handle.fencingToken : undefined,
+              fencingToken: kind.caps.fencing === 'monotonic' ? handle.fencingToken : undefined,
             }),
             async () => fn(handle),
           );
@@ -236,6 +322,7 @@ class DriverCoordinator implements Coordinator {
   }
 
   async #acquire(
+    kind: LeasedKind,
     ref: LockRef,
     ttlMs: number,
     autoExtend: boolean,
@@ -245,7 +332,7 @@ class DriverCoordinator implements Coordinator {
     this.#assertOpen();
     const started = performance.now();
     const attempt = nextAttempt();
-    this.#events.emit('acquire', () => ({ ...this.#about(ref), attempt, waitMs }));
+    this.#events.emit('acquire', () => ({ ...this.#about(kind, ref), attempt, waitMs }));
     const letProcessExit = holdProcessOpen();
     try {
       for (let late = 1; ; late++) {
@@ -254,7 +341,7 @@ class DriverCoordinator implements Coordinator {
             ? waitMs
             : Math.max(0, Math.ceil(waitMs - (performance.now() - started)));
         const wait = waitForGrant({
-          driver: this.#driver.locks,
+          driver: kind.driver,
           request: new Attempt(ref, ttlMs),
           waitMs: left,
           signal,
@@ -269,27 +356,28 @@ class DriverCoordinator implements Coordinator {
           this.#waits.delete(wait);
         }
         if (hasMargin(timed, ttlMs))
-          return this.#handle(ref, timed.grant, ttlMs, autoExtend, timed.sentAt, attempt, started);
-        await this.#refuseLateGrant(ref, timed, ttlMs, late);
+          return this.#handle(kind, ref, timed.grant, ttlMs, autoExtend, timed.sentAt, attempt, started);
+        await this.#refuseLateGrant(kind, ref, timed, ttlMs, late);
         if (waitMs !== undefined && performance.now() - started >= waitMs) {
           throw new LockTimeoutError(ref.name, Math.round(performance.now() - started));
         }
       }
     } catch (error) {
-      this.#reportFailure(ref, attempt, started, error, signal);
+      this.#reportFailure(kind, ref, attempt, started, error, signal);
       throw error;
     } finally {
       letProcessExit();
     }
   }
 
-  /** The fields every lock event of `ref` carries. */
-  #about(ref: ResourceRef): { backend: string; primitive: 'lock'; name: string } {
-    return { backend: this.backend, primitive: 'lock', name: ref.name };
+  /** The fields every event of `ref` carries. */
+  #about(kind: LeasedKind, ref: ResourceRef): { backend: string; primitive: EventPrimitive; name: string } {
+    return { backend: this.backend, primitive: kind.primitive, name: ref.name };
   }
 
   /** Reports how an acquire failed: timed out, aborted (or closed), or a backend error. */
   #reportFailure(
+    kind: LeasedKind,
     ref: ResourceRef,
     attempt: number,
     started: number,
@@ -298,13 +386,13 @@ class DriverCoordinator implements Coordinator {
   ): void {
     const waitedMs = performance.now() - started;
     if (error instanceof LockTimeoutError) {
-      this.#events.emit('timed-out', () => ({ ...this.#about(ref), attempt, waitedMs }));
+      this.#events.emit('timed-out', () => ({ ...this.#about(kind, ref), attempt, waitedMs }));
     } else if (signal?.aborted || this.#closing.signal.aborted) {
-      this.#events.emit('aborted', () => ({ ...this.#about(ref), attempt, waitedMs, reason: error }));
+      this.#events.emit('aborted', () => ({ ...this.#about(kind, ref), attempt, waitedMs, reason: error }));
     } else {
       this.#events.emit('backend-error', () => ({
         backend: this.backend,
-        operation: 'acquire',
+        operation: kind.primitive === 'lock' ? 'acquire' : `${kind.primitive}.acquire`,
         name: ref.name,
         attempt,
         cause: error,
@@ -312,24 +400,29 @@ class DriverCoordinator implements Coordinator {
     }
   }
 
-  async #tryAcquire(ref: LockRef, ttlMs: number, autoExtend: boolean): Promise<LockHandle | null> {
+  async #tryAcquire(
+    kind: LeasedKind,
+    ref: LockRef,
+    ttlMs: number,
+    autoExtend: boolean,
+  ): Promise<LockHandle | null> {
     this.#assertOpen();
     const sentAt = performance.now();
     const attempt = nextAttempt();
-    this.#events.emit('acquire', () => ({ ...this.#about(ref), attempt, waitMs: 0 }));
+    this.#events.emit('acquire', () => ({ ...this.#about(kind, ref), attempt, waitMs: 0 }));
     try {
-      const grant = await this.#driver.locks.tryAcquire(new Attempt(ref, ttlMs));
+      const grant = await kind.driver.tryAcquire(new Attempt(ref, ttlMs));
       if (!grant) {
-        this.#events.emit('busy', () => ({ ...this.#about(ref), attempt }));
+        this.#events.emit('busy', () => ({ ...this.#about(kind, ref), attempt }));
         return null;
       }
       const timed = { grant, sentAt };
       if (hasMargin(timed, ttlMs))
-        return this.#handle(ref, grant, ttlMs, autoExtend, sentAt, attempt, sentAt);
-      await this.#refuseLateGrant(ref, timed, ttlMs, 1, true);
+        return this.#handle(kind, ref, grant, ttlMs, autoExtend, sentAt, attempt, sentAt);
+      await this.#refuseLateGrant(kind, ref, timed, ttlMs, 1, true);
       return null; // not reached: refusing the only attempt throws
     } catch (error) {
-      this.#reportFailure(ref, attempt, sentAt, error, undefined);
+      this.#reportFailure(kind, ref, attempt, sentAt, error, undefined);
       throw error;
     }
   }
@@ -339,6 +432,7 @@ class DriverCoordinator implements Coordinator {
    * grants came in a row (or at once with `giveUp`): the backend answers too slowly for this lease.
    */
   async #refuseLateGrant(
+    kind: LeasedKind,
     ref: LockRef,
     timed: TimedGrant,
     ttlMs: number,
@@ -350,13 +444,14 @@ class DriverCoordinator implements Coordinator {
     if (!giveUp) return;
     throw new BackendUnavailableError(
       this.backend,
-      `lock "${ref.name}": ${late === 1 ? 'the grant' : `${late} grants in a row`} arrived with less than ` +
+      `${kind.primitive} "${ref.name}": ${late === 1 ? 'the grant' : `${late} grants in a row`} arrived with less than ` +
         `${LATE_GRANT_MARGIN * 100}% of the ${ttlMs} ms lease left (the last ${arrivedAfter} ms after its ` +
         `request was sent), so ${late === 1 ? 'it was' : 'each was'} given back: replies take too long for this ttlMs`,
     );
   }
 
   #handle(
+    kind: LeasedKind,
     ref: ResourceRef,
     grant: LeaseGrant,
     ttlMs: number,
@@ -365,9 +460,10 @@ class DriverCoordinator implements Coordinator {
     attempt: number,
     calledAt: number,
   ): LockHandle {
-    const caps = this.capabilities.lock;
+    const caps = kind.caps;
     const handle = new LeaseHandle({
       backend: this.backend,
+      primitive: kind.primitive,
       lockName: ref.name,
       grant,
       ttlMs,
@@ -382,7 +478,7 @@ class DriverCoordinator implements Coordinator {
       attempt,
     });
     this.#events.emit('granted', () => ({
-      ...this.#about(ref),
+      ...this.#about(kind, ref),
       attempt,
       waitedMs: performance.now() - calledAt,
       fencingToken: caps.fencing === 'monotonic' ? grant.fencingToken : undefined,

@@ -28,9 +28,17 @@ export interface LockRef extends ResourceRef {
   readonly native?: NativeLockLocation;
 }
 
-/** One acquisition attempt. */
-export interface AcquireRequest {
-  readonly lock: LockRef;
+/**
+ * A semaphore's location, and the permit count this client declared (a positive safe
+ * integer). Adapters keep semaphore keys apart from lock keys of the same name.
+ */
+export interface SemaphoreRef extends LockRef {
+  readonly permits: number;
+}
+
+/** One acquisition attempt (of a lock, or of a semaphore's permit). */
+export interface AcquireRequest<R extends LockRef = LockRef> {
+  readonly lock: R;
   /** Lease length, already validated and rounded up to the backend's granularity. */
   readonly ttlMs: number;
   /** A fresh random id (32 hex chars) for this attempt; the owner value stored in the backend. */
@@ -99,20 +107,20 @@ export interface LockWatch {
 }
 
 /** Lock operations of a backend. */
-export interface LockDriver {
+export interface LockDriver<R extends LockRef = LockRef> {
   /** One attempt that never waits: a grant, or `null` when another owner holds the lock. */
-  tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null>;
+  tryAcquire(request: AcquireRequest<R>): Promise<LeaseGrant | null>;
   /**
    * Queue-based backends (etcd, ZooKeeper, memory): wait in the backend's own queue until
    * granted. When `signal` aborts, the driver removes its queue entry (or releases a grant
    * that raced the abort) and only then rejects with `signal.reason`.
    */
-  acquire?(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant>;
+  acquire?(request: AcquireRequest<R>, signal: AbortSignal): Promise<LeaseGrant>;
   /**
    * Try-then-wait backends: a subscription to release notifications, opened before the
    * first attempt so no release can slip between an attempt and the wait.
    */
-  watch?(lock: LockRef): LockWatch;
+  watch?(lock: R): LockWatch;
   /**
    * Checks a `native` location before any I/O; throws `InvalidArgumentError` when it is not
    * a valid location for this backend. Absent: the backend has no native interop, and
@@ -152,6 +160,11 @@ export interface BackendDriver {
   readonly backend: BackendName;
   readonly capabilities: Capabilities;
   readonly locks: LockDriver;
+  /**
+   * Semaphores: the same operations, on a {@link SemaphoreRef}; a grant is one permit. Present
+   * exactly when `capabilities.semaphore.supported` is true.
+   */
+  readonly semaphores?: LockDriver<SemaphoreRef>;
   /** Absent when the backend has no counters (`counter()` then throws `UnsupportedError`). */
   readonly counters?: CounterDriver;
   /**

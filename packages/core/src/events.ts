@@ -16,7 +16,7 @@ import { type Channel, channel } from 'node:diagnostics_channel';
 import type { LockLossReason } from './errors.js';
 
 /** Which primitive an event is about. */
-export type EventPrimitive = 'lock';
+export type EventPrimitive = 'lock' | 'semaphore';
 
 /** Fields every lock event carries. */
 export interface LockEventBase {

@@ -8,13 +8,15 @@
  */
 import type { LeaseGrant } from './driver.js';
 import { type LockLossReason, LockLostError, UnsupportedError } from './errors.js';
-import type { EventHub } from './events.js';
+import type { EventHub, EventPrimitive } from './events.js';
 import type { LockHandle } from './types.js';
 import { validateTtl } from './validate.js';
 
 /** Everything a handle needs from its coordinator. */
 export interface LeaseContext {
   readonly backend: string;
+  /** What the handle holds, for its events. Default `lock`. */
+  readonly primitive?: EventPrimitive;
   readonly lockName: string;
   readonly grant: LeaseGrant;
   readonly ttlMs: number;
@@ -284,8 +286,13 @@ export class LeaseHandle implements LockHandle {
   }
 
   /** The fields every event of this handle carries. */
-  #about(): { backend: string; primitive: 'lock'; name: string; attempt: number } {
-    return { backend: this.#ctx.backend, primitive: 'lock', name: this.name, attempt: this.attempt };
+  #about(): { backend: string; primitive: EventPrimitive; name: string; attempt: number } {
+    return {
+      backend: this.#ctx.backend,
+      primitive: this.#ctx.primitive ?? 'lock',
+      name: this.name,
+      attempt: this.attempt,
+    };
   }
 
   #stopTimers(): void {

@@ -22,6 +22,8 @@ export type BackendName =
 export interface Capabilities {
   readonly lock: LockCapabilities;
   readonly counter: CounterCapabilities;
+  /** Semaphores; absent means the same as `{ supported: false }`. */
+  readonly semaphore?: SemaphoreSupport;
 }
 
 /** Guarantees of a backend's locks. */
@@ -55,6 +57,25 @@ export interface LockCapabilities {
    */
   readonly faultTolerance: 'single-node' | 'quorum' | 'replicated';
 }
+
+/**
+ * What happens when clients declare different `permits` for one semaphore name.
+ * `smallest`: a permit is granted only while the holders are fewer than the smallest count
+ * declared by the requester and by every current holder, so a semaphore is never held by more
+ * than the smallest count anyone declared. `stored`: the first declaration is stored with the
+ * semaphore while it is in use, and a client declaring another count is refused with
+ * `InvalidArgumentError`.
+ */
+export type PermitMismatchRule = 'smallest' | 'stored';
+
+/** Guarantees of a backend's semaphores (the lock fields describe each permit). */
+export interface SemaphoreCapabilities extends LockCapabilities {
+  readonly supported: true;
+  readonly mismatch: PermitMismatchRule;
+}
+
+/** Whether a backend has semaphores, and if so what they guarantee. */
+export type SemaphoreSupport = SemaphoreCapabilities | { readonly supported: false; readonly reason: string };
 
 /** Guarantees of a backend's counters. */
 export interface CounterCapabilities {
@@ -216,6 +237,36 @@ export interface LockHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Options of `coordinator.semaphore(name, options)`. */
+export interface SemaphoreOptions {
+  /** How many holders the semaphore admits at once: a positive safe integer. Required. */
+  permits: number;
+  /** Lease length of each permit, as for locks. */
+  ttlMs?: number;
+  /** Renew each permit while held (default `true`), as for locks. */
+  autoExtend?: boolean;
+}
+
+/**
+ * A named counting semaphore: at most `permits` holders at once, across every client. Each
+ * permit is a {@link LockHandle}: fenced (tokens strictly increase across the permits of one
+ * name), renewed, and lost with a signal like a lock. Creating one does no I/O.
+ */
+export interface Semaphore {
+  readonly name: string;
+  /** The count this client declared (see `capabilities.semaphore.mismatch` for other counts). */
+  readonly permits: number;
+  /**
+   * Waits for a permit.
+   * @throws LockTimeoutError when `waitMs` passes first; `signal.reason` when it aborts.
+   */
+  acquire(options?: AcquireOptions): Promise<LockHandle>;
+  /** One attempt that never waits: `null` when every permit is taken. */
+  tryAcquire(): Promise<LockHandle | null>;
+  /** Acquires a permit, runs `fn` (renewing the permit), releases in `finally`. */
+  withPermit<T>(fn: (permit: LockHandle) => Promise<T> | T, options?: AcquireOptions): Promise<T>;
+}
+
 /** Options of `coordinator.counter(name, options)`. */
 export interface CounterOptions {
   /** Lowest allowed value, enforced atomically by the backend. */
@@ -271,6 +322,12 @@ export interface Coordinator {
    * @throws InvalidArgumentError for a bad name or bounds.
    */
   counter(name: string, options?: CounterOptions): Counter;
+  /**
+   * A semaphore object for `name` (no I/O). Semaphore `x`, lock `x` and counter `x` never collide.
+   * @throws UnsupportedError when the backend has no semaphores.
+   * @throws InvalidArgumentError for a bad name, permit count or options.
+   */
+  semaphore(name: string, options: SemaphoreOptions): Semaphore;
   /**
    * Listens to what this coordinator does: `acquire`, `granted` (with the wait and the fencing
    * token), `busy`, `timed-out`, `aborted`, `released` (with the held time), `renewal-failed`

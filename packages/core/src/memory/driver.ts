@@ -4,10 +4,17 @@
  * next token of the name.
  * @module
  */
-import type { AcquireRequest, BackendDriver, CounterRef, LeaseGrant, ResourceRef } from '../driver.js';
-import type { LossFlag } from '../loss.js';
+import type {
+  BackendDriver,
+  CounterRef,
+  LeaseGrant,
+  LockDriver,
+  LockRef,
+  ResourceRef,
+  SemaphoreRef,
+} from '../driver.js';
 import type { Capabilities } from '../types.js';
-import { type MemorySpace, memorySpace } from './space.js';
+import { type Holder, type MemorySpace, memorySpace } from './space.js';
 
 /** What memory:// guarantees: everything, within one process. */
 export const MEMORY_CAPABILITIES: Capabilities = {
@@ -21,14 +28,73 @@ export const MEMORY_CAPABILITIES: Capabilities = {
     faultTolerance: 'single-node',
   },
   counter: { supported: true, bounds: true },
+  semaphore: {
+    supported: true,
+    fencing: 'monotonic',
+    lease: 'per-lock',
+    minTtlMs: 1,
+    ttlGranularityMs: 1,
+    waiting: 'notify',
+    fairness: 'fifo',
+    faultTolerance: 'single-node',
+    mismatch: 'smallest',
+  },
 };
 
-function lockKey(ref: ResourceRef): string {
-  return JSON.stringify(['lock', ref.prefix, ref.name]);
+/** Keys of locks and semaphores live apart: lock `x` and semaphore `x` never collide. */
+function leasedKey(kind: 'lock' | 'semaphore', ref: ResourceRef): string {
+  return JSON.stringify([kind, ref.prefix, ref.name]);
 }
 
 function counterKey(ref: CounterRef): string {
   return JSON.stringify(['counter', ref.prefix, ref.name]);
+}
+
+/** Locks or semaphores over the space: a lock is a semaphore of one permit. */
+function leasedDriver<R extends LockRef>(
+  space: MemorySpace,
+  kind: 'lock' | 'semaphore',
+  permitsOf: (ref: R) => number,
+): LockDriver<R> {
+  return {
+    async tryAcquire(request) {
+      const key = leasedKey(kind, request.lock);
+      const holder = space.tryAcquire(
+        key,
+        request.lock.name,
+        request.ownerId,
+        request.ttlMs,
+        permitsOf(request.lock),
+      );
+      return holder ? grantFor(space, key, request.ownerId, holder) : null;
+    },
+    acquire(request, signal) {
+      return new Promise<LeaseGrant>((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        const key = leasedKey(kind, request.lock);
+        let leave: (() => boolean) | undefined;
+        const onAbort = () => {
+          // Still queued: leave. Already granted: the grant resolved first; nothing to do.
+          if (leave?.()) reject(signal.reason);
+        };
+        // Listen before enqueueing: a free lock is granted inside enqueue(), and its callback
+        // must find the listener there to remove (the signal is often the coordinator's own,
+        // shared by every acquire: a listener left behind per acquire piles up).
+        signal.addEventListener('abort', onAbort, { once: true });
+        leave = space.enqueue(
+          key,
+          request.lock.name,
+          request.ownerId,
+          request.ttlMs,
+          permitsOf(request.lock),
+          (holder) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(grantFor(space, key, request.ownerId, holder));
+          },
+        );
+      });
+    },
+  };
 }
 
 /** A driver over the named space. */
@@ -37,30 +103,8 @@ export function memoryDriver(spaceName: string): BackendDriver {
   return {
     backend: 'memory',
     capabilities: MEMORY_CAPABILITIES,
-    locks: {
-      async tryAcquire(request) {
-        const holder = space.tryLock(lockKey(request.lock), request.ownerId, request.ttlMs);
-        return holder ? grantFor(space, request, holder) : null;
-      },
-      acquire(request, signal) {
-        return new Promise<LeaseGrant>((resolve, reject) => {
-          if (signal.aborted) return reject(signal.reason);
-          let leave: (() => boolean) | undefined;
-          const onAbort = () => {
-            // Still queued: leave. Already granted: the grant resolved first; nothing to do.
-            if (leave?.()) reject(signal.reason);
-          };
-          // Listen before enqueueing: a free lock is granted inside enqueue(), and its callback
-          // must find the listener there to remove (the signal is often the coordinator's own,
-          // shared by every acquire: a listener left behind per acquire piles up).
-          signal.addEventListener('abort', onAbort, { once: true });
-          leave = space.enqueue(lockKey(request.lock), request.ownerId, request.ttlMs, (holder) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(grantFor(space, request, holder));
-          });
-        });
-      },
-    },
+    locks: leasedDriver<LockRef>(space, 'lock', () => 1),
+    semaphores: leasedDriver<SemaphoreRef>(space, 'semaphore', (ref) => ref.permits),
     counters: {
       get: async (ref) => space.counterGet(counterKey(ref)),
       add: async (ref, delta) => space.counterAdd(counterKey(ref), delta, ref),
@@ -72,19 +116,13 @@ export function memoryDriver(spaceName: string): BackendDriver {
   };
 }
 
-function grantFor(
-  space: MemorySpace,
-  request: AcquireRequest,
-  holder: { token: bigint; lost: LossFlag; expiresAt: number },
-): LeaseGrant {
-  const key = lockKey(request.lock);
-  const owner = request.ownerId;
+function grantFor(space: MemorySpace, key: string, owner: string, holder: Holder): LeaseGrant {
   return {
     fencingToken: holder.token,
     lost: holder.lost,
     validUntil: performance.now() + (holder.expiresAt - Date.now()),
     renew: async (ttlMs) => space.renew(key, owner, ttlMs),
-    release: async () => space.unlock(key, owner),
+    release: async () => space.release(key, owner),
     isHeld: async () => space.isHeldBy(key, owner),
   };
 }
