@@ -13,7 +13,7 @@ export default defineConfig([
     // Executables, run by path: the Consul emulator (spawned as a child process) and the provisioning CLI.
     entry: { provision: 'src/provision.ts', 'consul-emulator/main': 'src/consul-emulator/main.ts' },
     format: ['esm'],
-    sourcemap: true,
+    sourcemap: false,
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
   },

@@ -5,6 +5,8 @@
  * {@link probeContainerRuntime} first looks for any sign of a runtime (DOCKER_HOST, a known socket,
  * ~/.testcontainers.properties) without loading testcontainers at all, and only then asks
  * testcontainers to connect, under a time limit. The answer is cached for the process.
+ * testcontainers is an optional peer dependency: it is loaded only when a container is wanted,
+ * and its absence then is said in so many words (with the command that installs it).
  *
  * Limits: clusters from containers are limited to independent Redis instances (etcd and ZooKeeper
  * ensembles need a container network; use binaries). Container handles are not exercised on
@@ -50,6 +52,34 @@ export function containerRuntimeHints(env: NodeJS.ProcessEnv = process.env): str
   return hints;
 }
 
+/** A container was wanted, and the optional peer testcontainers is not installed. */
+export class TestcontainersMissingError extends Error {
+  readonly code = 'TESTCONTAINERS_MISSING';
+
+  constructor(options?: { cause?: unknown }) {
+    super(
+      'testcontainers is not installed: it is an optional peer dependency of @lockstep/testing, needed only for servers in containers. Install it (npm install --save-dev testcontainers), or provide the server another way (LOCKSTEP_TEST_<KIND>_URL, or its binary on PATH)',
+      options,
+    );
+    this.name = 'TestcontainersMissingError';
+  }
+}
+
+/** testcontainers, loaded on first use (its absence is a {@link TestcontainersMissingError}). */
+async function loadTestcontainers(): Promise<typeof import('testcontainers')> {
+  try {
+    return await import('testcontainers');
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    // Only testcontainers itself missing: a broken install of one of its own modules is reported as is.
+    const missing =
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      /['"]testcontainers['"]/.test(message);
+    if (missing) throw new TestcontainersMissingError({ cause: error });
+    throw error;
+  }
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -73,7 +103,7 @@ export function probeContainerRuntime(env: NodeJS.ProcessEnv = process.env): Pro
       };
     }
     try {
-      const testcontainers = await import('testcontainers');
+      const testcontainers = await loadTestcontainers();
       const client = await withTimeout(
         testcontainers.getContainerRuntimeClient(),
         CONTAINER_PROBE_TIMEOUT_MS,
@@ -81,6 +111,7 @@ export function probeContainerRuntime(env: NodeJS.ProcessEnv = process.env): Pro
       );
       return { available: true, detail: `${client.info.containerRuntime.host} (${hints.join(', ')})` };
     } catch (error) {
+      if (error instanceof TestcontainersMissingError) return { available: false, reason: error.message };
       return { available: false, reason: `container runtime did not answer: ${(error as Error).message}` };
     }
   })();
@@ -197,7 +228,7 @@ class ContainerServer implements ServerHandle, Tracked {
   }
 
   async #runtimeContainer() {
-    const { getContainerRuntimeClient } = await import('testcontainers');
+    const { getContainerRuntimeClient } = await loadTestcontainers();
     return (await getContainerRuntimeClient()).container.getById(this.container.getId());
   }
 
@@ -251,7 +282,7 @@ export async function startContainerServer(
   readyTimeoutMs = 120_000,
 ): Promise<ServerHandle> {
   const recipe = IMAGES[kind];
-  const { GenericContainer } = await import('testcontainers');
+  const { GenericContainer } = await loadTestcontainers();
   const hostPort = await freePort();
   let definition = new GenericContainer(recipe.image).withExposedPorts({
     container: recipe.containerPort,
