@@ -47,6 +47,7 @@ import type {
   LockCapabilities,
   LockHandle,
   LockOptions,
+  NativeLockLocation,
   Semaphore,
   SemaphoreOptions,
 } from './types.js';
@@ -62,7 +63,7 @@ import { type RecheckPolicy, type TimedGrant, waitForGrant } from './wait.js';
 const LOCK_OPTION_NAMES = optionNames<LockOptions>()(['ttlMs', 'autoExtend', 'native']);
 const ACQUIRE_OPTION_NAMES = optionNames<AcquireOptions>()(['waitMs', 'signal']);
 const COUNTER_OPTION_NAMES = optionNames<CounterOptions>()(['min', 'max']);
-const SEMAPHORE_OPTION_NAMES = optionNames<SemaphoreOptions>()(['permits', 'ttlMs', 'autoExtend']);
+const SEMAPHORE_OPTION_NAMES = optionNames<SemaphoreOptions>()(['permits', 'ttlMs', 'autoExtend', 'native']);
 
 /** What differs between the leased primitives: the driver, its guarantees, the events' name. */
 interface LeasedKind {
@@ -187,7 +188,10 @@ class DriverCoordinator implements Coordinator {
       support.ttlGranularityMs,
     );
     const autoExtend = validateBoolean(options.autoExtend, 'autoExtend', true);
-    const ref: SemaphoreRef = { ...resourceRef(this.prefix, name), permits };
+    const ref: SemaphoreRef = {
+      ...this.#nativeRef(name, options.native, driver, 'native semaphore locations'),
+      permits,
+    };
     const kind: LeasedKind = {
       primitive: 'semaphore',
       driver: driver as unknown as LockDriver,
@@ -284,12 +288,21 @@ class DriverCoordinator implements Coordinator {
   }
 
   #lockRef(name: string, native: LockOptions['native']): LockRef {
+    return this.#nativeRef(name, native, this.#driver.locks, 'native lock locations');
+  }
+
+  /** The ref of `name`, at the native location `native` when one is given and `driver` accepts it. */
+  #nativeRef(
+    name: string,
+    native: NativeLockLocation | undefined,
+    driver: { validateNative?(native: NativeLockLocation): void },
+    what: string,
+  ): LockRef {
     const ref = resourceRef(this.prefix, name);
     if (native === undefined) return ref;
-    const validate = this.#driver.locks.validateNative;
-    if (!validate)
-      throw new UnsupportedError(this.backend, 'native lock locations', 'no native recipe to share');
-    validate.call(this.#driver.locks, native);
+    const validate = driver.validateNative;
+    if (!validate) throw new UnsupportedError(this.backend, what, 'no native recipe to share');
+    validate.call(driver, native);
     return { ...ref, native };
   }
 

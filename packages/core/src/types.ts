@@ -245,6 +245,13 @@ export interface SemaphoreOptions {
   ttlMs?: number;
   /** Renew each permit while held (default `true`), as for locks. */
   autoExtend?: boolean;
+  /**
+   * Place the semaphore where another library's own recipe keeps it (redis-semaphore's
+   * `Semaphore` key, Curator's `InterProcessSemaphoreV2` path, a Consul `api/semaphore.go`
+   * prefix), so both count the same permits. Validated per backend before any I/O; backends
+   * without native semaphore interop throw `UnsupportedError`.
+   */
+  native?: NativeLockLocation;
 }
 
 /**
