@@ -90,6 +90,7 @@ describe('bench harness', () => {
         'lock.fairness',
         'lock.handoff',
         'naive.counter.throughput64',
+        'semaphore.handoff',
       ].sort(),
     );
     expect(results.peers).toEqual({});

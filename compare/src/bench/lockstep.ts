@@ -38,8 +38,28 @@ export async function counterIncrementSubject(target: ConformanceTarget): Promis
 }
 
 /** `lock.handoff` contenders: `n` clients, each from its own `target.connect()`. */
-export async function lockContenders(target: ConformanceTarget, n: number): Promise<Contender[]> {
-  const name = benchName('handoff');
+export function lockContenders(target: ConformanceTarget, n: number): Promise<Contender[]> {
+  return contenders(target, n, benchName('handoff'), (coordinator, name) => coordinator.lock(name));
+}
+
+/** `semaphore.handoff` contenders: `n` clients on one semaphore of `permits`. */
+export function semaphoreContenders(
+  target: ConformanceTarget,
+  n: number,
+  permits: number,
+): Promise<Contender[]> {
+  return contenders(target, n, benchName('semaphore-handoff'), (coordinator, name) =>
+    coordinator.semaphore(name, { permits }),
+  );
+}
+
+/** `n` clients, each from its own `target.connect()`, taking turns on what `open` gives. */
+async function contenders(
+  target: ConformanceTarget,
+  n: number,
+  name: string,
+  open: (coordinator: Coordinator, name: string) => { acquire(): Promise<LockHandle> },
+): Promise<Contender[]> {
   const coordinators: Coordinator[] = [];
   try {
     for (let i = 0; i < n; i++) coordinators.push(await target.connect());
@@ -48,11 +68,11 @@ export async function lockContenders(target: ConformanceTarget, n: number): Prom
     throw error;
   }
   return coordinators.map((coordinator) => {
-    const lock = coordinator.lock(name);
+    const source = open(coordinator, name);
     let held: LockHandle | undefined;
     return {
       acquire: async () => {
-        held = await lock.acquire();
+        held = await source.acquire();
       },
       release: async () => {
         const handle = held;

@@ -21,7 +21,12 @@ import type { Capabilities } from '@lockstep/core';
 import type { MissingMetric } from '../report/types.js';
 import { type Figure, headlineValue, type LatencyFigure } from '../stats.js';
 import { HANDOFF_CONTENDERS, measureHandoff } from './handoff.js';
-import { counterIncrementSubject, lockContenders, lockCycleSubject } from './lockstep.js';
+import {
+  counterIncrementSubject,
+  lockContenders,
+  lockCycleSubject,
+  semaphoreContenders,
+} from './lockstep.js';
 import {
   DEFAULT_TIME_BOX,
   measureLatency,
@@ -233,6 +238,22 @@ function handoffRecipe(open: (() => Promise<Contender[]>) | undefined, box: Time
   };
 }
 
+/** Permits of the `semaphore.handoff` benchmark (8 contenders on 2 permits). */
+export const SEMAPHORE_HANDOFF_PERMITS = 2;
+
+function semaphoreHandoffRecipe(
+  open: (() => Promise<Contender[]>) | undefined,
+  box: TimeBox,
+  why: string,
+): Recipe {
+  const metrics = ['semaphore.handoff'];
+  if (!open) return { metrics, skip: why };
+  return {
+    metrics,
+    measure: async () => [(await withContenders(open, box)).handoff],
+  };
+}
+
 function hookOpener(
   hook: BenchHook | undefined,
   scope: BenchScope,
@@ -276,6 +297,16 @@ export async function runBenchmarks(
     }),
   ]);
   await run.recipes(ours, [handoffRecipe(() => lockContenders(target, HANDOFF_CONTENDERS), box, '')]);
+  const semaphores = capabilities.semaphore;
+  await run.recipes(ours, [
+    semaphoreHandoffRecipe(
+      semaphores?.supported
+        ? () => semaphoreContenders(target, HANDOFF_CONTENDERS, SEMAPHORE_HANDOFF_PERMITS)
+        : undefined,
+      box,
+      `${profile.name}:// has no semaphores (capability semaphore.supported: false${semaphores && !semaphores.supported ? `: ${semaphores.reason}` : ''})`,
+    ),
+  ]);
 
   // counter.increment and its floor, interleaved.
   const floorIncrement = hookOpener(profile.floor?.counterIncrement, scope);

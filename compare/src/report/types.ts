@@ -43,6 +43,7 @@ export const BENCH_METRICS = [
   'floor.counter.increment',
   'counter.throughput64',
   'naive.counter.throughput64',
+  'semaphore.handoff',
 ] as const;
 /** One of {@link BENCH_METRICS}. */
 export type BenchMetric = (typeof BENCH_METRICS)[number];
