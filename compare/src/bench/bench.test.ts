@@ -91,6 +91,7 @@ describe('bench harness', () => {
         'lock.handoff',
         'naive.counter.throughput64',
         'semaphore.handoff',
+        'rwlock.read.cycle',
       ].sort(),
     );
     expect(results.peers).toEqual({});

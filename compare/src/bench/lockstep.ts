@@ -25,6 +25,19 @@ export async function lockCycleSubject(target: ConformanceTarget): Promise<Bench
   };
 }
 
+/** `rwlock.read.cycle`: one client, read `acquire()` + `release()` on a free name, in sequence. */
+export async function readCycleSubject(target: ConformanceTarget): Promise<BenchSubject> {
+  const coordinator = await target.connect();
+  const read = coordinator.readWriteLock(benchName('read-cycle')).read;
+  return {
+    op: async () => {
+      const handle = await read.acquire();
+      await handle.release();
+    },
+    teardown: () => coordinator.close(),
+  };
+}
+
 /** `counter.increment` (sequential) and `counter.throughput64` (concurrent): `increment()` on one counter. */
 export async function counterIncrementSubject(target: ConformanceTarget): Promise<BenchSubject> {
   const coordinator = await target.connect();

@@ -25,6 +25,7 @@ import {
   counterIncrementSubject,
   lockContenders,
   lockCycleSubject,
+  readCycleSubject,
   semaphoreContenders,
 } from './lockstep.js';
 import {
@@ -297,6 +298,15 @@ export async function runBenchmarks(
     }),
   ]);
   await run.recipes(ours, [handoffRecipe(() => lockContenders(target, HANDOFF_CONTENDERS), box, '')]);
+  const readWrite = capabilities.readWrite;
+  await run.recipes(ours, [
+    latencyRecipe(
+      'rwlock.read.cycle',
+      readWrite?.supported ? () => readCycleSubject(target) : undefined,
+      box,
+      `${profile.name}:// has no read-write locks (capability readWrite.supported: false${readWrite && !readWrite.supported ? `: ${readWrite.reason}` : ''})`,
+    ),
+  ]);
   const semaphores = capabilities.semaphore;
   await run.recipes(ours, [
     semaphoreHandoffRecipe(

@@ -44,6 +44,7 @@ export const BENCH_METRICS = [
   'counter.throughput64',
   'naive.counter.throughput64',
   'semaphore.handoff',
+  'rwlock.read.cycle',
 ] as const;
 /** One of {@link BENCH_METRICS}. */
 export type BenchMetric = (typeof BENCH_METRICS)[number];

@@ -12,6 +12,7 @@ import { lockLostSignal } from './lock-loss.js';
 import { lockNames } from './lock-names.js';
 import { lockAbort, lockWaitTimeout } from './lock-waiting.js';
 import { lockProcessKill, lockProcessPause } from './process.js';
+import { RWLOCK_TESTS } from './rwlock.js';
 import { SEMAPHORE_TESTS } from './semaphore.js';
 import { type ConformanceTest, TEST_IDS } from './types.js';
 
@@ -40,6 +41,7 @@ export const CONFORMANCE_TESTS: readonly ConformanceTest[] = [
   backendClose,
   backendKeepalive,
   ...SEMAPHORE_TESTS,
+  ...RWLOCK_TESTS,
 ];
 
 // The table and the ids must agree; a mismatch is a bug in this package, caught at import.

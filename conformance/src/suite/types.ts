@@ -41,6 +41,11 @@ export const TEST_IDS = [
   'semaphore.process-kill',
   'semaphore.fencing',
   'semaphore.mismatch',
+  'rwlock.exclusive',
+  'rwlock.shared',
+  'rwlock.writer-progress',
+  'rwlock.expiry',
+  'rwlock.fencing',
 ] as const;
 
 /** One of {@link TEST_IDS}. */

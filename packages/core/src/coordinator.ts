@@ -15,6 +15,7 @@ import type {
   LeaseGrant,
   LockDriver,
   LockRef,
+  ReadWriteRef,
   ResourceRef,
   SemaphoreRef,
 } from './driver.js';
@@ -48,6 +49,8 @@ import type {
   LockHandle,
   LockOptions,
   NativeLockLocation,
+  ReadWriteLock,
+  ReadWriteLockOptions,
   Semaphore,
   SemaphoreOptions,
 } from './types.js';
@@ -64,6 +67,7 @@ const LOCK_OPTION_NAMES = optionNames<LockOptions>()(['ttlMs', 'autoExtend', 'na
 const ACQUIRE_OPTION_NAMES = optionNames<AcquireOptions>()(['waitMs', 'signal']);
 const COUNTER_OPTION_NAMES = optionNames<CounterOptions>()(['min', 'max']);
 const SEMAPHORE_OPTION_NAMES = optionNames<SemaphoreOptions>()(['permits', 'ttlMs', 'autoExtend', 'native']);
+const READ_WRITE_OPTION_NAMES = optionNames<ReadWriteLockOptions>()(['ttlMs', 'autoExtend', 'native']);
 
 /** What differs between the leased primitives: the driver, its guarantees, the events' name. */
 interface LeasedKind {
@@ -205,6 +209,35 @@ class DriverCoordinator implements Coordinator {
       tryAcquire: leased.tryAcquire,
       withPermit: leased.withHeld,
     };
+  }
+
+  readWriteLock(name: string, options: ReadWriteLockOptions = {}): ReadWriteLock {
+    validateName(name);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'must be an object');
+    }
+    rejectUnknownOptions(options, READ_WRITE_OPTION_NAMES, 'read-write lock options');
+    const support = this.capabilities.readWrite;
+    const driver = this.#driver.readWriteLocks;
+    if (!support?.supported || !driver) {
+      const why =
+        support && !support.supported ? support.reason : 'this backend declares no read-write locks';
+      throw new UnsupportedError(this.backend, 'read-write locks', why);
+    }
+    const ttlMs = normaliseTtl(
+      options.ttlMs ?? Math.max(DEFAULT_TTL_MS, support.minTtlMs),
+      support.minTtlMs,
+      support.ttlGranularityMs,
+    );
+    const autoExtend = validateBoolean(options.autoExtend, 'autoExtend', true);
+    const base = this.#nativeRef(name, options.native, driver, 'native read-write lock locations');
+    const side = (mode: 'read' | 'write'): Lock => {
+      const ref: ReadWriteRef = { ...base, mode };
+      const kind: LeasedKind = { primitive: mode, driver: driver as unknown as LockDriver, caps: support };
+      const leased = this.#leased(kind, ref, ttlMs, autoExtend);
+      return { name, acquire: leased.acquire, tryAcquire: leased.tryAcquire, withLock: leased.withHeld };
+    };
+    return { name, read: side('read'), write: side('write') };
   }
 
   /**

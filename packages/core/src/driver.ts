@@ -36,6 +36,11 @@ export interface SemaphoreRef extends LockRef {
   readonly permits: number;
 }
 
+/** A read-write lock's location, and which side an attempt is for. */
+export interface ReadWriteRef extends LockRef {
+  readonly mode: 'read' | 'write';
+}
+
 /** One acquisition attempt (of a lock, or of a semaphore's permit). */
 export interface AcquireRequest<R extends LockRef = LockRef> {
   readonly lock: R;
@@ -165,6 +170,11 @@ export interface BackendDriver {
    * exactly when `capabilities.semaphore.supported` is true.
    */
   readonly semaphores?: LockDriver<SemaphoreRef>;
+  /**
+   * Read-write locks: the same operations, on a {@link ReadWriteRef} whose `mode` says which
+   * side. Present exactly when `capabilities.readWrite.supported` is true.
+   */
+  readonly readWriteLocks?: LockDriver<ReadWriteRef>;
   /** Absent when the backend has no counters (`counter()` then throws `UnsupportedError`). */
   readonly counters?: CounterDriver;
   /**

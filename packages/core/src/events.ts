@@ -16,7 +16,7 @@ import { type Channel, channel } from 'node:diagnostics_channel';
 import type { LockLossReason } from './errors.js';
 
 /** Which primitive an event is about. */
-export type EventPrimitive = 'lock' | 'semaphore';
+export type EventPrimitive = 'lock' | 'semaphore' | 'read' | 'write';
 
 /** Fields every lock event carries. */
 export interface LockEventBase {

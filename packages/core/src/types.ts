@@ -24,6 +24,8 @@ export interface Capabilities {
   readonly counter: CounterCapabilities;
   /** Semaphores; absent means the same as `{ supported: false }`. */
   readonly semaphore?: SemaphoreSupport;
+  /** Read-write locks; absent means the same as `{ supported: false }`. */
+  readonly readWrite?: ReadWriteSupport;
 }
 
 /** Guarantees of a backend's locks. */
@@ -76,6 +78,20 @@ export interface SemaphoreCapabilities extends LockCapabilities {
 
 /** Whether a backend has semaphores, and if so what they guarantee. */
 export type SemaphoreSupport = SemaphoreCapabilities | { readonly supported: false; readonly reason: string };
+
+/**
+ * Guarantees of a backend's read-write locks (the lock fields describe each grant, read or
+ * write). `writerProgress`: `queued` — once a writer waits, readers that come later queue
+ * behind it, so a steady stream of readers cannot starve it; `none` — new readers may keep
+ * joining while a writer waits.
+ */
+export interface ReadWriteCapabilities extends LockCapabilities {
+  readonly supported: true;
+  readonly writerProgress: 'queued' | 'none';
+}
+
+/** Whether a backend has read-write locks, and if so what they guarantee. */
+export type ReadWriteSupport = ReadWriteCapabilities | { readonly supported: false; readonly reason: string };
 
 /** Guarantees of a backend's counters. */
 export interface CounterCapabilities {
@@ -274,6 +290,34 @@ export interface Semaphore {
   withPermit<T>(fn: (permit: LockHandle) => Promise<T> | T, options?: AcquireOptions): Promise<T>;
 }
 
+/** Options of `coordinator.readWriteLock(name, options)`. */
+export interface ReadWriteLockOptions {
+  /** Lease length of each grant, read or write, as for locks. */
+  ttlMs?: number;
+  /** Renew each grant while held (default `true`), as for locks. */
+  autoExtend?: boolean;
+  /**
+   * Place the lock where another library's own recipe keeps it (Curator's
+   * `InterProcessReadWriteLock` path, a PostgreSQL advisory key shared with
+   * `pg_advisory_lock_shared`), so both exclude each other. Validated per backend before any I/O.
+   */
+  native?: NativeLockLocation;
+}
+
+/**
+ * Many readers or one writer. `read` and `write` are {@link Lock}s on the same name: a write
+ * grant excludes every other grant; read grants share with each other. Every grant, read or
+ * write, carries a fencing token larger than every earlier grant's of that name, so a resource
+ * can reject a write made under an older grant. Creating one does no I/O.
+ */
+export interface ReadWriteLock {
+  readonly name: string;
+  /** Shared access: held by any number of readers at once, never together with a writer. */
+  readonly read: Lock;
+  /** Exclusive access: no other reader or writer while held. */
+  readonly write: Lock;
+}
+
 /** Options of `coordinator.counter(name, options)`. */
 export interface CounterOptions {
   /** Lowest allowed value, enforced atomically by the backend. */
@@ -335,6 +379,12 @@ export interface Coordinator {
    * @throws InvalidArgumentError for a bad name, permit count or options.
    */
   semaphore(name: string, options: SemaphoreOptions): Semaphore;
+  /**
+   * A read-write lock object for `name` (no I/O); apart from the lock, semaphore and counter `name`.
+   * @throws UnsupportedError when the backend has no read-write locks.
+   * @throws InvalidArgumentError for a bad name or options.
+   */
+  readWriteLock(name: string, options?: ReadWriteLockOptions): ReadWriteLock;
   /**
    * Listens to what this coordinator does: `acquire`, `granted` (with the wait and the fencing
    * token), `busy`, `timed-out`, `aborted`, `released` (with the held time), `renewal-failed`

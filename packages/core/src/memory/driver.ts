@@ -10,11 +10,12 @@ import type {
   LeaseGrant,
   LockDriver,
   LockRef,
+  ReadWriteRef,
   ResourceRef,
   SemaphoreRef,
 } from '../driver.js';
 import type { Capabilities } from '../types.js';
-import { type Holder, type MemorySpace, memorySpace } from './space.js';
+import { type Claim, type Holder, type MemorySpace, memorySpace } from './space.js';
 
 /** What memory:// guarantees: everything, within one process. */
 export const MEMORY_CAPABILITIES: Capabilities = {
@@ -28,6 +29,17 @@ export const MEMORY_CAPABILITIES: Capabilities = {
     faultTolerance: 'single-node',
   },
   counter: { supported: true, bounds: true },
+  readWrite: {
+    supported: true,
+    fencing: 'monotonic',
+    lease: 'per-lock',
+    minTtlMs: 1,
+    ttlGranularityMs: 1,
+    waiting: 'notify',
+    fairness: 'fifo',
+    faultTolerance: 'single-node',
+    writerProgress: 'queued',
+  },
   semaphore: {
     supported: true,
     fencing: 'monotonic',
@@ -41,8 +53,8 @@ export const MEMORY_CAPABILITIES: Capabilities = {
   },
 };
 
-/** Keys of locks and semaphores live apart: lock `x` and semaphore `x` never collide. */
-function leasedKey(kind: 'lock' | 'semaphore', ref: ResourceRef): string {
+/** Keys of each primitive live apart: lock `x`, semaphore `x` and read-write lock `x` never collide. */
+function leasedKey(kind: LeasedKind, ref: ResourceRef): string {
   return JSON.stringify([kind, ref.prefix, ref.name]);
 }
 
@@ -50,11 +62,15 @@ function counterKey(ref: CounterRef): string {
   return JSON.stringify(['counter', ref.prefix, ref.name]);
 }
 
-/** Locks or semaphores over the space: a lock is a semaphore of one permit. */
+type LeasedKind = 'lock' | 'semaphore' | 'rw';
+
+const ONE_PERMIT: Claim = { permits: 1 };
+
+/** Locks, semaphores or read-write locks over the space: one algorithm, different claims. */
 function leasedDriver<R extends LockRef>(
   space: MemorySpace,
-  kind: 'lock' | 'semaphore',
-  permitsOf: (ref: R) => number,
+  kind: LeasedKind,
+  claimOf: (ref: R) => Claim,
 ): LockDriver<R> {
   return {
     async tryAcquire(request) {
@@ -64,7 +80,7 @@ function leasedDriver<R extends LockRef>(
         request.lock.name,
         request.ownerId,
         request.ttlMs,
-        permitsOf(request.lock),
+        claimOf(request.lock),
       );
       return holder ? grantFor(space, key, request.ownerId, holder) : null;
     },
@@ -86,7 +102,7 @@ function leasedDriver<R extends LockRef>(
           request.lock.name,
           request.ownerId,
           request.ttlMs,
-          permitsOf(request.lock),
+          claimOf(request.lock),
           (holder) => {
             signal.removeEventListener('abort', onAbort);
             resolve(grantFor(space, key, request.ownerId, holder));
@@ -103,8 +119,9 @@ export function memoryDriver(spaceName: string): BackendDriver {
   return {
     backend: 'memory',
     capabilities: MEMORY_CAPABILITIES,
-    locks: leasedDriver<LockRef>(space, 'lock', () => 1),
-    semaphores: leasedDriver<SemaphoreRef>(space, 'semaphore', (ref) => ref.permits),
+    locks: leasedDriver<LockRef>(space, 'lock', () => ONE_PERMIT),
+    semaphores: leasedDriver<SemaphoreRef>(space, 'semaphore', (ref) => ({ permits: ref.permits })),
+    readWriteLocks: leasedDriver<ReadWriteRef>(space, 'rw', (ref) => ({ mode: ref.mode })),
     counters: {
       get: async (ref) => space.counterGet(counterKey(ref)),
       add: async (ref, delta) => space.counterAdd(counterKey(ref), delta, ref),

@@ -5,10 +5,12 @@
  * This is the reference semantics every other backend is measured against: leases expire
  * on a timer, waiters queue in FIFO order, tokens never repeat within a name.
  *
- * A lock is a semaphore of one permit, so both are one algorithm: an entry holds its current
- * holders and a queue. The first waiter is granted as soon as the holders are fewer than the
- * smallest permit count declared by it and by every holder (the `smallest` mismatch rule), and
- * nobody behind it goes first.
+ * Locks, semaphores and read-write locks are one algorithm: an entry holds its current holders
+ * and a FIFO queue, and the first waiter is granted as soon as it fits — nobody behind it goes
+ * first. A permit fits while the holders are fewer than the smallest count declared by it and
+ * by every holder (the `smallest` mismatch rule; a lock is one permit); a read fits while no
+ * writer holds; a write fits when nobody holds. So a waiting writer holds back every reader that
+ * came after it.
  * @module
  */
 
@@ -17,12 +19,18 @@ import type { AddOutcome, CounterRef } from '../driver.js';
 import { LockLostError } from '../errors.js';
 import { LossFlag } from '../loss.js';
 
-/** One granted lock or permit. */
+/**
+ * What a request asks for: `permits` of a semaphore (1 for a lock), or one side of a
+ * read-write lock.
+ */
+export type Claim = { readonly permits: number } | { readonly mode: 'read' | 'write' };
+
+/** One granted lock, permit or read-write grant. */
 export interface Holder {
   readonly owner: string;
   readonly token: bigint;
   readonly lost: LossFlag;
-  readonly permits: number;
+  readonly claim: Claim;
   expiresAt: number;
   timer: NodeJS.Timeout;
 }
@@ -30,7 +38,7 @@ export interface Holder {
 interface Waiter {
   readonly owner: string;
   readonly ttlMs: number;
-  readonly permits: number;
+  readonly claim: Claim;
   readonly grant: (holder: Holder) => void;
 }
 
@@ -47,14 +55,11 @@ export class MemorySpace {
   readonly #entries = new Map<string, Entry>();
   readonly #counters = new Map<string, number>();
 
-  /**
-   * Grants `key` to `owner` now if a permit is free and nobody queues; else `undefined`.
-   * `permits` is 1 for a lock.
-   */
-  tryAcquire(key: string, name: string, owner: string, ttlMs: number, permits = 1): Holder | undefined {
+  /** Grants `claim` on `key` to `owner` now if it fits and nobody queues; else `undefined`. */
+  tryAcquire(key: string, name: string, owner: string, ttlMs: number, claim: Claim): Holder | undefined {
     const entry = this.#entry(key, name);
-    if (entry.queue.length > 0 || !roomFor(entry, permits)) return undefined;
-    return this.#grant(key, entry, owner, ttlMs, permits);
+    if (entry.queue.length > 0 || !fits(entry, claim)) return undefined;
+    return this.#grant(key, entry, owner, ttlMs, claim);
   }
 
   /**
@@ -66,22 +71,22 @@ export class MemorySpace {
     name: string,
     owner: string,
     ttlMs: number,
-    permits: number,
+    claim: Claim,
     onGrant: (holder: Holder) => void,
   ): () => boolean {
-    const immediate = this.tryAcquire(key, name, owner, ttlMs, permits);
+    const immediate = this.tryAcquire(key, name, owner, ttlMs, claim);
     if (immediate) {
       onGrant(immediate);
       return () => false;
     }
     const entry = this.#entry(key, name);
-    const waiter: Waiter = { owner, ttlMs, permits, grant: onGrant };
+    const waiter: Waiter = { owner, ttlMs, claim, grant: onGrant };
     entry.queue.push(waiter);
     return () => {
       const i = entry.queue.indexOf(waiter);
       if (i < 0) return false;
       entry.queue.splice(i, 1);
-      // The head left: the next one may fit where it did not (a smaller count declared).
+      // The head left: the next one may fit where it did not (readers behind a writer).
       if (i === 0) this.#handOver(key, entry);
       return true;
     };
@@ -141,13 +146,13 @@ export class MemorySpace {
     return entry;
   }
 
-  #grant(key: string, entry: Entry, owner: string, ttlMs: number, permits: number): Holder {
+  #grant(key: string, entry: Entry, owner: string, ttlMs: number, claim: Claim): Holder {
     entry.lastToken += 1n;
     const holder: Holder = {
       owner,
       token: entry.lastToken,
       lost: new LossFlag(),
-      permits,
+      claim,
       expiresAt: Date.now() + ttlMs,
       timer: undefined as unknown as NodeJS.Timeout,
     };
@@ -170,17 +175,25 @@ export class MemorySpace {
 
   /** Grants waiters from the head of the queue while they fit. */
   #handOver(key: string, entry: Entry): void {
-    for (let next = entry.queue[0]; next && roomFor(entry, next.permits); next = entry.queue[0]) {
+    for (let next = entry.queue[0]; next && fits(entry, next.claim); next = entry.queue[0]) {
       entry.queue.shift();
-      next.grant(this.#grant(key, entry, next.owner, next.ttlMs, next.permits));
+      next.grant(this.#grant(key, entry, next.owner, next.ttlMs, next.claim));
     }
   }
 }
 
-/** Whether one more holder fits: fewer holders than the smallest count anyone declared. */
-function roomFor(entry: Entry, permits: number): boolean {
-  let limit = permits;
-  for (const holder of entry.holders.values()) if (holder.permits < limit) limit = holder.permits;
+/** Whether `claim` fits beside the current holders (see the module comment). */
+function fits(entry: Entry, claim: Claim): boolean {
+  if ('mode' in claim) {
+    if (claim.mode === 'write') return entry.holders.size === 0;
+    for (const holder of entry.holders.values())
+      if ('mode' in holder.claim && holder.claim.mode === 'write') return false;
+    return true;
+  }
+  let limit = claim.permits;
+  for (const holder of entry.holders.values()) {
+    if ('permits' in holder.claim && holder.claim.permits < limit) limit = holder.claim.permits;
+  }
   return entry.holders.size < limit;
 }
 
