@@ -2,27 +2,30 @@
  * The lock algorithm, top to bottom:
  *
  * 1. Try on the primary connection (after any earlier local caller for the same key):
- *    `pg_try_advisory_lock` + fencing bump in ONE statement (one round trip). Granted → done;
- *    the lock stays on the primary.
- * 2. Held elsewhere → wait in PostgreSQL's own FIFO lock queue: a blocking `pg_advisory_lock`
- *    + bump on a waiting connection. The release wakes us — no polling. Local callers for one
- *    key line up first (turnstile, in arrival order), so only one of them waits in the server
- *    queue.
+ *    `pg_try_advisory_lock` + fencing bump in ONE statement. Granted → the lock stays there.
+ * 2. Held elsewhere → wait in PostgreSQL's lock queue: a blocking `pg_advisory_lock` + bump on
+ *    a waiting connection, woken by the release — no polling. Local callers for one key line up
+ *    first (turnstile, in arrival order), so only one of them waits in the server's queue.
  * 3. Abort or timeout → `pg_cancel_backend` of the waiting connection; whatever the wait's
  *    outcome (cancelled, or granted in a race with the cancel — DistributedLock #147), the
- *    connection then drops every advisory lock (`pg_advisory_unlock_all`, safe: it holds nothing
+ *    connection then drops every advisory lock (`pg_advisory_unlock_all`: it holds nothing
  *    else) before we reject, so nothing is left held or queued.
- * 4. All waiting slots taken (or the pool has no connection to spare) → re-try on the primary
- *    with capped, jittered backoff until a slot frees (the only polling, and only past
- *    `maxWaitingSessions` concurrent waits).
+ * 4. Every waiting slot taken (or no pool connection to spare) → re-try on the primary with
+ *    capped, jittered backoff until a slot frees: the only polling, past `maxWaitingSessions`.
  *
  * A key this coordinator already holds on the primary is refused locally: PostgreSQL would
- * happily stack a second hold on the same connection, which is how the `advisory-lock` package
- * lets two callers of one process "hold" one lock.
+ * stack a second hold on one connection, which is how the `advisory-lock` package lets two
+ * callers of one process "hold" one lock.
  * @module
  */
-import type { AcquireRequest, LeaseGrant, LockDriver } from '@lockstep/core/driver';
-import { Backoff, backendFailure, sleep } from '@lockstep/core/driver';
+import {
+  type AcquireRequest,
+  Backoff,
+  backendFailure,
+  type LeaseGrant,
+  type LockDriver,
+  sleep,
+} from '@lockstep/core/driver';
 import { isSessionFatal } from './errors.js';
 import { grantFor } from './grant.js';
 import { type LockPlacement, parseNative, placeLock } from './keys.js';
@@ -55,8 +58,6 @@ export class PostgresLocks implements LockDriver {
 
   acquire(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
     const placement = placeLock(request.lock);
-    // Local callers line up before their first attempt too, so they are served in arrival
-    // order (an empty line costs nothing: no I/O, one microtask).
     return this.#turnstile.run(placement.id, signal, () => this.#acquireInTurn(request, placement, signal));
   }
 
@@ -65,18 +66,15 @@ export class PostgresLocks implements LockDriver {
     placement: LockPlacement,
     signal: AbortSignal,
   ): Promise<LeaseGrant> {
-    const first = await this.#tryOnPrimary(request, placement);
-    if (first) return this.#unlessAborted(first, signal);
     const backoff = new Backoff(50, 1_000);
-    for (;;) {
-      signal.throwIfAborted();
-      if (this.#sessions.reserveWaitingSlot()) {
-        const connection = await this.#sessions.openWaiting(signal);
-        if (connection) return this.#waitInQueue(connection, request, placement, signal);
-      }
+    for (let first = true; ; first = false) {
+      const connection = first ? undefined : await this.#sessions.openWaiting(signal);
+      if (connection) return this.#waitInQueue(connection, request, placement, signal);
       const grant = await this.#tryOnPrimary(request, placement);
-      if (grant) return this.#unlessAborted(grant, signal);
-      await this.#sessions.slotFreed(backoff.next(), signal);
+      if (grant && signal.aborted) await grant.release().catch(() => {});
+      signal.throwIfAborted();
+      if (grant) return grant;
+      if (!first) await this.#sessions.slotFreed(backoff.next(), signal);
     }
   }
 
@@ -90,19 +88,17 @@ export class PostgresLocks implements LockDriver {
     const sql = this.#sessions.sql;
     // The claim is on the connection already: its TTL counts in the setting.
     const setting = connection.timeoutFor();
-    const register = this.#registered.has(placement) ? null : placement;
-    const stmt = sql.tryLock(placement.advisory, register, setting);
+    const stmt = sql.tryLock(placement.advisory, this.#registered.has(placement) ? null : placement, setting);
     try {
       // Not through TableGuard.run: this is the hot path, and a closure and a promise less count.
       const result = await connection
         .run(stmt)
         .catch((error: unknown) => this.#tables.recover(error, () => connection.run(stmt)));
-      const row = result.rows[0] as { token: string; pid: number } | undefined;
+      const row = result.rows[0] as { token: string } | undefined;
       if (!row) {
         connection.forget(lock);
         return null;
       }
-      connection.checkPid(row.pid);
       connection.applied(setting);
       connection.hold(lock);
       this.#registered.add(placement);
@@ -122,7 +118,7 @@ export class PostgresLocks implements LockDriver {
   ): Promise<LeaseGrant> {
     const lock = connection.claim(request.lock.name, placement, request.ttlMs);
     if (!lock) {
-      // A fresh waiting connection holds nothing; only one that died at once gets here.
+      // A fresh waiting connection holds nothing: only one that died at once gets here.
       this.#sessions.finishWaiting(connection);
       throw connection.ended;
     }
@@ -137,28 +133,24 @@ export class PostgresLocks implements LockDriver {
       cancelling = this.#cancelUntilSettled(connection, waiting);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    let row: { token: string; pid: number; waited_ms: number };
+    let row: { token: string; waited_ms: number };
     try {
       row = (await waiting).rows[0];
-      connection.checkPid(row.pid);
     } catch (error) {
+      await cancelling;
+      const failure = signal.aborted
+        ? signal.reason
+        : backendFailure('postgres', 'waiting for a lock', error);
+      return this.#abandonWait(lock, failure);
+    } finally {
       signal.removeEventListener('abort', onAbort);
-      await cancelling;
-      return this.#abandonWait(
-        lock,
-        signal.aborted ? signal.reason : backendFailure('postgres', 'waiting for a lock', error),
-      );
     }
-    signal.removeEventListener('abort', onAbort);
-    if (signal.aborted) {
-      // Granted while the cancel was on its way: give it back before reporting the abort.
-      await cancelling;
-      return this.#abandonWait(lock, signal.reason);
-    }
+    // Granted while the cancel was on its way: given back before the abort is reported.
+    if (signal.aborted) return cancelling!.then(() => this.#abandonWait(lock, signal.reason));
     connection.applied(String(request.ttlMs));
     // The server measured how long the statement waited before the grant; the connection's idle
-    // clock cannot have started earlier than that, so the lock is ours until at least then + ttl.
-    // (A waiter paused past that gets a grant already over, which core gives back.)
+    // clock cannot have started earlier, so the lock is ours until at least then + ttl. (A
+    // waiter paused past that gets a grant already over, which core gives back.)
     connection.hold(lock, connection.session(request.ttlMs, sentAt + Math.max(0, row.waited_ms)));
     this.#registered.add(placement);
     return grantFor(lock, BigInt(row.token), sql);
@@ -167,18 +159,14 @@ export class PostgresLocks implements LockDriver {
   /**
    * Cancels the waiting statement until it has settled. One cancel is not always enough: sent
    * while the statement is still on its way to the backend, it meets an idle backend and is
-   * ignored — and the statement would then wait for the lock forever. Each cancel completes
-   * (the backend was signalled) before the next is sent or the connection is reused.
+   * ignored — and the statement would wait for the lock forever. Each cancel completes (the
+   * backend was signalled) before the next is sent or the connection is reused.
    */
   async #cancelUntilSettled(connection: LockConnection, waiting: Promise<unknown>): Promise<void> {
     let settled = false;
     const done = waiting.then(
-      () => {
-        settled = true;
-      },
-      () => {
-        settled = true;
-      },
+      () => (settled = true),
+      () => (settled = true),
     );
     const backoff = new Backoff(10, 200);
     while (!settled && !connection.ended) {
@@ -187,10 +175,9 @@ export class PostgresLocks implements LockDriver {
     }
   }
 
-  /** Ends a wait that will not become a grant: drops any lock the connection got, returns it. */
+  /** Ends a wait that will not become a grant: the reset before its connection goes back drops any lock it got. */
   async #abandonWait(lock: HeldLock, reason: unknown): Promise<never> {
     lock.connection.forget(lock);
-    // giveBack() runs pg_advisory_unlock_all first (or destroys the connection if it cannot).
     await lock.connection.giveBack();
     throw reason;
   }
@@ -202,16 +189,10 @@ export class PostgresLocks implements LockDriver {
    */
   async #undo(connection: LockConnection, placement: LockPlacement, error: unknown): Promise<void> {
     if (connection.ended || isSessionFatal(error)) return;
-    try {
-      await connection.run(this.#sessions.sql.unlock(placement.advisory));
-    } catch (undoError) {
-      connection.die(backendFailure('postgres', 'undoing a failed lock attempt', undoError));
-    }
-  }
-
-  async #unlessAborted(grant: LeaseGrant, signal: AbortSignal): Promise<LeaseGrant> {
-    if (!signal.aborted) return grant;
-    await grant.release().catch(() => {});
-    throw signal.reason;
+    await connection
+      .run(this.#sessions.sql.unlock(placement.advisory))
+      .catch((undoError: unknown) =>
+        connection.die(backendFailure('postgres', 'undoing a failed lock attempt', undoError)),
+      );
   }
 }

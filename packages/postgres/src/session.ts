@@ -3,19 +3,17 @@
  * locks are taken, checked and released — never through `pool.query()`, where an unlock could
  * land on another backend and leak the lock.
  *
- * The connection is the server-side lease: its locks live exactly as long as it does. The locks
- * of one TTL on it form one {@link LockSession} (core's `Session`), trusted until the last
- * answered statement's send time + that TTL. Every answered statement proves the connection
- * alive, so a keep-alive goes out only after a third of a TTL of silence — and it is the health
- * check of every lock on the connection at once: one `pg_locks` count, the per-lock query only
- * when the count disagrees. Locks of several TTLs share the connection rather than each TTL
- * pinning its own: connections are a server's scarcest resource.
+ * The connection is the server-side lease: its locks live as long as it does. Its locks of one
+ * TTL form one {@link LockSession} (core's `Session`), trusted until the last answered
+ * statement's send time + that TTL. Any answered statement proves the connection alive, so a
+ * keep-alive goes out only after a third of a TTL of silence, and it checks every lock on the
+ * connection at once: one `pg_locks` count, the per-lock query only when the count disagrees.
+ * Locks of all TTLs share the connection: connections are a server's scarcest resource.
  *
- * The connection keeps the server's `idle_session_timeout` at the longest TTL on it, so a silent
- * (paused, hung) holder loses the connection — and its locks — one TTL after it went quiet, never
- * sooner than core trusts any of them. The setting rides in a lock statement only when it
- * changes, is never lowered while locks are held, and goes back to the original once the
- * connection has held nothing for a third of it.
+ * The server's `idle_session_timeout` follows the longest TTL on the connection, so a silent
+ * (paused, hung) holder loses it — and its locks — one TTL after it went quiet, never sooner
+ * than core trusts them. The setting rides in a lock statement only when it changes, is never
+ * lowered while locks are held, and goes back once the connection held nothing for a third of it.
  * @module
  */
 import { BackendUnavailableError, LockLostError } from '@lockstep/core';
@@ -44,9 +42,9 @@ export interface SessionInfo {
 /** Options of a {@link LockConnection}. */
 export interface ConnectionOptions {
   readonly sql: LockSql;
-  /** Longest wait for a reply to a non-blocking statement (and at most the shortest TTL held). */
+  /** Longest wait for a reply to a non-blocking statement (at most the shortest TTL held applies). */
   readonly commandTimeoutMs: number;
-  /** Check that every lock statement runs on the backend probed at the start (session poolers). */
+  /** Check that every lock statement ran on the backend probed at the start (session poolers). */
   readonly checkPid: boolean;
   /** Called once when the connection dies or goes back to the pool. */
   readonly onEnd: () => void;
@@ -100,8 +98,8 @@ interface Pending {
 
 /** A pinned connection holding advisory locks. */
 export class LockConnection {
-  readonly client: pg.PoolClient;
-  readonly info: SessionInfo;
+  readonly #client: pg.PoolClient;
+  readonly #info: SessionInfo;
   readonly #options: ConnectionOptions;
   readonly #sql: LockSql;
   readonly #locks = new Map<string, HeldLock>();
@@ -124,19 +122,19 @@ export class LockConnection {
   readonly #onEnd = () => this.#onError(new Error('connection ended'));
 
   constructor(client: pg.PoolClient, info: SessionInfo, options: ConnectionOptions) {
-    this.client = client;
-    this.info = info;
+    this.#client = client;
+    this.#info = info;
     this.#options = options;
     this.#sql = options.sql;
     this.#appliedMs = Number(info.idleTimeout ?? 0);
-    // A checked-out pool client has no error listener: without ours, a dropped connection
-    // would crash the process.
+    // A checked-out pool client has no error listener: without ours, a drop would crash the process.
     client.on('error', this.#onError);
     client.on('end', this.#onEnd);
   }
 
+  /** The backend's pid. */
   get pid(): number {
-    return this.info.pid;
+    return this.#info.pid;
   }
 
   /** Why the connection is gone (dead or given back), once it is: nothing more runs on it. */
@@ -157,8 +155,7 @@ export class LockConnection {
   /**
    * The live session for locks of `ttlMs`, opened when there is none. `confirmedAt`: the send
    * time of a statement the server answered, when the caller has one; without it a new session
-   * starts its window now, which is safe because no lock joins it before a later statement was
-   * answered.
+   * starts its window now, which is safe: no lock joins it before a later statement is answered.
    */
   session(ttlMs: number, confirmedAt?: number): LockSession {
     const current = this.#sessions.get(ttlMs);
@@ -179,8 +176,8 @@ export class LockConnection {
 
   /**
    * Claims the key of `placement` before the statement that takes it is sent, so a concurrent
-   * local attempt cannot stack a second hold on this connection (advisory locks are
-   * re-entrant). `undefined` when already claimed.
+   * local attempt cannot stack a second hold here (advisory locks are re-entrant). `undefined`
+   * when already claimed.
    */
   claim(name: string, placement: LockPlacement, ttlMs: number, session?: LockSession): HeldLock | undefined {
     if (this.#ended || this.#locks.has(placement.id)) return undefined;
@@ -194,8 +191,8 @@ export class LockConnection {
 
   /**
    * Marks a claimed lock held, right after the statement that took it was answered. It joins
-   * `session`, else the live session of its TTL (one lost meanwhile, the connection alive, has
-   * given its locks back already, and this one was not among them).
+   * `session`, else the live session of its TTL (one lost meanwhile, the connection alive, gave
+   * its held locks back already, and this one was not among them).
    */
   hold(lock: HeldLock, session = lock.session): void {
     const live =
@@ -232,8 +229,8 @@ export class LockConnection {
   }
 
   /**
-   * The `idle_session_timeout` a statement must set for the locks here plus one of `ttlMs`:
-   * their longest TTL — or `null` when the session has exactly that already (or timeouts are off).
+   * The `idle_session_timeout` a statement must set for the locks here plus one of `ttlMs`: their
+   * longest TTL — or `null` when the session has exactly that already (or timeouts are off).
    */
   timeoutFor(ttlMs = 0): string | null {
     if (!this.#sql.timeouts) return null;
@@ -247,9 +244,9 @@ export class LockConnection {
   }
 
   /**
-   * Runs one statement here. A reply that does not come within the command timeout kills the
-   * connection; so does a connection-level failure. Server errors of the statement are returned
-   * as is (the connection stays usable). `timeout: false` for blocking waits (cancelled instead).
+   * Runs one statement here. No reply within the command timeout, a connection-level failure,
+   * or a reply from another backend than the one probed (a pooler) kills the connection; server
+   * errors of the statement are returned as is. `timeout: false` for waits (cancelled instead).
    */
   run(stmt: Statement, timeout = true): Promise<pg.QueryResult> {
     const refused = this.#ended ?? this.#returning;
@@ -275,9 +272,15 @@ export class LockConnection {
         this.die(new BackendUnavailableError('postgres', `no reply from the lock session within ${ms} ms`));
       }, ms);
     }
-    this.client.query(pending.stmt, (error: Error | null, result: pg.QueryResult) => {
+    this.#client.query(pending.stmt, (error: Error | null, result: pg.QueryResult) => {
       if (this.#inFlight !== pending) return; // the connection died first and rejected it
       clearTimeout(pending.timer);
+      // Every lock statement reports the backend it ran on.
+      const pid = error ? undefined : (result.rows[0] as { pid?: unknown } | undefined)?.pid;
+      if (this.#options.checkPid && pid !== undefined && pid !== this.pid) {
+        this.die(poolerError(`a lock statement ran on backend ${String(pid)}, not on ${this.pid}`));
+        return;
+      }
       if (error && isSessionFatal(error)) this.die(backendFailure('postgres', 'the lock session', error));
       else {
         this.#answeredAt = sentAt;
@@ -287,14 +290,6 @@ export class LockConnection {
       else pending.resolve(result);
       this.#sendNext();
     });
-  }
-
-  /** Refuses the connection when a statement ran on another backend: a pooler moves it around. */
-  checkPid(pid: unknown): void {
-    if (!this.#options.checkPid || pid === this.info.pid) return;
-    const error = poolerError(`a lock statement ran on backend ${String(pid)}, not on ${this.info.pid}`);
-    this.die(error);
-    throw error;
   }
 
   /**
@@ -314,13 +309,13 @@ export class LockConnection {
       reject(reason);
     }
     try {
-      this.client.release(reason);
+      this.#client.release(reason);
     } catch {
       // Already given back.
     }
     // end() waits for the server's goodbye, which a paused server never sends: cut the socket.
     (
-      this.client as unknown as { connection?: { stream?: { destroy?(): void } } }
+      this.#client as unknown as { connection?: { stream?: { destroy?(): void } } }
     ).connection?.stream?.destroy?.();
     this.#options.onEnd();
   }
@@ -331,7 +326,7 @@ export class LockConnection {
    */
   async giveBack(): Promise<void> {
     if (this.#ended || this.#returning) return;
-    const reset = this.run(this.#sql.reset(this.info.idleTimeout));
+    const reset = this.run(this.#sql.reset(this.#info.idleTimeout));
     this.#returning = new BackendUnavailableError('postgres', 'the lock session was returned to the pool');
     try {
       await reset;
@@ -343,14 +338,14 @@ export class LockConnection {
     this.#ended = this.#returning;
     this.#detach();
     for (const session of this.#sessions.values()) void session.close();
-    this.client.release();
+    this.#client.release();
     this.#options.onEnd();
   }
 
   #detach(): void {
     clearTimeout(this.#restoreTimer);
-    this.client.off('error', this.#onError);
-    this.client.off('end', this.#onEnd);
+    this.#client.off('error', this.#onError);
+    this.#client.off('end', this.#onEnd);
   }
 
   /** The longest (or shortest) of `start` and the TTLs of the sessions with locks or claims on them. */
@@ -366,7 +361,7 @@ export class LockConnection {
   // server would end the idle connection (and not on every release of a loop that takes the
   // lock again at once). The reset drops no lock: there is none, and later claims come after it.
   #armRestore(): void {
-    const original = this.info.idleTimeout;
+    const original = this.#info.idleTimeout;
     if (!this.#sql.timeouts || original === null || this.#appliedMs === Number(original)) return;
     this.#restoreTimer = setTimeout(() => {
       if (this.#locks.size > 0 || this.#ended) return;
@@ -384,9 +379,8 @@ export class LockConnection {
       // One statement: the backend's pid (the pooler check) and how many advisory locks it holds.
       keepAlive: async () => {
         if (this.#ended) return false;
-        const row = (await this.run(this.#sql.keepalive())).rows[0] as { pid: number; held: number };
-        this.checkPid(row.pid);
-        this.#countsAgree = row.held === this.#heldCount;
+        const { held } = (await this.run(this.#sql.keepalive())).rows[0] as { held: number };
+        this.#countsAgree = held === this.#heldCount;
         return true;
       },
       // Only when the count disagreed (a lock dropped behind our back, or a release on its way):
@@ -403,10 +397,10 @@ export class LockConnection {
         }
         return gone;
       },
-      // Lost with the connection alive (its window ran out), or retired: the held locks of its
-      // TTL go back, so others can have them (a claim in flight moves to a live session when
-      // its statement is answered). Each unlock is queued before its lock is forgotten: an empty
-      // connection may go back to the pool, and its reset must come after.
+      // Lost with the connection alive (its window ran out), or retired: its held locks go back,
+      // so others can have them (a claim in flight joins a live session when answered). Each
+      // unlock is queued before its lock is forgotten: an empty connection may go back to the
+      // pool, and its reset must come after.
       end: async () => {
         const ended = session();
         if (this.#sessions.get(ended.ttlMs) === ended) this.#sessions.delete(ended.ttlMs);

@@ -1,18 +1,16 @@
 /**
  * The connections a coordinator pins for locks, out of one `pg.Pool`:
  *
- * - ONE primary connection, opened on first use and kept until `close()`. Every try-lock runs on
- *   it and the locks it wins stay on it, so holding many locks at once costs one connection. Its
- *   sessions (one per TTL in use) come from core's `SessionPool`: replaced after a loss, retired
- *   when idle.
+ * - ONE primary, opened on first use and kept until `close()`. Every try-lock runs on it and the
+ *   locks it wins stay there, so holding many locks costs one connection. Its sessions (one per
+ *   TTL in use) come from core's `SessionPool`: replaced after a loss, retired when idle.
  * - Up to `maxWaitingSessions` waiting connections, each blocked in PostgreSQL's lock queue for
- *   one key (and then holding the lock it won, until released). One that holds nothing is kept
- *   a couple of seconds for the next wait, then goes back to the pool. A waiter finding every
- *   slot taken re-tries on the primary with backoff until a slot frees — the bound on pinned
- *   connections is never exceeded.
+ *   one key, then holding the lock it won until released. One that holds nothing is kept a
+ *   couple of seconds for the next wait, then goes back to the pool. A waiter finding every slot
+ *   taken re-tries on the primary with backoff: the bound on pinned connections always holds.
  *
- * Each fresh connection is probed once (backend pid, server version, idle timeout); a backend
- * pid that differs from the one the connection announced means a pooler sits in between.
+ * Each fresh connection is probed once (backend pid, server version, idle timeout); a backend pid
+ * that differs from the one the connection announced means a pooler sits in between.
  * @module
  */
 import { BackendUnavailableError } from '@lockstep/core';
@@ -24,15 +22,10 @@ import { cancelBackend, LockSql, SESSION_PROBE } from './sql.js';
 
 /** How long a waiting connection that holds nothing stays pinned for the next wait. */
 const IDLE_WAITING_KEEP_MS = 2_000;
-
 /** How long a waiter waits for a pool connection before it waits by backoff instead. */
 const WAITING_CONNECT_MS = 250;
-
 /** First PostgreSQL version with `idle_session_timeout`. */
 const IDLE_SESSION_TIMEOUT_VERSION = 140_000;
-
-/** pg.Pool's own default size. */
-const DEFAULT_POOL_MAX = 10;
 
 /** Options of a {@link SessionSet}. */
 export interface SessionSetOptions {
@@ -49,14 +42,13 @@ export class SessionSet {
   readonly #options: SessionSetOptions;
   // Probe results per pooled connection: a connection handed out again needs no second probe.
   readonly #probed = new WeakMap<pg.PoolClient, SessionInfo>();
-  /** The sessions of the primary connection, one per TTL. */
   readonly #sessions = new SessionPool<LockSession>({
     create: async (ttlMs) => (await this.primary()).session(ttlMs),
   });
   readonly #waiting = new Set<LockConnection>();
   /** Waiting connections that hold nothing, kept for the next wait, with their retirement timers. */
   readonly #idle = new Map<LockConnection, NodeJS.Timeout>();
-  readonly #slotFreed = new Set<() => void>();
+  readonly #slotWakes = new Set<() => void>();
   readonly #givingBack = new Set<Promise<void>>();
   #primary: Promise<LockConnection> | undefined;
   #primaryConnection: LockConnection | undefined;
@@ -74,19 +66,14 @@ export class SessionSet {
     return this.#sql;
   }
 
-  /** Pinned waiting connections right now (for tests and diagnostics). */
-  get waitingSessions(): number {
-    return this.#waiting.size;
-  }
-
   /** The primary's session for locks of `ttlMs`: synchronously when it is live (the hot path). */
   session(ttlMs: number): LockSession | Promise<LockSession> {
     return this.#sessions.current(ttlMs) ?? this.#sessions.session(ttlMs);
   }
 
   /**
-   * The primary connection, opened on first use and re-opened after it died. Opening waits for
-   * a connection up to `commandTimeoutMs`, or `connectWithinMs` when given (`connect()` does).
+   * The primary connection, opened on first use and after it died. Opening waits for a pool
+   * connection up to `commandTimeoutMs`, or `connectWithinMs` when given (`connect()` does).
    */
   primary(connectWithinMs?: number): Promise<LockConnection> {
     if (this.#closed) return Promise.reject(closedError());
@@ -100,40 +87,18 @@ export class SessionSet {
     return this.#primary;
   }
 
-  /** Takes one of the `maxWaitingSessions` slots; false when all are taken. */
-  reserveWaitingSlot(): boolean {
-    // Idle connections sit in free slots; reserving one reuses them (openWaiting).
-    if (this.#closed || this.#slotsTaken >= this.#options.maxWaitingSessions) return false;
-    this.#slotsTaken++;
-    return true;
-  }
-
-  /** Resolves when a slot frees, after `ms`, or when `signal` aborts. */
-  slotFreed(ms: number, signal: AbortSignal): Promise<void> {
-    let wake = () => {};
-    const freed = new Promise<void>((resolve) => {
-      wake = resolve;
-      this.#slotFreed.add(resolve);
-    });
-    return Promise.race([freed, sleep(ms, signal)]).finally(() => {
-      this.#slotFreed.delete(wake);
-    });
-  }
-
   /**
-   * Opens a waiting connection in a slot already reserved; `undefined` when the pool has no
-   * connection to spare soon. On failure (or abort) the slot is given back.
+   * A waiting connection in one of the `maxWaitingSessions` slots (an idle one, or a new one);
+   * `undefined` when every slot is taken or the pool has no connection to spare soon.
    */
   async openWaiting(signal: AbortSignal): Promise<LockConnection | undefined> {
+    if (this.#closed || this.#slotsTaken >= this.#options.maxWaitingSessions) return undefined;
+    this.#slotsTaken++;
     const [reused] = this.#idle.keys();
-    if (reused) {
-      clearTimeout(this.#idle.get(reused));
-      this.#idle.delete(reused);
-      this.#waiting.add(reused);
-      return reused;
-    }
     try {
-      const connection = await this.#open(true, signal);
+      const connection = reused ?? (await this.#open(true, signal));
+      clearTimeout(this.#idle.get(connection));
+      this.#idle.delete(connection);
       this.#waiting.add(connection);
       return connection;
     } catch (error) {
@@ -144,33 +109,38 @@ export class SessionSet {
     }
   }
 
+  /** Resolves when a waiting slot frees, after `ms`, or when `signal` aborts. */
+  async slotFreed(ms: number, signal: AbortSignal): Promise<void> {
+    let wake = () => {};
+    const freed = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    this.#slotWakes.add(wake);
+    await Promise.race([freed, sleep(ms, signal)]);
+    this.#slotWakes.delete(wake);
+  }
+
   /** A waiting connection that holds nothing any more is kept for the next wait, then given back. */
   finishWaiting(connection: LockConnection): void {
     if (connection.size > 0 || !this.#waiting.delete(connection)) return;
     this.#releaseSlot();
-    if (this.#closed || connection.ended) {
-      this.#giveBack(connection);
-      return;
-    }
     // The next wait (a worker loop takes the lock again at once) skips the pool, the probe and
-    // the reset. Slots still bound pinned connections: active plus idle never exceed the maximum.
-    const retire = setTimeout(() => {
+    // the reset. Idle connections sit in free slots: pinned ones never exceed the maximum.
+    const retire = () => {
       this.#idle.delete(connection);
       this.#giveBack(connection);
-    }, IDLE_WAITING_KEEP_MS);
-    this.#idle.set(connection, retire.unref());
+    };
+    if (this.#closed || connection.ended) retire();
+    else this.#idle.set(connection, setTimeout(retire, IDLE_WAITING_KEEP_MS).unref());
   }
 
-  /**
-   * Interrupts the statement of a waiting connection (`pg_cancel_backend`, sent on the primary).
-   * Resolves once the server has signalled the backend; never rejects.
-   */
+  /** Interrupts the statement of a waiting connection (sent on the primary); never rejects. */
   async cancel(pid: number): Promise<void> {
     try {
       await (await this.primary()).run(cancelBackend(pid));
     } catch {
-      // The primary is gone: so is the server or our connection to it, and the waiting
-      // connection with it. The caller's clean-up copes with either outcome of the wait.
+      // The primary is gone, so is the server or our way to it, and the waiting connection with
+      // it: the waiter's clean-up copes with either outcome of its wait.
     }
   }
 
@@ -181,7 +151,6 @@ export class SessionSet {
     await this.#sessions.close();
     for (const timer of this.#idle.values()) clearTimeout(timer);
     const connections = [...this.#waiting, ...this.#idle.keys()];
-    this.#idle.clear();
     const primary = await this.#primary?.catch(() => undefined);
     if (primary) connections.push(primary);
     await Promise.allSettled([...connections.map((c) => c.giveBack()), ...this.#givingBack]);
@@ -189,7 +158,7 @@ export class SessionSet {
 
   #releaseSlot(): void {
     this.#slotsTaken--;
-    for (const wake of [...this.#slotFreed]) wake();
+    for (const wake of this.#slotWakes) wake();
   }
 
   #giveBack(connection: LockConnection): void {
@@ -199,20 +168,17 @@ export class SessionSet {
 
   async #open(waiting: boolean, signal?: AbortSignal, connectWithinMs?: number): Promise<LockConnection> {
     const { commandTimeoutMs } = this.#options;
-    // A waiter that cannot have a connection soon waits by backoff instead (see openWaiting).
     const timeoutMs =
       connectWithinMs ?? (waiting ? Math.min(commandTimeoutMs, WAITING_CONNECT_MS) : commandTimeoutMs);
     const client = await this.#connect(timeoutMs, signal);
     let info: SessionInfo;
     try {
       info = await this.#probe(client);
+      if (this.#closed) throw closedError();
+      signal?.throwIfAborted();
     } catch (error) {
-      client.release(isSessionFatal(error) ? (error as Error) : undefined);
+      client.release(isSessionFatal(error) && !signal?.aborted ? (error as Error) : undefined);
       throw error;
-    }
-    if (this.#closed || signal?.aborted) {
-      client.release();
-      throw this.#closed ? closedError() : signal?.reason;
     }
     this.#sql ??= new LockSql(
       this.#options.schema,
@@ -223,9 +189,8 @@ export class SessionSet {
       commandTimeoutMs,
       checkPid: this.#options.allowSessionPooler,
       onEnd: () => {
-        if (!waiting) {
-          if (connection === this.#primaryConnection) this.#primary = undefined;
-        } else if (this.#waiting.delete(connection)) this.#releaseSlot();
+        if (connection === this.#primaryConnection) this.#primary = undefined;
+        if (this.#waiting.delete(connection)) this.#releaseSlot();
         clearTimeout(this.#idle.get(connection));
         this.#idle.delete(connection);
       },
@@ -235,7 +200,7 @@ export class SessionSet {
     return connection;
   }
 
-  // A connection from the pool, within the timeout: a pool the application keeps busy (or one
+  // A connection from the pool within the timeout: a pool the application keeps busy (or one
   // smaller than lockstep needs) must not stall a lock call forever. An abort does not wait
   // either; a connection that arrives after we gave up goes straight back.
   #connect(timeoutMs: number, signal?: AbortSignal): Promise<pg.PoolClient> {
@@ -243,11 +208,11 @@ export class SessionSet {
     const { pool } = this.#options;
     // Whether we queue behind the application's own use of the pool, or the pool opens a new
     // connection for us (and a timeout then means the server did not answer it).
-    const poolFull = pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? DEFAULT_POOL_MAX);
+    const poolFull = pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10);
     const connecting = pool.connect().catch((error: unknown) => {
       throw backendFailure('postgres', 'connecting', error);
     });
-    const aborted = signal ? abortPromise(signal) : undefined;
+    const aborted = signal && abortPromise(signal);
     const bounded = withTimeout(
       connecting,
       timeoutMs,
@@ -273,17 +238,15 @@ export class SessionSet {
     const known = this.#probed.get(client);
     if (known) return known;
     const ms = this.#options.commandTimeoutMs;
+    const silent = () =>
+      new BackendUnavailableError('postgres', `a new connection did not answer within ${ms} ms`);
     let row: { pid: number; version: number; idle_timeout: string | null };
     try {
-      const probing = client.query({ name: SESSION_PROBE.name, text: SESSION_PROBE.text, values: [] });
-      const silent = () =>
-        new BackendUnavailableError('postgres', `a new connection did not answer within ${ms} ms`);
-      row = (await withTimeout(probing, ms, silent)).rows[0];
+      row = (await withTimeout(client.query(SESSION_PROBE), ms, silent)).rows[0];
     } catch (error) {
       throw backendFailure('postgres', 'probing a new connection', error);
     }
-    // A direct connection announces its backend's pid in BackendKeyData; a pooler announces
-    // one of its own.
+    // A direct connection announces its backend's pid in BackendKeyData; a pooler one of its own.
     const announced = (client as unknown as { processID?: number | null }).processID;
     if (announced != null && announced !== row.pid && !this.#options.allowSessionPooler) {
       throw poolerError(`the connection announced backend ${announced} but runs on backend ${row.pid}`);
