@@ -12,6 +12,7 @@ import type {
   BackendDriver,
   CounterDriver,
   CounterRef,
+  ElectionRef,
   LeaseGrant,
   LockDriver,
   LockRef,
@@ -19,6 +20,7 @@ import type {
   ResourceRef,
   SemaphoreRef,
 } from './driver.js';
+import { DriverElection } from './election.js';
 import {
   BackendUnavailableError,
   CounterBoundError,
@@ -44,6 +46,8 @@ import type {
   Coordinator,
   Counter,
   CounterOptions,
+  Election,
+  ElectionOptions,
   Lock,
   LockCapabilities,
   LockHandle,
@@ -68,6 +72,7 @@ const ACQUIRE_OPTION_NAMES = optionNames<AcquireOptions>()(['waitMs', 'signal'])
 const COUNTER_OPTION_NAMES = optionNames<CounterOptions>()(['min', 'max']);
 const SEMAPHORE_OPTION_NAMES = optionNames<SemaphoreOptions>()(['permits', 'ttlMs', 'autoExtend', 'native']);
 const READ_WRITE_OPTION_NAMES = optionNames<ReadWriteLockOptions>()(['ttlMs', 'autoExtend', 'native']);
+const ELECTION_OPTION_NAMES = optionNames<ElectionOptions>()(['ttlMs', 'native']);
 
 /** What differs between the leased primitives: the driver, its guarantees, the events' name. */
 interface LeasedKind {
@@ -238,6 +243,54 @@ class DriverCoordinator implements Coordinator {
       return { name, acquire: leased.acquire, tryAcquire: leased.tryAcquire, withLock: leased.withHeld };
     };
     return { name, read: side('read'), write: side('write') };
+  }
+
+  election(name: string, options: ElectionOptions = {}): Election {
+    validateName(name);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'must be an object');
+    }
+    rejectUnknownOptions(options, ELECTION_OPTION_NAMES, 'election options');
+    const support = this.capabilities.election;
+    const driver = this.#driver.elections;
+    if (!support?.supported || !driver) {
+      const why = support && !support.supported ? support.reason : 'this backend declares no elections';
+      throw new UnsupportedError(this.backend, 'elections', why);
+    }
+    const ttlMs = normaliseTtl(
+      options.ttlMs ?? Math.max(DEFAULT_TTL_MS, support.minTtlMs),
+      support.minTtlMs,
+      support.ttlGranularityMs,
+    );
+    const base = this.#nativeRef(name, options.native, driver, 'native election locations');
+    // A candidacy is an acquire in the election's queue: core's wait, handles and renewal serve it.
+    const candidacy: LockDriver<ElectionRef> = {
+      tryAcquire: (request) => driver.tryCampaign(request),
+      acquire: (request, signal) => driver.campaign(request, signal),
+    };
+    const kind: LeasedKind = {
+      primitive: 'election',
+      driver: candidacy as unknown as LockDriver,
+      caps: support,
+    };
+    return new DriverElection({
+      name,
+      ref: { ...base, value: '' },
+      driver,
+      campaign: (value, waitMs, signal) => {
+        let wait: number | undefined;
+        try {
+          wait = validateWaitMs(waitMs);
+          validateSignal(signal);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        const ref: ElectionRef = { ...base, value };
+        return this.#acquire(kind, ref, ttlMs, true, wait, signal);
+      },
+      closing: this.#closing.signal,
+      assertOpen: () => this.#assertOpen(),
+    });
   }
 
   /**

@@ -41,6 +41,11 @@ export interface ReadWriteRef extends LockRef {
   readonly mode: 'read' | 'write';
 }
 
+/** An election's location, and the value a candidate proclaims when it leads. */
+export interface ElectionRef extends LockRef {
+  readonly value: string;
+}
+
 /** One acquisition attempt (of a lock, or of a semaphore's permit). */
 export interface AcquireRequest<R extends LockRef = LockRef> {
   readonly lock: R;
@@ -94,6 +99,37 @@ export interface LeaseGrant {
 export interface SessionTrust {
   /** `performance.now()` until which the server certainly keeps the session. */
   readonly certainUntil: number;
+  /** Whether the session's keep-alives are failing (the window has not closed yet). */
+  readonly suspect?: boolean;
+}
+
+/** A leadership: a lease grant whose fencing token is the term, and whose value can change. */
+export interface LeadershipGrant extends LeaseGrant {
+  /** The term; required. */
+  readonly fencingToken: bigint;
+  /** Writes `value` as the leader's, only if this grant still leads (checked on the server). */
+  proclaim(value: string): Promise<boolean>;
+}
+
+/** Elections of a backend. */
+export interface ElectionDriver {
+  /** Waits in the election until this candidate leads (removes its candidacy when `signal` aborts). */
+  campaign(request: AcquireRequest<ElectionRef>, signal: AbortSignal): Promise<LeadershipGrant>;
+  /** Leads at once if nobody does and nobody waits, in one attempt; `null` otherwise. */
+  tryCampaign(request: AcquireRequest<ElectionRef>): Promise<LeadershipGrant | null>;
+  /** The current leader, or `null`. */
+  leader(election: LockRef): Promise<{ readonly value: string; readonly term: bigint } | null>;
+  /**
+   * Calls `onChange` with the current state and then with every change (leader, value,
+   * vacancy as `null`), in order, until `signal` aborts. Returns once watching has begun.
+   */
+  observe(
+    election: LockRef,
+    onChange: (leader: { readonly value: string; readonly term: bigint } | null) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /** Checks a native election location before any I/O. */
+  validateNative?(native: NativeLockLocation): void;
 }
 
 /**
@@ -175,6 +211,8 @@ export interface BackendDriver {
    * side. Present exactly when `capabilities.readWrite.supported` is true.
    */
   readonly readWriteLocks?: LockDriver<ReadWriteRef>;
+  /** Elections. Present exactly when `capabilities.election.supported` is true. */
+  readonly elections?: ElectionDriver;
   /** Absent when the backend has no counters (`counter()` then throws `UnsupportedError`). */
   readonly counters?: CounterDriver;
   /**

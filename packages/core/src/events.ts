@@ -16,7 +16,7 @@ import { type Channel, channel } from 'node:diagnostics_channel';
 import type { LockLossReason } from './errors.js';
 
 /** Which primitive an event is about. */
-export type EventPrimitive = 'lock' | 'semaphore' | 'read' | 'write';
+export type EventPrimitive = 'lock' | 'semaphore' | 'read' | 'write' | 'election';
 
 /** Fields every lock event carries. */
 export interface LockEventBase {
@@ -144,8 +144,8 @@ export class EventHub {
   on<K extends LockstepEventType>(type: K, listener: LockstepListener<K>): () => void {
     if (!EVENT_TYPES.includes(type)) throw new TypeError(`unknown lockstep event type "${String(type)}"`);
     if (typeof listener !== 'function') throw new TypeError('listener must be a function');
-    const list = (this.#listeners[type] ??= []) as Array<LockstepListener<K>>;
-    list.push(listener);
+    this.#listeners[type] ??= [];
+    (this.#listeners[type] as Array<LockstepListener<K>>).push(listener);
     return () => this.off(type, listener);
   }
 

@@ -130,6 +130,19 @@ export class LeaseHandle implements LockHandle {
     return this.#ttlMs;
   }
 
+  /** Whether renewals are failing while the lease has not ended yet (the handle's or its session's). */
+  get suspect(): boolean {
+    return (
+      this.#state === 'held' &&
+      (this.#lastRenewError !== undefined || this.#ctx.grant.session?.suspect === true)
+    );
+  }
+
+  /** The driver's grant behind the handle. @internal */
+  get leaseGrant(): LeaseGrant {
+    return this.#ctx.grant;
+  }
+
   /** `held`, `released` or `lost`. */
   get state(): State {
     return this.#state;

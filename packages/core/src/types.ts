@@ -26,6 +26,8 @@ export interface Capabilities {
   readonly semaphore?: SemaphoreSupport;
   /** Read-write locks; absent means the same as `{ supported: false }`. */
   readonly readWrite?: ReadWriteSupport;
+  /** Leader election; absent means the same as `{ supported: false }`. */
+  readonly election?: ElectionSupport;
 }
 
 /** Guarantees of a backend's locks. */
@@ -92,6 +94,21 @@ export interface ReadWriteCapabilities extends LockCapabilities {
 
 /** Whether a backend has read-write locks, and if so what they guarantee. */
 export type ReadWriteSupport = ReadWriteCapabilities | { readonly supported: false; readonly reason: string };
+
+/**
+ * Guarantees of a backend's elections (the lock fields describe each leadership: its lease, and
+ * `fencing` for the term). `observe`: `notify` — observers hear of a change when the backend
+ * pushes it; `poll` — they re-read on a timer. `vacancies`: whether observers are told when the
+ * election has no leader (`null`), which etcd's own Observe never does.
+ */
+export interface ElectionCapabilities extends LockCapabilities {
+  readonly supported: true;
+  readonly observe: 'notify' | 'poll';
+  readonly vacancies: boolean;
+}
+
+/** Whether a backend has elections, and if so what they guarantee. */
+export type ElectionSupport = ElectionCapabilities | { readonly supported: false; readonly reason: string };
 
 /** Guarantees of a backend's counters. */
 export interface CounterCapabilities {
@@ -318,6 +335,94 @@ export interface ReadWriteLock {
   readonly write: Lock;
 }
 
+/** Options of `coordinator.election(name, options)`. */
+export interface ElectionOptions {
+  /** Lease of a leadership: a leader that stops renewing is replaced after about this long. */
+  ttlMs?: number;
+  /**
+   * Place the election where another library's own recipe keeps it (etcd's
+   * `concurrency.Election` prefix and `etcdctl elect`, Curator's `LeaderLatch` path), so both
+   * elect one leader together. Validated per backend before any I/O.
+   */
+  native?: NativeLockLocation;
+}
+
+/** Options of `election.campaign()`. */
+export interface CampaignOptions {
+  /** What this candidate proclaims once it leads (an address, an id). Default `""`. */
+  value?: string;
+  /** Longest time to wait for leadership; then `LockTimeoutError`. Default: until elected or aborted. */
+  waitMs?: number;
+  /** Aborting it withdraws the candidacy: the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/** Who leads: the leader's proclaimed value and its term. */
+export interface LeaderInfo {
+  readonly value: string;
+  /** Strictly increasing across leaders of the election: the fencing token of its leadership. */
+  readonly term: bigint;
+}
+
+/**
+ * Leading an election. `state`: `leading`; `suspect` while renewals fail but the lease has not
+ * ended (act with care: the lease may end); `lost` once the lease ended or the backend said so
+ * (`signal` aborted, never later than the lease could have ended); `resigned`.
+ */
+export interface Leadership {
+  readonly name: string;
+  /** This leadership's term: larger than every earlier leader's. Pass it to what the leader writes. */
+  readonly term: bigint;
+  /** The value proclaimed last. */
+  readonly value: string;
+  readonly state: 'leading' | 'suspect' | 'lost' | 'resigned';
+  /** Aborted with `LockLostError` when leadership is lost. */
+  readonly signal: AbortSignal;
+  /**
+   * Changes the proclaimed value, guarded by the term on the server: observers see it.
+   * @throws LockLostError when this candidate no longer leads.
+   */
+  proclaim(value: string): Promise<void>;
+  /** Steps down; the next candidate may lead at once. `false` when it no longer led. */
+  resign(): Promise<boolean>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of `election.observe()`. */
+export interface ObserveOptions {
+  /** Ends the iteration when it aborts. */
+  signal?: AbortSignal;
+}
+
+/** Options of `election.run()`. */
+export interface RunOptions {
+  value?: string;
+  /** Stops campaigning (and ends a leadership in progress) when it aborts. Required: `run` loops until then. */
+  signal: AbortSignal;
+}
+
+/**
+ * A leader election: at most one leader at a time, each with a term larger than every earlier
+ * leader's. Creating one does no I/O.
+ */
+export interface Election {
+  readonly name: string;
+  /** Waits until this candidate leads. */
+  campaign(options?: CampaignOptions): Promise<Leadership>;
+  /** The current leader, or `null` when there is none. */
+  leader(): Promise<LeaderInfo | null>;
+  /**
+   * Every change of leader or proclaimed value, in order, starting with the current state;
+   * `null` when the election has no leader. A slow consumer gets every change, not only the last.
+   */
+  observe(options?: ObserveOptions): AsyncIterableIterator<LeaderInfo | null>;
+  /**
+   * Campaigns, runs `fn` while leading (its leadership's signal aborts on loss), and campaigns
+   * again after a loss or after `fn` returns, with backoff, until `signal` aborts.
+   */
+  run(fn: (leadership: Leadership) => Promise<void> | void, options: RunOptions): Promise<void>;
+}
+
 /** Options of `coordinator.counter(name, options)`. */
 export interface CounterOptions {
   /** Lowest allowed value, enforced atomically by the backend. */
@@ -385,6 +490,12 @@ export interface Coordinator {
    * @throws InvalidArgumentError for a bad name or options.
    */
   readWriteLock(name: string, options?: ReadWriteLockOptions): ReadWriteLock;
+  /**
+   * An election object for `name` (no I/O); apart from every other primitive of that name.
+   * @throws UnsupportedError when the backend has no elections.
+   * @throws InvalidArgumentError for a bad name or options.
+   */
+  election(name: string, options?: ElectionOptions): Election;
   /**
    * Listens to what this coordinator does: `acquire`, `granted` (with the wait and the fencing
    * token), `busy`, `timed-out`, `aborted`, `released` (with the held time), `renewal-failed`

@@ -5,8 +5,12 @@
  * @module
  */
 import type {
+  AcquireRequest,
   BackendDriver,
   CounterRef,
+  ElectionDriver,
+  ElectionRef,
+  LeadershipGrant,
   LeaseGrant,
   LockDriver,
   LockRef,
@@ -29,6 +33,18 @@ export const MEMORY_CAPABILITIES: Capabilities = {
     faultTolerance: 'single-node',
   },
   counter: { supported: true, bounds: true },
+  election: {
+    supported: true,
+    fencing: 'monotonic',
+    lease: 'per-lock',
+    minTtlMs: 1,
+    ttlGranularityMs: 1,
+    waiting: 'notify',
+    fairness: 'fifo',
+    faultTolerance: 'single-node',
+    observe: 'notify',
+    vacancies: true,
+  },
   readWrite: {
     supported: true,
     fencing: 'monotonic',
@@ -62,7 +78,7 @@ function counterKey(ref: CounterRef): string {
   return JSON.stringify(['counter', ref.prefix, ref.name]);
 }
 
-type LeasedKind = 'lock' | 'semaphore' | 'rw';
+type LeasedKind = 'lock' | 'semaphore' | 'rw' | 'election';
 
 const ONE_PERMIT: Claim = { permits: 1 };
 
@@ -122,6 +138,7 @@ export function memoryDriver(spaceName: string): BackendDriver {
     locks: leasedDriver<LockRef>(space, 'lock', () => ONE_PERMIT),
     semaphores: leasedDriver<SemaphoreRef>(space, 'semaphore', (ref) => ({ permits: ref.permits })),
     readWriteLocks: leasedDriver<ReadWriteRef>(space, 'rw', (ref) => ({ mode: ref.mode })),
+    elections: electionDriver(space),
     counters: {
       get: async (ref) => space.counterGet(counterKey(ref)),
       add: async (ref, delta) => space.counterAdd(counterKey(ref), delta, ref),
@@ -130,6 +147,35 @@ export function memoryDriver(spaceName: string): BackendDriver {
         space.counterCompareAndSet(counterKey(ref), expected, next),
     },
     close: async () => {},
+  };
+}
+
+/** Elections over the space: a candidacy waits for the one permit; the leader's value rides on it. */
+function electionDriver(space: MemorySpace): ElectionDriver {
+  const candidacies = leasedDriver<ElectionRef>(space, 'election', (ref) => ({
+    permits: 1,
+    value: ref.value,
+  }));
+  const leadership = (grant: LeaseGrant, request: AcquireRequest<ElectionRef>): LeadershipGrant => {
+    const key = leasedKey('election', request.lock);
+    return {
+      ...grant,
+      fencingToken: grant.fencingToken!,
+      proclaim: async (value) => space.proclaim(key, request.ownerId, value),
+    };
+  };
+  return {
+    tryCampaign: async (request) => {
+      const grant = await candidacies.tryAcquire(request);
+      return grant && leadership(grant, request);
+    },
+    campaign: async (request, signal) => leadership(await candidacies.acquire!(request, signal), request),
+    leader: async (ref) => space.leader(leasedKey('election', ref)),
+    observe: async (ref, onChange, signal) => {
+      if (signal.aborted) return;
+      const unwatch = space.watch(leasedKey('election', ref), ref.name, onChange);
+      signal.addEventListener('abort', unwatch, { once: true });
+    },
   };
 }
 

@@ -23,7 +23,15 @@ import { LossFlag } from '../loss.js';
  * What a request asks for: `permits` of a semaphore (1 for a lock), or one side of a
  * read-write lock.
  */
-export type Claim = { readonly permits: number } | { readonly mode: 'read' | 'write' };
+export type Claim =
+  | { readonly permits: number; readonly value?: string }
+  | { readonly mode: 'read' | 'write' };
+
+/** An election's leader as observers see it. */
+export interface LeaderState {
+  readonly value: string;
+  readonly term: bigint;
+}
 
 /** One granted lock, permit or read-write grant. */
 export interface Holder {
@@ -31,6 +39,8 @@ export interface Holder {
   readonly token: bigint;
   readonly lost: LossFlag;
   readonly claim: Claim;
+  /** An election leader's proclaimed value. */
+  value: string;
   expiresAt: number;
   timer: NodeJS.Timeout;
 }
@@ -48,6 +58,10 @@ interface Entry {
   readonly holders: Map<string, Holder>;
   readonly queue: Waiter[];
   lastToken: bigint;
+  /** Observers of an election: told of every change of its (single) holder or value. */
+  watchers?: Set<(leader: LeaderState | null) => void>;
+  /** What observers heard last, so a change is told once (a release that hands over is one change). */
+  told?: LeaderState | null;
 }
 
 /** One named in-process backend. */
@@ -110,7 +124,34 @@ export class MemorySpace {
     clearTimeout(holder.timer);
     entry.holders.delete(owner);
     this.#handOver(key, entry);
+    this.#notify(entry);
     return true;
+  }
+
+  /** Proclaims `value` if `owner` still leads the election `key`. */
+  proclaim(key: string, owner: string, value: string): boolean {
+    const entry = this.#entries.get(key);
+    const holder = entry?.holders.get(owner);
+    if (!entry || !holder) return false;
+    holder.value = value;
+    this.#notify(entry);
+    return true;
+  }
+
+  /** The leader of election `key`, or `null`. */
+  leader(key: string): LeaderState | null {
+    const entry = this.#entries.get(key);
+    return entry ? leaderOf(entry) : null;
+  }
+
+  /** Tells `onChange` the current leader now and every change after; returns the unwatch. */
+  watch(key: string, name: string, onChange: (leader: LeaderState | null) => void): () => void {
+    const entry = this.#entry(key, name);
+    entry.watchers ??= new Set();
+    entry.watchers.add(onChange);
+    entry.told = leaderOf(entry);
+    onChange(entry.told);
+    return () => entry.watchers?.delete(onChange);
   }
 
   isHeldBy(key: string, owner: string): boolean {
@@ -153,12 +194,23 @@ export class MemorySpace {
       token: entry.lastToken,
       lost: new LossFlag(),
       claim,
+      value: 'value' in claim ? (claim.value ?? '') : '',
       expiresAt: Date.now() + ttlMs,
       timer: undefined as unknown as NodeJS.Timeout,
     };
     holder.timer = this.#expiryTimer(key, holder, ttlMs);
     entry.holders.set(owner, holder);
+    this.#notify(entry);
     return holder;
+  }
+
+  #notify(entry: Entry): void {
+    if (!entry.watchers?.size) return;
+    const leader = leaderOf(entry);
+    const told = entry.told;
+    if (told !== undefined && told?.term === leader?.term && told?.value === leader?.value) return;
+    entry.told = leader;
+    for (const watcher of [...entry.watchers]) watcher(leader);
   }
 
   #expiryTimer(key: string, holder: Holder, ttlMs: number): NodeJS.Timeout {
@@ -168,6 +220,7 @@ export class MemorySpace {
       entry.holders.delete(holder.owner);
       holder.lost.abort(new LockLostError(entry.name, 'expired'));
       this.#handOver(key, entry);
+      this.#notify(entry);
     }, ttlMs);
     timer.unref();
     return timer;
@@ -180,6 +233,12 @@ export class MemorySpace {
       next.grant(this.#grant(key, entry, next.owner, next.ttlMs, next.claim));
     }
   }
+}
+
+/** The single holder of an election entry, as observers see it. */
+function leaderOf(entry: Entry): LeaderState | null {
+  const holder = entry.holders.values().next().value as Holder | undefined;
+  return holder ? { value: holder.value, term: holder.token } : null;
 }
 
 /** Whether `claim` fits beside the current holders (see the module comment). */

@@ -109,6 +109,11 @@ export class Session<M extends SessionMember = SessionMember> {
     return this.#confirmedAt + this.ttlMs;
   }
 
+  /** Whether keep-alives are failing now (the trust window is still open, but closing). */
+  get suspect(): boolean {
+    return this.#state === 'alive' && this.#lastError !== undefined;
+  }
+
   /** Whether the session is still trusted (new locks may be put on it). */
   get live(): boolean {
     // A stalled event loop runs I/O before timers: a window that ran out while it stalled is
