@@ -5,8 +5,9 @@
 import type { Capabilities } from '@lockstep/core';
 
 /**
- * Smallest TTL accepted: 1 s. With a per-session lease the TTL only paces the holder's own
- * check of its node (every TTL/3); shorter would be a busy loop, not a safer lock.
+ * Smallest TTL accepted: 1 s. With a per-session lease the session keeps the lock; the TTL only
+ * bounds a pure lease (`autoExtend: false`) and an `extend()`'s check of the node, and a
+ * shorter one would promise more than the session (at least 2 server ticks) can keep.
  */
 export const ZOOKEEPER_MIN_TTL_MS = 1_000;
 
@@ -20,8 +21,8 @@ export const ZOOKEEPER_MIN_TTL_MS = 1_000;
  *   counter that wraps, and restarts when the queue node is recreated.)
  * - lease `per-session`: a lock is an ephemeral node; it lives exactly as long as the
  *   coordinator's ZooKeeper session. The session timeout (`sessionTimeoutMs`) is how long a
- *   crashed or partitioned holder keeps a lock; `ttlMs` bounds how long the holder itself may
- *   take to notice a loss.
+ *   crashed or partitioned holder keeps a lock, and how long the holder itself may take to
+ *   notice a loss (its trust window); `ttlMs` bounds only a pure lease.
  * - waiting `notify`: a waiter watches only the node just ahead of it and is woken by its
  *   deletion (with a slow fallback re-check).
  * - fairness `fifo`: grants go in queue order, i.e. the order the contenders' creates were

@@ -21,7 +21,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { jitter, sleep } from '@lockstep/core';
+import { Backoff, sleep } from '@lockstep/core/driver';
 import { Code, hasCode, isConnectionError, ZkError } from './errors.js';
 import { ancestry, basename, child, contenderPrefix, type LockLayout } from './paths.js';
 import { CreateMode, zxid } from './raw.js';
@@ -50,15 +50,18 @@ export interface Contender {
   readonly orphans: readonly string[];
 }
 
+type Created = Omit<Contender, 'session' | 'layout' | 'orphans'>;
+
 /**
- * Creates our child in `layout.queue` over `session`.
- * @throws ZkError or BackendUnavailableError (session lost) when it cannot.
+ * Creates our child in `layout.queue` over `session`; `onQueueCreated` hears of a queue node
+ * created on the way.
+ * @throws ZkError, or the session's loss, when it cannot.
  */
 export async function enqueue(
   session: ZkSession,
   layout: LockLayout,
   protectedId: string,
-  onQueueCreated: (queue: string) => void = () => {},
+  onQueueCreated: (queue: string) => void,
 ): Promise<Contender> {
   const orphans: string[] = [];
   let prefix = contenderPrefix(protectedId);
@@ -80,13 +83,6 @@ export async function enqueue(
       prefix = contenderPrefix(randomUUID());
     }
   }
-}
-
-interface Created {
-  readonly name: string;
-  readonly path: string;
-  readonly token: bigint;
-  readonly children: readonly string[] | undefined;
 }
 
 async function createFenced(session: ZkSession, queue: string, prefix: string): Promise<Created> {
@@ -113,7 +109,7 @@ async function createNative(session: ZkSession, queue: string, prefix: string): 
   listed.catch(() => {});
   const path = await created;
   const stat = await session.exists(path);
-  const { children } = await listed;
+  const children = await listed;
   if (stat === null) throw new ZkError(Code.NO_NODE, `enqueue in ${queue}: our node vanished at once`);
   return { name: basename(path), path, token: zxid(stat.czxid), children };
 }
@@ -124,20 +120,17 @@ async function createNative(session: ZkSession, queue: string, prefix: string): 
  */
 export async function ensurePath(session: ZkSession, path: string): Promise<boolean> {
   const creates = session.together(() =>
-    ancestry(path).map((node) => session.create(node, EMPTY, CreateMode.PERSISTENT)),
-  );
-  const outcomes = await Promise.all(
-    creates.map((created) =>
-      created.then(
+    ancestry(path).map((node) =>
+      session.create(node, EMPTY, CreateMode.PERSISTENT).then(
         () => true,
-        (error) => {
+        (error: unknown) => {
           if (!hasCode(error, Code.NODE_EXISTS)) throw error;
           return false;
         },
       ),
     ),
   );
-  return outcomes.at(-1) === true;
+  return (await Promise.all(creates)).at(-1) === true;
 }
 
 /** After a lost create reply: our child, if the create did happen. Retries listing until answered. */
@@ -147,8 +140,7 @@ async function findByPrefix(session: ZkSession, queue: string, prefix: string): 
   if (name === undefined) return undefined;
   const path = child(queue, name);
   const stat = await patiently(session, () => session.exists(path));
-  if (stat === null) return undefined;
-  return { name, path, token: zxid(stat.czxid), children };
+  return stat === null ? undefined : { name, path, token: zxid(stat.czxid), children };
 }
 
 /**
@@ -157,7 +149,7 @@ async function findByPrefix(session: ZkSession, queue: string, prefix: string): 
  */
 export async function listQueue(session: ZkSession, queue: string, signal?: AbortSignal): Promise<string[]> {
   try {
-    return (await patiently(session, () => session.getChildren(queue), signal)).children;
+    return await patiently(session, () => session.getChildren(queue), signal);
   } catch (error) {
     if (hasCode(error, Code.NO_NODE)) return [];
     throw error;
@@ -168,19 +160,14 @@ export async function listQueue(session: ZkSession, queue: string, signal?: Abor
  * Runs `request` until it gets an answer: a connection failure is retried (with backoff) for
  * as long as the session lives, since the client re-sends nothing by itself.
  */
-export async function patiently<T>(
-  session: ZkSession,
-  request: () => Promise<T>,
-  signal?: AbortSignal,
-): Promise<T> {
-  let pauseMs = 25;
+async function patiently<T>(session: ZkSession, request: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const backoff = new Backoff(25, 1_000);
   for (;;) {
     try {
       return await request();
     } catch (error) {
       if (!isConnectionError(error) || !session.live || signal?.aborted) throw error;
-      await sleep(jitter(pauseMs), signal);
-      pauseMs = Math.min(pauseMs * 2, 1_000);
+      await sleep(backoff.next(), signal);
     }
   }
 }

@@ -3,14 +3,12 @@
  * from your own node-zookeeper-client client (or a factory of them).
  * @module
  */
-import {
-  type BackendDriver,
-  type Coordinator,
-  createCoordinator,
-  InvalidArgumentError,
-} from '@lockstep/core';
+import { type Coordinator, InvalidArgumentError } from '@lockstep/core';
+import { type BackendDriver, createCoordinator, settleWithin } from '@lockstep/core/driver';
 import { ZOOKEEPER_CAPABILITIES } from './capabilities.js';
 import { ZkCounters } from './counters.js';
+import { DeletionWatches } from './grant.js';
+import { Leftovers } from './leftovers.js';
 import { ZkLocks } from './locks.js';
 import {
   resolveOptions,
@@ -19,9 +17,7 @@ import {
   type ZooKeeperCoordinatorOptions,
 } from './options.js';
 import { createRawClient, type ZooKeeperClient } from './raw.js';
-import { QueueReaper } from './reaper.js';
 import { type ClientSupply, SessionSource } from './source.js';
-import { Sweeper } from './sweeper.js';
 import { parseZooKeeperUrl } from './url.js';
 
 /** How long close() spends tidying up (empty queue nodes, leftover nodes) before it lets go. */
@@ -32,8 +28,6 @@ const SPIN_DELAY_MS = 200;
 /** The driver behind a ZooKeeper coordinator (exposed to this package's tests). */
 export interface ZooKeeperDriver extends BackendDriver {
   readonly source: SessionSource;
-  readonly sweeper: Sweeper;
-  readonly reaper: QueueReaper;
 }
 
 const drivers = new WeakMap<Coordinator, ZooKeeperDriver>();
@@ -77,8 +71,7 @@ export function zookeeperCoordinator(
       'must be a node-zookeeper-client client or a function returning one',
     );
   }
-  const driver = createDriver(supply, '', resolved.connectTimeoutMs);
-  return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+  return register(createDriver(supply, '', resolved.connectTimeoutMs), resolved.prefix);
 }
 
 /** `connect('zookeeper://…')`: connects before resolving, so a dead address fails here. */
@@ -106,48 +99,30 @@ export async function connectFromUrl(url: URL, options: ZooKeeperConnectOptions)
     await driver.close();
     throw error;
   }
-  return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+  return register(driver, resolved.prefix);
 }
 
 function createDriver(supply: ClientSupply, base: string, connectTimeoutMs: number): ZooKeeperDriver {
   const source = new SessionSource(supply, connectTimeoutMs);
-  const sweeper = new Sweeper(source);
-  const reaper = new QueueReaper(source);
+  const leftovers = new Leftovers(source);
+  const watches = new DeletionWatches();
   return {
     backend: 'zookeeper',
     capabilities: ZOOKEEPER_CAPABILITIES,
-    locks: new ZkLocks({ source, base, sweeper, reaper }),
+    locks: new ZkLocks({ source, base, leftovers, watches }),
     counters: new ZkCounters(source, base),
     source,
-    sweeper,
-    reaper,
     async close() {
+      watches.close();
       // Tidy up over the session we have (bounded: a silent server must not stall close), then end it.
-      await withinMs(Promise.all([reaper.flush(), sweeper.flush()]), CLOSE_TIDY_MS);
+      await settleWithin(leftovers.flush(), CLOSE_TIDY_MS);
       await source.close();
     },
   };
 }
 
-function register(coordinator: Coordinator, driver: ZooKeeperDriver): Coordinator {
+function register(driver: ZooKeeperDriver, prefix: string | undefined): Coordinator {
+  const coordinator = createCoordinator(driver, { prefix });
   drivers.set(coordinator, driver);
   return coordinator;
-}
-
-/** Waits for `promise` (ignoring its outcome) for at most `ms`. */
-function withinMs(promise: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref();
-    promise.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-    );
-  });
 }

@@ -2,45 +2,50 @@
  * Counters: one znode per counter holding the value as a decimal string, changed only by a
  * compare-and-swap on the node's `version` (`setData(path, next, version)`), created on first
  * write. Bounds are checked against the value the CAS guards, so a violating add writes
- * nothing. Core coalesces concurrent adds from one coordinator into one CAS.
+ * nothing. Core coalesces concurrent adds from one coordinator into one CAS, and remembers the
+ * last state written or read (a bounded memory), so a coordinator that is the counter's only
+ * writer pays one round trip per add.
  *
  * Reads are made linearizable: a ZooKeeper read is served by the server the client is
  * connected to and may lag the leader, so a value that decides an answer without a write
  * (`get`, a refused CAS, a bound violation) is confirmed by a `multi(check version)` — a
- * write-path no-op that succeeds only if the node is still at that version. The last write's
- * result is remembered, so a coordinator that is the counter's only writer pays one round
- * trip per add.
+ * write-path no-op that succeeds only if the node is still at that version.
  * @module
  */
-import { type AddOutcome, applyDelta, type CounterDriver, type CounterRef } from '@lockstep/core';
+import {
+  type AddOutcome,
+  type CasCounterOps,
+  type CasState,
+  type CounterDriver,
+  type CounterRef,
+  mapFailures,
+  parseCounterValue,
+  RememberedCounters,
+} from '@lockstep/core/driver';
 import { ensurePath } from './contender.js';
-import { Code, hasCode, unavailable, ZkError } from './errors.js';
+import { Code, hasCode } from './errors.js';
 import { counterPath } from './paths.js';
 import { CreateMode, type RawTransaction } from './raw.js';
 import type { ZkSession } from './session.js';
 import type { SessionSource } from './source.js';
 
-/** A counter as read: its value and the version a CAS must name (`null`: no node yet). */
-interface Seen {
-  readonly value: number;
-  readonly version: number | null;
-}
+/** The node's version a CAS must name; `null` while there is no node. */
+type Version = number | null;
+type Seen = CasState<Version>;
 
 /** Counter operations over one coordinator's session. */
 export class ZkCounters implements CounterDriver {
   readonly #source: SessionSource;
   readonly #base: string;
-  /** Last value this coordinator wrote or confirmed, per node: a likely-current CAS guess. */
-  readonly #cache = new Map<string, Seen>();
+  readonly #memory = new RememberedCounters<Version>();
 
   constructor(source: SessionSource, base: string) {
     this.#source = source;
     this.#base = base;
   }
 
-  async get(counter: CounterRef): Promise<number> {
-    const path = counterPath(this.#base, counter);
-    return this.#guard('get', async (session) => {
+  get(counter: CounterRef): Promise<number> {
+    return this.#run('get', counter, async (session, path) => {
       for (;;) {
         const seen = await read(session, path);
         if (await confirm(session, path, seen)) return seen.value;
@@ -48,86 +53,77 @@ export class ZkCounters implements CounterDriver {
     });
   }
 
-  async add(counter: CounterRef, delta: number): Promise<AddOutcome> {
-    const path = counterPath(this.#base, counter);
-    return this.#guard('add', async (session) => {
-      let seen = this.#cache.get(path) ?? (await read(session, path));
+  add(counter: CounterRef, delta: number): Promise<AddOutcome> {
+    return this.#run('add', counter, async (session, path) => {
       for (;;) {
-        const outcome = applyDelta(seen.value, delta, counter);
-        if (!outcome.ok) {
-          // Refusing writes nothing, so the value it is based on must be proven current.
-          if (await confirm(session, path, seen)) return outcome;
-        } else {
-          const written = await this.#swap(session, path, seen, outcome.value);
-          if (written) return outcome;
-        }
-        seen = await read(session, path);
+        const outcome = await this.#memory.add(path, this.#ops(session, path), delta, counter);
+        if (outcome.ok) return outcome;
+        // Refusing writes nothing, so the state it was judged on (the last one read) must be current.
+        const judged = this.#memory.get(path);
+        if (judged && (await confirm(session, path, judged))) return outcome;
+        this.#memory.forget(path);
       }
     });
   }
 
-  async set(counter: CounterRef, value: number): Promise<void> {
-    const path = counterPath(this.#base, counter);
-    await this.#guard('set', async (session) => {
+  set(counter: CounterRef, value: number): Promise<void> {
+    return this.#run('set', counter, async (session, path) => {
       for (;;) {
         try {
           const stat = await session.setData(path, encode(value), -1);
-          this.#cache.set(path, { value, version: stat.version });
-          return;
+          return void this.#memory.remember(path, { value, version: stat.version });
         } catch (error) {
           if (!hasCode(error, Code.NO_NODE)) throw error;
         }
-        if (await this.#swap(session, path, { value: 0, version: null }, value)) return;
+        if ((await this.#ops(session, path).write(value, null)).written) return;
       }
     });
   }
 
-  async compareAndSet(counter: CounterRef, expected: number, next: number): Promise<boolean> {
-    const path = counterPath(this.#base, counter);
-    return this.#guard('compareAndSet', async (session) => {
-      let seen = this.#cache.get(path) ?? (await read(session, path));
+  compareAndSet(counter: CounterRef, expected: number, next: number): Promise<boolean> {
+    return this.#run('compareAndSet', counter, async (session, path) => {
+      const ops = this.#ops(session, path);
+      let seen = this.#memory.get(path) ?? (await ops.read());
       for (;;) {
         if (seen.value !== expected) {
           if (await confirm(session, path, seen)) return false;
-        } else if (await this.#swap(session, path, seen, next)) {
+        } else if ((await ops.write(next, seen.version)).written) {
           return true;
         }
-        seen = await read(session, path);
+        seen = await ops.read();
       }
     });
   }
 
-  /** Writes `next` if the node is still as `seen`; `false` when someone changed it first. */
-  async #swap(session: ZkSession, path: string, seen: Seen, next: number): Promise<boolean> {
-    try {
-      if (seen.version === null) {
-        await createCounter(session, path, next);
-        this.#cache.set(path, { value: next, version: 0 });
-      } else {
-        const stat = await session.setData(path, encode(next), seen.version);
-        this.#cache.set(path, { value: next, version: stat.version });
-      }
-      return true;
-    } catch (error) {
-      if (
-        hasCode(error, Code.BAD_VERSION) ||
-        hasCode(error, Code.NO_NODE) ||
-        hasCode(error, Code.NODE_EXISTS)
-      ) {
-        this.#cache.delete(path);
-        return false;
-      }
-      throw error;
-    }
+  #run<T>(
+    what: string,
+    counter: CounterRef,
+    op: (session: ZkSession, path: string) => Promise<T>,
+  ): Promise<T> {
+    const path = counterPath(this.#base, counter);
+    return mapFailures('zookeeper', `counter ${what}`, async () => op(await this.#source.ready(), path));
   }
 
-  async #guard<T>(what: string, run: (session: ZkSession) => Promise<T>): Promise<T> {
-    const session = await this.#source.ready();
-    try {
-      return await run(session);
-    } catch (error) {
-      throw unavailable(`counter ${what}`, error);
-    }
+  /** The versioned read and the guarded write of the counter at `path`, remembering what they see. */
+  #ops(session: ZkSession, path: string): CasCounterOps<Version> {
+    const memory = this.#memory;
+    return {
+      read: async () => memory.remember(path, await read(session, path)),
+      async write(next, version) {
+        try {
+          const written =
+            version === null
+              ? await createCounter(session, path, next)
+              : (await session.setData(path, encode(next), version)).version;
+          return { written: true, state: memory.remember(path, { value: next, version: written }) };
+        } catch (error) {
+          if (![Code.BAD_VERSION, Code.NO_NODE, Code.NODE_EXISTS].some((code) => hasCode(error, code)))
+            throw error;
+          memory.forget(path);
+          return { written: false };
+        }
+      },
+    };
   }
 }
 
@@ -135,7 +131,8 @@ export class ZkCounters implements CounterDriver {
 async function read(session: ZkSession, path: string): Promise<Seen> {
   try {
     const { data, stat } = await session.getData(path);
-    return { value: decode(data, path), version: stat.version };
+    const text = data.toString();
+    return { value: text === '' ? 0 : parseCounterValue('zookeeper', path, text), version: stat.version };
   } catch (error) {
     if (hasCode(error, Code.NO_NODE)) return { value: 0, version: null };
     throw error;
@@ -165,11 +162,12 @@ function checkVersion(tx: RawTransaction, path: string, version: number): void {
   if (op) op.version = version;
 }
 
-async function createCounter(session: ZkSession, path: string, value: number): Promise<void> {
+/** Creates the counter's node holding `value` (and its parents when missing); its version is 0. */
+async function createCounter(session: ZkSession, path: string, value: number): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     try {
       await session.create(path, encode(value), CreateMode.PERSISTENT);
-      return;
+      return 0;
     } catch (error) {
       if (!hasCode(error, Code.NO_NODE) || attempt >= 2) throw error;
       await ensurePath(session, path.slice(0, path.lastIndexOf('/')));
@@ -179,13 +177,4 @@ async function createCounter(session: ZkSession, path: string, value: number): P
 
 function encode(value: number): Buffer {
   return Buffer.from(String(value));
-}
-
-function decode(data: Buffer, path: string): number {
-  const text = data.toString();
-  const value = text === '' ? 0 : Number(text);
-  if (!Number.isSafeInteger(value)) {
-    throw new ZkError(Number.NaN, `${path} holds ${JSON.stringify(text.slice(0, 40))}, not a counter value`);
-  }
-  return value;
 }

@@ -1,9 +1,10 @@
 /**
- * ZooKeeper error codes, the few lockstep branches on, and the mapping of everything else to
- * `BackendUnavailableError` at the driver's edge.
+ * ZooKeeper's error replies, the few codes lockstep branches on, and the edge where anything
+ * else becomes a lockstep error.
  * @module
  */
-import { BackendUnavailableError, LockstepError } from '@lockstep/core';
+import type { LockstepError } from '@lockstep/core';
+import { backendFailure, SessionLostError } from '@lockstep/core/driver';
 import type { RawException } from './raw.js';
 
 /** ZooKeeper's error codes (the client's `Exception.*`). */
@@ -13,13 +14,12 @@ export const Code = {
   NO_NODE: -101,
   BAD_VERSION: -103,
   NODE_EXISTS: -110,
-  NOT_EMPTY: -111,
   SESSION_EXPIRED: -112,
 } as const;
 
 /** A ZooKeeper error reply (or a connection failure) for one request. */
 export class ZkError extends Error {
-  /** ZooKeeper's code, e.g. -101 (NO_NODE). */
+  /** ZooKeeper's code, e.g. -101 (NO_NODE); `NaN` for a failure of the client itself. */
   readonly code: number;
   constructor(code: number, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -41,11 +41,11 @@ export function hasCode(error: unknown, code: number): boolean {
 }
 
 /**
- * Whether the request's outcome is unknown because the connection failed (the server may or
- * may not have applied it), as opposed to a definite answer.
+ * Whether the request's outcome is unknown because the connection failed or the session was
+ * given up (the server may or may not have applied it), as opposed to a definite answer.
  */
 export function isConnectionError(error: unknown): boolean {
-  if (error instanceof BackendUnavailableError) return true;
+  if (error instanceof SessionLostError) return true;
   return (
     error instanceof ZkError &&
     (error.code === Code.CONNECTION_LOSS ||
@@ -54,9 +54,7 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
-/** `error` as a lockstep error: lockstep errors pass through, the rest become BackendUnavailableError. */
-export function unavailable(what: string, error: unknown): Error {
-  if (error instanceof LockstepError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new BackendUnavailableError('zookeeper', `${what} failed: ${detail}`, { cause: error });
+/** `error` as a lockstep error naming what failed (`BackendUnavailableError` unless it already is one). */
+export function unavailable(doing: string, error: unknown): LockstepError {
+  return backendFailure('zookeeper', doing, error);
 }

@@ -14,7 +14,7 @@
  * using Curator's `InterProcessMutex` with `coord.lock('reports', { native: '/locks/reports' })`.
  * @packageDocumentation
  */
-import { registerAdapter } from '@lockstep/core';
+import { registerAdapter } from '@lockstep/core/driver';
 import { connectFromUrl } from './coordinator.js';
 
 export { ZOOKEEPER_CAPABILITIES, ZOOKEEPER_MIN_TTL_MS } from './capabilities.js';

@@ -3,13 +3,8 @@
  * also accepted as URL query parameters (`?sessionTimeoutMs=10000`). Checked before any I/O.
  * @module
  */
-import {
-  type ConnectOptions,
-  InvalidArgumentError,
-  optionNames,
-  rejectUnknownOptions,
-  validateName,
-} from '@lockstep/core';
+import { type ConnectOptions, InvalidArgumentError, validateName } from '@lockstep/core';
+import { optionNames, rejectUnknownOptions, validateTimeoutMs } from '@lockstep/core/driver';
 
 /** Default requested session timeout: lockstep's default lock TTL. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 15_000;
@@ -58,14 +53,8 @@ export const ZOOKEEPER_COORDINATOR_OPTION_NAMES = optionNames<ZooKeeperCoordinat
   'connectTimeoutMs',
 ]);
 
-/** Validated, defaulted options. */
-export interface ResolvedOptions {
-  readonly prefix: string | undefined;
-  readonly connectTimeoutMs: number;
-  readonly sessionTimeoutMs: number;
-}
-
 /**
+ * The options, validated and defaulted.
  * @param known the option names the caller accepts (`connect()`'s by default).
  * @throws InvalidArgumentError for a malformed or unknown option.
  */
@@ -73,29 +62,24 @@ export function resolveOptions(
   options: ZooKeeperConnectOptions | ZooKeeperCoordinatorOptions,
   known: readonly string[] = ZOOKEEPER_OPTION_NAMES,
   where = 'zookeeper:// options',
-): ResolvedOptions {
+) {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'must be an object');
   }
   rejectUnknownOptions(options, known, where);
+  const { prefix, connectTimeoutMs, sessionTimeoutMs } = options as ZooKeeperConnectOptions;
   return {
-    prefix: options.prefix === undefined ? undefined : validateName(options.prefix, 'prefix'),
-    connectTimeoutMs: positiveMs(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS),
-    sessionTimeoutMs: positiveMs(
-      (options as ZooKeeperConnectOptions).sessionTimeoutMs,
-      'sessionTimeoutMs',
-      DEFAULT_SESSION_TIMEOUT_MS,
+    prefix: prefix === undefined ? undefined : validateName(prefix, 'prefix'),
+    connectTimeoutMs: validateTimeoutMs(connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS),
+    sessionTimeoutMs: wholeMs(
+      validateTimeoutMs(sessionTimeoutMs, 'sessionTimeoutMs', DEFAULT_SESSION_TIMEOUT_MS),
     ),
   };
 }
 
-function positiveMs(value: unknown, what: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 2_147_483_647) {
-    throw new InvalidArgumentError(
-      what,
-      `must be a positive integer number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
+/** The protocol carries the session timeout as whole milliseconds. */
+function wholeMs(ms: number): number {
+  if (!Number.isInteger(ms))
+    throw new InvalidArgumentError('sessionTimeoutMs', `must be whole milliseconds, got ${ms}`);
+  return ms;
 }

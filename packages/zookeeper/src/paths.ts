@@ -12,19 +12,15 @@
  *
  * Contenders are named exactly as Apache Curator's `InterProcessMutex` names them (a
  * protected create: `_c_` + a per-attempt UUID + `-` + `lock-`, then ZooKeeper's sequence),
- * so a lock with a `native` location (issue 10) only differs in its queue: the path the user
+ * so a lock with a `native` location only differs in its queue: the path the user
  * gave, under `B`, where Curator clients queue too.
  *
  * `/zookeeper` is reserved by the server at the root: a prefix that encodes to `zookeeper`
  * is written `%7Aookeeper` there (`encodeName` never escapes `z`, so this stays injective).
  * @module
  */
-import {
-  InvalidArgumentError,
-  type LockRef,
-  type NativeLockLocation,
-  type ResourceRef,
-} from '@lockstep/core';
+import { InvalidArgumentError, type NativeLockLocation } from '@lockstep/core';
+import type { LockRef, ResourceRef } from '@lockstep/core/driver';
 
 /** The protected-name marker Curator puts first (`ProtectedUtils.PROTECTED_PREFIX`). */
 export const PROTECTED_PREFIX = '_c_';

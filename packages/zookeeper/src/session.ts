@@ -1,151 +1,84 @@
 /**
- * One ZooKeeper session, and the trust we place in it.
+ * One ZooKeeper session — the client library's own, one per client — and the trust lockstep
+ * places in it: core's `Session` recipe is the trust window and the loss fan-out over it.
  *
  * node-zookeeper-client never reports a session expired while it cannot reach the ensemble
- * (its issue #20: expiry is only learned on reconnect), and with a silent partition it does
- * not even report a disconnect. So, like Curator 3, the session runs its own clock: the
- * server expires a session `timeout` ms after it last heard from the client, and it heard
- * from us no earlier than the moment we sent the last request it answered. Once that long
- * has passed without an answer the session is declared LOST — before the server can have
- * expired it and handed our locks to someone else. A heartbeat (`exists /`) keeps the clock
- * fresh while nothing else is being said. An EXPIRED event from the client is loss too.
+ * (its issue #20: expiry is only learned on reconnect), and a silent partition is not even a
+ * disconnect to it. So, as Curator 3 does but measured conservatively, the window is our own
+ * clock: the server expires a session `timeout` ms after it last heard from us, which was no
+ * earlier than the sending of the last request it answered. Every answered request moves the
+ * window, the keep-alive (`exists /`) only goes out after a third of the timeout of silence,
+ * and once the whole timeout passes unanswered the session is LOST — before the server can
+ * have expired it and handed our locks to someone else. An `expired` event is loss too.
  *
- * Every request goes through {@link ZkSession}, which times it for the clock and rejects it
- * at once when the session is lost (a request to a silent server would otherwise wait forever).
+ * Every request goes through {@link ZkSession}, which times it for the window and rejects it
+ * at once when the session is over (a request to a silent server would otherwise wait forever).
  * @module
  */
-import { setMaxListeners } from 'node:events';
 import { BackendUnavailableError } from '@lockstep/core';
-import { Code, fromRaw, isConnectionError, ZkError } from './errors.js';
+import { Session, type SessionMember, withTimeout } from '@lockstep/core/driver';
+import { Code, fromRaw, hasCode, isConnectionError, ZkError } from './errors.js';
 import { corked } from './internals.js';
-import {
-  type RawException,
-  type RawOpResult,
-  type RawTransaction,
-  type RawWatcher,
-  sessionHex,
-  type ZnodeStat,
-  type ZooKeeperClient,
+import type {
+  RawException,
+  RawOpResult,
+  RawTransaction,
+  RawWatcher,
+  ZnodeStat,
+  ZooKeeperClient,
 } from './raw.js';
 
-/** How a session learned of its end. */
-export type SessionEnd = 'expired' | 'silent' | 'closed';
-
-/** Options of {@link ZkSession}. */
+/** How a {@link ZkSession} is made. */
 export interface ZkSessionOptions {
-  /**
-   * `performance.now()` at or before the server last heard from us (when the connect
-   * request was sent). The trust clock starts there.
-   */
-  readonly answeredAt: number;
-  /** Called once when the session is lost (owned clients are closed there). */
-  readonly onLost?: (session: ZkSession, end: SessionEnd) => void;
+  /** `performance.now()` at or before the server last heard from us: the window starts there. */
+  readonly confirmedAt: number;
+  /** Closes a client lockstep owns when the session ends (`graceful`: the coordinator closes). */
+  readonly closeClient?: (graceful: boolean) => Promise<void>;
 }
 
-/** Something that must hear of the session's loss (a held lock). */
-export interface SessionMember {
-  sessionLost(reason: unknown): void;
-}
+type Send<T> = (reply: (error: RawException | null, value: T) => void) => void;
 
-/** A znode's data and stat. */
-export interface ZnodeData {
-  readonly data: Buffer;
-  readonly stat: ZnodeStat;
-}
-
-/** One session of one client: its requests, its trust clock, its loss signal. */
+/** One session of one client: its requests, its trust window, the locks riding on it. */
 export class ZkSession {
   readonly client: ZooKeeperClient;
   /** The session id in hex (as ZooKeeper writes it in `ephemeralOwner`). */
   readonly id: string;
   /** The negotiated session timeout in ms. */
   readonly timeoutMs: number;
-  readonly #lost = new AbortController();
+  /** The trust window, and the members told once of its loss (every lock and waiter on it). */
+  readonly trust: Session<SessionMember>;
   readonly #pending = new Set<(error: Error) => void>();
-  /** Told of the loss; a Set rather than abort listeners, which cost more on every lock cycle. */
-  readonly #members = new Set<SessionMember>();
-  readonly #onLost: ZkSessionOptions['onLost'];
   readonly #detach: () => void;
-  #lastAnsweredSentAt: number;
-  #heartbeating = false;
-  #lastHeartbeatAt = Number.NEGATIVE_INFINITY;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #closeClient: ZkSessionOptions['closeClient'];
+  #ended: Promise<void> | undefined;
 
   constructor(client: ZooKeeperClient, options: ZkSessionOptions) {
     this.client = client;
-    this.id = sessionHex(client.getSessionId());
+    this.id = client.getSessionId().toString('hex');
     this.timeoutMs = client.getSessionTimeout();
-    this.#lastAnsweredSentAt = options.answeredAt;
-    this.#onLost = options.onLost;
-    // Every held lock and waiter listens here; that is not a leak.
-    setMaxListeners(0, this.#lost.signal);
-    const onExpired = () => this.lose('expired', 'the server expired the session');
-    // After a reconnect, prove the session alive again at once rather than at the next heartbeat.
-    const onConnected = () => this.#heartbeat();
-    client.on('expired', onExpired);
-    client.on('connected', onConnected);
-    this.#detach = () => {
-      client.removeListener('expired', onExpired);
-      client.removeListener('connected', onConnected);
-    };
-    this.#schedule();
-  }
-
-  /** Aborted (with a BackendUnavailableError) when the session is lost or may have expired. */
-  get lost(): AbortSignal {
-    return this.#lost.signal;
-  }
-
-  /** Whether the session is still trusted. */
-  get live(): boolean {
-    return !this.#lost.signal.aborted;
-  }
-
-  /**
-   * The `performance.now()` instant until which the server certainly keeps this session:
-   * the send time of the last answered request plus the session timeout.
-   */
-  get certainUntil(): number {
-    return this.#lastAnsweredSentAt + this.timeoutMs;
-  }
-
-  /** Tells `member` of this session's loss (at once if it is already lost). */
-  join(member: SessionMember): void {
-    if (this.live) this.#members.add(member);
-    else member.sessionLost(this.#lost.signal.reason);
-  }
-
-  /** Stops telling `member`. */
-  leave(member: SessionMember): void {
-    this.#members.delete(member);
-  }
-
-  /** Declares the session lost: rejects every pending request and aborts {@link lost}. Idempotent. */
-  lose(end: SessionEnd, why: string, cause?: unknown): void {
-    if (this.#lost.signal.aborted) return;
-    clearTimeout(this.#timer);
-    this.#detach();
-    const error = new BackendUnavailableError('zookeeper', `session 0x${this.id} lost: ${why}`, { cause });
-    this.#lost.abort(error);
-    for (const reject of this.#pending) reject(error);
-    this.#pending.clear();
-    for (const member of this.#members) member.sessionLost(error);
-    this.#members.clear();
-    this.#onLost?.(this, end);
-  }
-
-  /** Proves the session alive with one round trip (resolves when answered). */
-  async ping(): Promise<void> {
-    await this.exists('/');
-  }
-
-  getChildren(path: string, watcher?: RawWatcher): Promise<{ children: string[]; stat: ZnodeStat }> {
-    return this.#request(`getChildren ${path}`, (reply) =>
-      this.client.getChildren(path, watcher, (error, children, stat) => reply(error, { children, stat })),
+    this.#closeClient = options.closeClient;
+    this.trust = new Session(
+      { keepAlive: (timeoutMs) => this.#ping(timeoutMs), end: () => this.#end() },
+      { ttlMs: this.timeoutMs, confirmedAt: options.confirmedAt, describe: `ZooKeeper session 0x${this.id}` },
     );
+    const onExpired = () => this.trust.markLost('the server expired it');
+    // After a reconnect, prove the session alive again at once rather than after a silence.
+    const onConnected = () => void this.trust.confirm().catch(() => {});
+    client.on('expired', onExpired).on('connected', onConnected);
+    this.#detach = () => client.removeListener('expired', onExpired).removeListener('connected', onConnected);
+    this.trust.lost.addEventListener('abort', () => void this.#end());
   }
 
-  getData(path: string, watcher?: RawWatcher): Promise<ZnodeData> {
+  /** Whether the session is still trusted (requests may be sent on it). */
+  get live(): boolean {
+    return this.trust.live;
+  }
+
+  getChildren(path: string, watcher?: RawWatcher): Promise<string[]> {
+    return this.#request(`getChildren ${path}`, (reply) => this.client.getChildren(path, watcher, reply));
+  }
+
+  getData(path: string, watcher?: RawWatcher): Promise<{ data: Buffer; stat: ZnodeStat }> {
     return this.#request(`getData ${path}`, (reply) =>
       this.client.getData(path, watcher, (error, data, stat) => reply(error, { data, stat })),
     );
@@ -153,33 +86,24 @@ export class ZkSession {
 
   /** The node's stat, or `null` when it does not exist. */
   exists(path: string): Promise<ZnodeStat | null> {
-    return this.#request(`exists ${path}`, (reply) =>
-      this.client.exists(path, (error, stat) => reply(error, stat)),
-    );
+    return this.#request(`exists ${path}`, (reply) => this.client.exists(path, reply));
   }
 
   create(path: string, data: Buffer, mode: number): Promise<string> {
-    return this.#request(`create ${path}`, (reply) =>
-      this.client.create(path, data, mode, (error, created) => reply(error, created)),
-    );
+    return this.#request(`create ${path}`, (reply) => this.client.create(path, data, mode, reply));
   }
 
-  remove(path: string, version = -1): Promise<void> {
+  remove(path: string): Promise<void> {
     return this.#request(`delete ${path}`, (reply) =>
-      this.client.remove(path, version, (error) => reply(error, undefined)),
+      this.client.remove(path, -1, (e) => reply(e, undefined)),
     );
   }
 
   setData(path: string, data: Buffer, version: number): Promise<ZnodeStat> {
-    return this.#request(`setData ${path}`, (reply) =>
-      this.client.setData(path, data, version, (error, stat) => reply(error, stat)),
-    );
+    return this.#request(`setData ${path}`, (reply) => this.client.setData(path, data, version, reply));
   }
 
-  /**
-   * Runs `issue`, which sends several requests at once (pipelining), so that they leave in
-   * one socket write.
-   */
+  /** Runs `issue`, which sends several requests at once (pipelining), so they leave in one socket write. */
   together<T>(issue: () => T): T {
     return corked(this.client, issue);
   }
@@ -189,7 +113,7 @@ export class ZkSession {
     return this.#request(what, (reply) => {
       const tx = this.client.transaction();
       build(tx);
-      tx.commit((error, results) => reply(error, results));
+      tx.commit(reply);
     });
   }
 
@@ -197,27 +121,22 @@ export class ZkSession {
    * Sends one request. Requests issued in the same tick leave in order on one connection and
    * the server answers them in order: that is how callers pipeline.
    */
-  #request<T>(
-    what: string,
-    send: (reply: (error: RawException | null, value: T) => void) => void,
-  ): Promise<T> {
-    const lost = this.#lost.signal;
-    if (lost.aborted) return Promise.reject(lost.reason);
+  #request<T>(what: string, send: Send<T>): Promise<T> {
+    if (!this.trust.live) return Promise.reject(this.#over());
     return new Promise<T>((resolve, reject) => {
       const sentAt = performance.now();
       this.#pending.add(reject);
       const reply = (error: RawException | null, value: T) => {
-        if (!this.#pending.delete(reject)) return; // already rejected: the session was lost
-        if (error === null || error === undefined) {
-          this.#answered(sentAt);
-          resolve(value);
-          return;
+        if (!this.#pending.delete(reject)) return; // already rejected: the session is over
+        if (!error) {
+          this.trust.answered(sentAt);
+          return resolve(value);
         }
         const failure = fromRaw(error, what);
-        if (!isConnectionError(failure)) this.#answered(sentAt);
+        if (!isConnectionError(failure)) this.trust.answered(sentAt);
         reject(failure);
         if (failure.code === Code.SESSION_EXPIRED)
-          this.lose('expired', 'a request was refused: session expired');
+          this.trust.markLost('a request was refused: session expired');
       };
       try {
         send(reply);
@@ -229,43 +148,34 @@ export class ZkSession {
     });
   }
 
-  #answered(sentAt: number): void {
-    if (sentAt > this.#lastAnsweredSentAt) this.#lastAnsweredSentAt = sentAt;
-  }
-
-  /** The trust clock: heartbeat after a third of the timeout of silence, loss after all of it. */
-  #schedule(): void {
-    clearTimeout(this.#timer);
-    if (!this.live) return;
-    const now = performance.now();
-    const deadline = this.certainUntil;
-    if (now >= deadline) {
-      this.lose(
-        'silent',
-        `no answer for the whole negotiated session timeout (${this.timeoutMs} ms): the server may have expired it`,
-      );
-      return;
+  /** The keep-alive: one `exists /`, answered or not within `timeoutMs`. */
+  async #ping(timeoutMs: number): Promise<boolean> {
+    const unanswered = () =>
+      new BackendUnavailableError('zookeeper', `keep-alive: no answer in ${timeoutMs} ms`);
+    try {
+      await withTimeout(this.exists('/'), timeoutMs, unanswered);
+      return true;
+    } catch (error) {
+      if (hasCode(error, Code.SESSION_EXPIRED)) return false;
+      throw error;
     }
-    // A failed heartbeat is not retried at once: at most one per sixth of the timeout.
-    const heartbeatAt = Math.max(
-      this.#lastAnsweredSentAt + this.timeoutMs / 3,
-      this.#lastHeartbeatAt + this.timeoutMs / 6,
-    );
-    if (now >= heartbeatAt) this.#heartbeat();
-    const next = this.#heartbeating ? deadline : Math.min(deadline, heartbeatAt);
-    this.#timer = setTimeout(() => this.#schedule(), Math.max(1, Math.ceil(next - now)));
-    this.#timer.unref();
   }
 
-  #heartbeat(): void {
-    if (this.#heartbeating || !this.live) return;
-    this.#heartbeating = true;
-    this.#lastHeartbeatAt = performance.now();
-    this.ping()
-      .catch(() => {})
-      .finally(() => {
-        this.#heartbeating = false;
-        if (this.live) this.#schedule();
-      });
+  /** The session is over (lost or closed): pending requests fail, an owned client is closed. */
+  #end(): Promise<void> {
+    if (this.#ended) return this.#ended;
+    this.#detach();
+    const error = this.#over();
+    for (const reject of this.#pending) reject(error);
+    this.#pending.clear();
+    this.#ended = this.#closeClient?.(!this.trust.lost.aborted) ?? Promise.resolve();
+    return this.#ended;
+  }
+
+  #over(): Error {
+    return (
+      (this.trust.lost.reason as Error | undefined) ??
+      new BackendUnavailableError('zookeeper', `session 0x${this.id}: the coordinator was closed`)
+    );
   }
 }

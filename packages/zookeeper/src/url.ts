@@ -4,7 +4,8 @@
  * that it is created on first use like any other parent.
  * @module
  */
-import { formatHost, InvalidArgumentError, type UrlHost, urlHosts } from '@lockstep/core';
+import { InvalidArgumentError } from '@lockstep/core';
+import { formatHost, type UrlHost, urlHosts } from '@lockstep/core/driver';
 import { validateZnodePath } from './paths.js';
 
 /** ZooKeeper's default client port. */

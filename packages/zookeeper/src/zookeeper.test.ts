@@ -3,6 +3,7 @@
  * herd, protected creates (lost replies adopted, late creates swept), queue-node cleanup,
  * the session trust clock, your own client, counters. One server for the whole file.
  */
+import type { EventEmitter } from 'node:events';
 import {
   type Coordinator,
   connect,
@@ -16,11 +17,14 @@ import { useServer } from '@lockstep/testing/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code, ZkError } from './errors.js';
 import { zookeeperCoordinator } from './index.js';
+import { REAP_DELAY_MS } from './leftovers.js';
+import { queueOrder } from './queue.js';
 import { createRawClient, type RawTransaction, type ZooKeeperClient, zxid } from './raw.js';
-import { REAP_DELAY_MS } from './reaper.js';
-import { aborted, countRequests, driverOf, look, rawClient, serversOf } from './test-support/raw.js';
+import { aborted, countRequests, driverOf, look, rawClient, serversOf, until } from './test-support/raw.js';
 
 const zk = useServer('zookeeper');
+/** node-zookeeper-client's watcher registry: one emitter per watched path. */
+type WatcherManager = { dataWatchers: Record<string, EventEmitter | undefined> };
 /** Short sessions keep the loss tests quick; the test server accepts 1 s and up. */
 const SESSION_MS = 2_000;
 
@@ -41,15 +45,6 @@ async function raw(): Promise<ReturnType<typeof look>> {
   const client = await rawClient(zk.url);
   rawClients.push(client);
   return look(client);
-}
-
-/** Polls `probe` until it returns true (the tree has no event we could wait on from outside). */
-async function until(what: string, probe: () => Promise<boolean>, withinMs = 10_000): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!(await probe())) {
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const unique = (what: string) => `${what}-${Math.random().toString(36).slice(2, 8)}`;
@@ -194,6 +189,24 @@ describe('the queue', () => {
     const mine = await waiting;
     expect(mine.fencingToken).toBeGreaterThan(theirs.fencingToken);
     await mine.release();
+  });
+
+  it('a waiter re-checking on its fallback timer keeps one watcher on its predecessor', async () => {
+    const [a, b] = [await coordinator(), await coordinator()];
+    const tree = await raw();
+    const name = unique('rewatch');
+    const held = await a.lock(name).acquire();
+    const client = driverOf(b).source.current!.client;
+    const counts = countRequests(client);
+    const waiting = b.lock(name).acquire();
+    // The watch, then the fallback re-checks after about 1 s and 2 s more, each setting it again.
+    await until('two fallback re-checks', async () => (counts.get('getData') ?? 0) >= 3, 15_000);
+    const [holderNode] = queueOrder(await tree.children(queueOf(name)));
+    const manager = (client as unknown as { connectionManager: { watcherManager: WatcherManager } })
+      .connectionManager.watcherManager;
+    expect(manager.dataWatchers[`${queueOf(name)}/${holderNode}`]?.listenerCount('notification')).toBe(1);
+    await held.release();
+    await (await waiting).release();
   });
 
   it('a waiter that times out or is aborted deletes its node before it rejects', async () => {

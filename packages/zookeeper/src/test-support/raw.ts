@@ -72,3 +72,16 @@ export function aborted(signal: AbortSignal): Promise<unknown> {
     else signal.addEventListener('abort', () => resolve(signal.reason), { once: true });
   });
 }
+
+/** Polls `probe` until it holds (the tree has no event we could wait on from outside). */
+export async function until(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  withinMs = 10_000,
+): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
