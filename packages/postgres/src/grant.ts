@@ -34,7 +34,7 @@ export function grantFor(lock: HeldLock, fencingToken: bigint, sql: LockSql): Le
     const sentAt = performance.now();
     let held: boolean;
     try {
-      held = (await connection.run(sql.held([placement.pgLocks], setting))).rows[0].held.length > 0;
+      held = (await connection.run(sql.held([placement.id], setting))).rows[0].held.length > 0;
       connection.applied(setting);
     } catch (error) {
       if (!ours()) return false;

@@ -1,7 +1,7 @@
 /**
  * @lockstep/postgres — lockstep over PostgreSQL: session advisory locks on pinned
- * connections, fencing tokens bumped in the same statement, waiting in the server's FIFO lock
- * queue, loss detection, and bounded counters.
+ * connections, fencing tokens bumped in the same statement, waiting in the server's lock queue,
+ * loss detection, and bounded counters.
  *
  * ```ts
  * import { connect } from '@lockstep/core';
@@ -14,7 +14,7 @@
  * and why transaction-mode poolers (PgBouncer) are refused.
  * @packageDocumentation
  */
-import { registerAdapter } from '@lockstep/core';
+import { registerAdapter } from '@lockstep/core/driver';
 import { connectFromUrl } from './coordinator.js';
 
 export { POSTGRES_CAPABILITIES, POSTGRES_MIN_TTL_MS } from './capabilities.js';

@@ -1,17 +1,14 @@
 /**
- * Where a lock lives in PostgreSQL — the one place that maps a lock to its advisory key and to
- * the row that records its name.
+ * Where a lock lives in PostgreSQL: its advisory key and the row that records its name.
  *
- * - A lockstep lock uses the 64-bit advisory key `hash64(prefix, name)` (SHA-256, see core).
+ * - A lockstep lock takes the 64-bit advisory key `hash64(prefix, name)` (SHA-256, see core).
  *   Two names may, with astronomically small probability, share a key: they then contend for
- *   one advisory lock (extra waiting, never two holders), and their fencing tokens stay
- *   correct because tokens come from one sequence for every grant. The full `(prefix, name)` is
- *   recorded beside the key in `lockstep_locks`, where such a sharing shows.
- * - A native lock (`LockOptions.native`) uses exactly the advisory key the user gave — a bigint
- *   (`pg_advisory_lock(bigint)`) or a pair of int4 (`pg_advisory_lock(int4, int4)`, a separate key
- *   space in PostgreSQL) — so plain SQL and other clients taking that key exclude lockstep and
- *   the other way round. Its registry row is keyed by the advisory key alone (namespace `''`,
- *   which no lockstep prefix can be), whatever the coordinator's prefix.
+ *   one advisory lock (extra waiting, never two holders), and their tokens stay correct — one
+ *   sequence serves every grant. The full `(prefix, name)` is recorded beside the key in
+ *   `lockstep_locks`, where such a sharing shows.
+ * - A native lock (`LockOptions.native`) takes exactly the key given — a bigint, or a pair of
+ *   int4 (a separate key space) — so plain SQL on that key and lockstep exclude each other. Its
+ *   registry row is keyed by the key alone (namespace `''`, which no prefix can be).
  * @module
  */
 import {
@@ -22,10 +19,8 @@ import {
   validateName,
 } from '@lockstep/core';
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
+const INT64 = 2n ** 63n;
+const INT32 = 2 ** 31;
 
 /** An advisory lock key in one of PostgreSQL's two key spaces. */
 export type AdvisoryKey =
@@ -36,84 +31,55 @@ export type AdvisoryKey =
 export interface LockPlacement {
   readonly advisory: AdvisoryKey;
   /**
-   * Registry row identity: the coordinator's prefix, encoded (`encodeName`: ASCII, injective, so
-   * a name holding NUL — which PostgreSQL text cannot store — still has a row), or `''` for
-   * native keys.
+   * Registry row: the coordinator's prefix, encoded (`encodeName`: ASCII and injective, so a
+   * name holding NUL, which text cannot store, still has a row), or `''` for native keys.
    */
   readonly namespace: string;
-  /** Registry row identity: the lock's full name, encoded, or the advisory key's text for native keys. */
+  /** Registry row: the lock's name, encoded, or the advisory key's text for native keys. */
   readonly name: string;
-  /** How `pg_locks` shows the key, as `classid/objid/objsubid` (for the health check). */
-  readonly pgLocks: string;
-  /** Local identity of the advisory lock within one session (equal placements → equal ids). */
+  /** How `pg_locks` shows the key, `classid/objid/objsubid`: its identity within a session too. */
   readonly id: string;
 }
 
-/** How `pg_locks` shows an advisory lock: `classid`, `objid` (as unsigned oids) and `objsubid`. */
-export interface PgLocksIdentity {
-  readonly classid: string;
-  readonly objid: string;
-  readonly objsubid: 1 | 2;
-}
-
-// Applications often call coord.lock(name) for every use, so the cache is keyed by what the
-// placement depends on, not by the ref object; FIFO-bounded so that a stream of one-off names
-// cannot grow it without limit. Equal keys give the same placement object (the lock driver
-// remembers registered names by it).
+// Applications often call coord.lock(name) for every use, so placements are cached by what
+// they depend on, not by the ref object, in a FIFO-bounded map that a stream of one-off names
+// cannot grow. Equal keys give the same placement object (the lock driver remembers
+// registered names by it).
 const PLACEMENT_CACHE_SIZE = 4096;
 const placements = new Map<string, LockPlacement>();
 
 /** Maps a lock to its advisory key and registry row (cached: one SHA-256 per name, not per acquire). */
 export function placeLock(ref: LockRef): LockPlacement {
-  const native = ref.native;
+  const { native } = ref;
   const cacheKey =
     native === undefined
       ? `n${ref.prefix.length}:${ref.prefix}${ref.name}`
       : `v${typeof native === 'bigint' ? native : `${native[0]},${native[1]}`}`;
   let placement = placements.get(cacheKey);
   if (!placement) {
-    placement = computePlacement(ref);
+    const advisory: AdvisoryKey =
+      native === undefined ? { kind: 'bigint', key: hash64(ref.prefix, ref.name) } : parseNative(native);
+    const id = pgLocksText(advisory);
+    const text = advisory.kind === 'bigint' ? advisory.key.toString() : `${advisory.key1},${advisory.key2}`;
+    placement =
+      native === undefined
+        ? { advisory, namespace: ref.prefixSegment, name: ref.segment, id }
+        : { advisory, namespace: '', name: text, id };
     if (placements.size >= PLACEMENT_CACHE_SIZE) placements.delete(placements.keys().next().value!);
     placements.set(cacheKey, placement);
   }
   return placement;
 }
 
-function computePlacement(ref: LockRef): LockPlacement {
-  if (ref.native === undefined) {
-    const key = hash64(ref.prefix, ref.name);
-    const advisory: AdvisoryKey = { kind: 'bigint', key };
-    return {
-      advisory,
-      namespace: ref.prefixSegment,
-      name: ref.segment,
-      id: advisoryText(key),
-      pgLocks: pgLocksText(pgLocksIdentity(advisory)),
-    };
-  }
-  const advisory = parseNative(ref.native);
-  const text = advisoryKeyText(advisory);
-  return { advisory, namespace: '', name: text, id: text, pgLocks: pgLocksText(pgLocksIdentity(advisory)) };
-}
-
-/** The advisory key as text: `"42"` or `"1,2"` (distinct for the two key spaces). */
-export function advisoryKeyText(key: AdvisoryKey): string {
-  return key.kind === 'bigint' ? advisoryText(key.key) : `${key.key1},${key.key2}`;
-}
-
-function advisoryText(key: bigint): string {
-  return key.toString();
-}
-
 /**
  * Validates a native location: a bigint in the signed 64-bit range, or a pair of integers in
  * the int4 range. Strings and plain numbers are refused (a number above 2^53 would silently
- * name a different key), with a message saying what to pass instead.
+ * name another key), with a message saying what to pass instead.
  * @throws InvalidArgumentError
  */
 export function parseNative(native: NativeLockLocation): AdvisoryKey {
   if (typeof native === 'bigint') {
-    if (native < INT64_MIN || native > INT64_MAX) {
+    if (native < -INT64 || native >= INT64) {
       throw new InvalidArgumentError('native', `advisory key ${native} is outside the signed 64-bit range`);
     }
     return { kind: 'bigint', key: native };
@@ -125,41 +91,39 @@ export function parseNative(native: NativeLockLocation): AdvisoryKey {
         `a pair of int4 keys needs exactly 2 numbers, got ${native.length}`,
       );
     }
-    const [key1, key2] = native as readonly unknown[];
-    for (const [i, k] of [key1, key2].entries()) {
-      if (typeof k !== 'number' || !Number.isInteger(k) || k < INT32_MIN || k > INT32_MAX) {
+    for (const [i, k] of (native as readonly unknown[]).entries()) {
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < -INT32 || k >= INT32) {
         throw new InvalidArgumentError(
           'native',
           `key ${i + 1} of the pair must be an int4 integer, got ${String(k)}`,
         );
       }
     }
-    return { kind: 'pair', key1: key1 as number, key2: key2 as number };
+    return { kind: 'pair', key1: native[0] as number, key2: native[1] as number };
   }
+  const what =
+    typeof native === 'string'
+      ? `the string ${JSON.stringify(native)}`
+      : typeof native === 'number'
+        ? `the number ${native} (pass ${native}n)`
+        : typeof native;
   throw new InvalidArgumentError(
     'native',
-    `a PostgreSQL advisory key is a bigint (e.g. 42n) or a pair of int4 ([1, 2]), got ${describe(native)}`,
+    `a PostgreSQL advisory key is a bigint (e.g. 42n) or a pair of int4 ([1, 2]), got ${what}`,
   );
 }
 
-/** How `pg_locks` reports `key` (for the health check). */
-export function pgLocksIdentity(key: AdvisoryKey): PgLocksIdentity {
-  if (key.kind === 'bigint') {
-    const unsigned = BigInt.asUintN(64, key.key);
-    return { classid: String(unsigned >> 32n), objid: String(unsigned & 0xffffffffn), objsubid: 1 };
-  }
-  return { classid: String(key.key1 >>> 0), objid: String(key.key2 >>> 0), objsubid: 2 };
+/** How `pg_locks` reports `key`: `classid` and `objid` as unsigned oids, `objsubid` 1 or 2. */
+export function pgLocksIdentity(key: AdvisoryKey): { classid: string; objid: string; objsubid: 1 | 2 } {
+  if (key.kind === 'pair')
+    return { classid: String(key.key1 >>> 0), objid: String(key.key2 >>> 0), objsubid: 2 };
+  const unsigned = BigInt.asUintN(64, key.key);
+  return { classid: String(unsigned >> 32n), objid: String(unsigned & 0xffffffffn), objsubid: 1 };
 }
 
-/** `classid/objid/objsubid`: how the health check's query reports each held advisory lock. */
-export function pgLocksText(identity: PgLocksIdentity): string {
-  return `${identity.classid}/${identity.objid}/${identity.objsubid}`;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
-  if (typeof value === 'number') return `the number ${value} (pass ${value}n)`;
-  return typeof value;
+function pgLocksText(key: AdvisoryKey): string {
+  const { classid, objid, objsubid } = pgLocksIdentity(key);
+  return `${classid}/${objid}/${objsubid}`;
 }
 
 /**

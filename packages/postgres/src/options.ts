@@ -81,19 +81,6 @@ declare module '@lockstep/core' {
   }
 }
 
-/** Option names this adapter reads (removed from the URL before `pg` parses it). */
-export const ADAPTER_OPTION_NAMES = optionNames<PostgresConnectOptions>()([
-  'prefix',
-  'schema',
-  'createTables',
-  'idleSessionTimeout',
-  'maxWaitingSessions',
-  'commandTimeoutMs',
-  'allowSessionPooler',
-  'connectTimeoutMs',
-  'poolSize',
-]);
-
 /** Option names of {@link PostgresAdapterOptions} (`postgresCoordinator(pool, options)`). */
 export const POOL_ADAPTER_OPTION_NAMES = optionNames<PostgresAdapterOptions>()([
   'prefix',
@@ -105,37 +92,23 @@ export const POOL_ADAPTER_OPTION_NAMES = optionNames<PostgresAdapterOptions>()([
   'allowSessionPooler',
 ]);
 
+/** Option names this adapter reads (removed from the URL before `pg` parses it). */
+export const ADAPTER_OPTION_NAMES = optionNames<PostgresConnectOptions>()([
+  ...(POOL_ADAPTER_OPTION_NAMES as readonly (keyof PostgresAdapterOptions)[]),
+  'connectTimeoutMs',
+  'poolSize',
+]);
+
 /**
  * Connection-string parameters `pg` itself understands. They stay in the URL for `pg`; any
  * other query parameter that is not one of ours is a mistake and is rejected.
  */
-export const PG_URL_PARAMETERS: readonly string[] = [
-  'host',
-  'port',
-  'user',
-  'password',
-  'db',
-  'encoding',
-  'client_encoding',
-  'options',
-  'application_name',
-  'fallback_application_name',
-  'replication',
-  'ssl',
-  'sslmode',
-  'sslcert',
-  'sslkey',
-  'sslrootcert',
-  'sslnegotiation',
-  'uselibpqcompat',
-  'statement_timeout',
-  'lock_timeout',
-  'idle_in_transaction_session_timeout',
-  'query_timeout',
-  'connect_timeout',
-  'keepalives',
-  'keepalives_idle',
-];
+export const PG_URL_PARAMETERS: readonly string[] = (
+  'host port user password db encoding client_encoding options application_name ' +
+  'fallback_application_name replication ssl sslmode sslcert sslkey sslrootcert sslnegotiation ' +
+  'uselibpqcompat statement_timeout lock_timeout idle_in_transaction_session_timeout ' +
+  'query_timeout connect_timeout keepalives keepalives_idle'
+).split(' ');
 
 /**
  * @param known the option names the caller accepts (`connect()`'s by default).

@@ -388,9 +388,9 @@ export class LockConnection {
       verify: async (members) => {
         if (this.#countsAgree) return [];
         const asked = [...members].filter((lock) => lock.held);
-        const result = await this.run(this.#sql.held(asked.map((lock) => lock.placement.pgLocks)));
+        const result = await this.run(this.#sql.held(asked.map((lock) => lock.placement.id)));
         const held = new Set((result.rows[0] as { held: string[] }).held);
-        const gone = asked.filter((l) => !held.has(l.placement.pgLocks) && this.lockOn(l.placement.id) === l);
+        const gone = asked.filter((l) => !held.has(l.placement.id) && this.lockOn(l.placement.id) === l);
         for (const lock of gone) {
           lock.lost.abort(new LockLostError(lock.name, 'stolen'));
           this.forget(lock);

@@ -1,16 +1,11 @@
 /**
- * Every SQL statement the adapter sends, built once per schema. Each is a named prepared
- * statement (parsed once per connection), and each lock operation is ONE statement, so one
- * round trip:
- *
- * - try-lock: `pg_try_advisory_lock` and, only when it succeeded, the fencing token
- *   (`nextval` of one sequence) in the same statement;
- * - blocking lock: `pg_advisory_lock` (the server's FIFO queue) then the same token, plus how
- *   long the server waited, so the client can date the grant without trusting clocks;
- * - unlock, health check, keepalive: one statement each.
- *
- * With `idleSessionTimeout` (PostgreSQL 14+) a lock statement also raises the session's
- * `idle_session_timeout` when the lock's TTL needs it, in the same statement: see session.ts.
+ * Every SQL statement the adapter sends, built once per schema: named prepared statements
+ * (parsed once per connection), and ONE statement per lock operation, so one round trip —
+ * the try-lock and, only when it succeeded, the fencing token (`nextval` of one sequence); the
+ * blocking lock (the server's queue) with the same token and how long the server waited, so
+ * the client dates the grant without trusting clocks; unlock, health check, keep-alive. With
+ * `idleSessionTimeout` (PostgreSQL 14+) a lock statement also sets the session's
+ * `idle_session_timeout` when the locks on it need another one (see session.ts).
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -34,11 +29,6 @@ export const TOKENS_SEQUENCE = 'lockstep_fencing_tokens';
 export const LOCKS_TABLE = 'lockstep_locks';
 export const COUNTERS_TABLE = 'lockstep_counters';
 
-/** A string as an SQL literal. */
-export function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
 /** Quotes an SQL identifier (schema or table name). */
 export function quoteIdentifier(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
@@ -52,15 +42,17 @@ function named(kind: string, text: string): { name: string; text: string } {
 }
 
 function keyArgs(key: AdvisoryKey): { sql: string; text: string; values: string[] } {
-  if (key.kind === 'bigint') {
+  if (key.kind === 'bigint')
     return { sql: '$1::bigint', text: '($1::bigint)::text', values: [key.key.toString()] };
-  }
-  return {
-    sql: '$1::int4, $2::int4',
-    text: "($1::int4)::text || ',' || ($2::int4)::text",
-    values: [String(key.key1), String(key.key2)],
-  };
+  const text = "($1::int4)::text || ',' || ($2::int4)::text";
+  return { sql: '$1::int4, $2::int4', text, values: [String(key.key1), String(key.key2)] };
 }
+
+const setIdleTimeout = (param: number) => `, set_config('idle_session_timeout', $${param}::text, false) AS t`;
+
+/** The advisory locks this session holds, as `classid/objid/objsubid` texts (`h.id`). */
+const HELD_BY_ME = `(SELECT classid::text || '/' || objid::text || '/' || objsubid::text AS id FROM pg_locks
+  WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND mode = 'ExclusiveLock') h`;
 
 /** The lock statements for one schema. */
 export class LockSql {
@@ -69,14 +61,12 @@ export class LockSql {
   readonly #timeouts: boolean;
   readonly #cache = new Map<string, { name: string; text: string }>();
 
-  /**
-   * @param schema the schema holding the tables
-   * @param timeouts whether statements also set `idle_session_timeout` (PostgreSQL 14+)
-   */
+  /** @param timeouts whether statements also set `idle_session_timeout` (PostgreSQL 14+) */
   constructor(schema: string, timeouts: boolean) {
     this.#locks = `${quoteIdentifier(schema)}.${LOCKS_TABLE}`;
     // A regclass constant: resolved once when the statement is prepared, not per call.
-    this.#nextToken = `nextval(${quoteLiteral(`${quoteIdentifier(schema)}.${TOKENS_SEQUENCE}`)}::regclass)`;
+    const sequence = `${quoteIdentifier(schema)}.${TOKENS_SEQUENCE}`.replace(/'/g, "''");
+    this.#nextToken = `nextval('${sequence}'::regclass)`;
     this.#timeouts = timeouts;
   }
 
@@ -86,37 +76,24 @@ export class LockSql {
   }
 
   /**
-   * Takes the lock if free and, only then, draws its fencing token and (with `register`)
-   * records the name beside the advisory key, in one statement. No row when the lock is held elsewhere.
-   * Columns: `token` (text), `pid`. `idleTimeout` (a setting value: plain digits are
-   * milliseconds; `null`: leave the session's setting alone) applies only when the lock was taken.
+   * Takes the lock if free and, only then, draws its token, sets `idleTimeout` (a setting value;
+   * `null`: leave it) and with `register` records the name beside the advisory key. No row when
+   * the lock is held elsewhere. Columns: `token` (text), `pid`.
    */
   tryLock(key: AdvisoryKey, register: Registration | null, idleTimeout: string | null): Statement {
     const k = keyArgs(key);
     const n = k.values.length;
     const setting = this.#timeouts && idleTimeout !== null;
-    const timeoutParam = `$${n + (register ? 3 : 1)}`;
-    const stmt = this.#build(
-      `try_${key.kind}${setting ? '_timeout' : ''}${register ? '_register' : ''}`,
-      () => {
-        if (!register) {
-          // The common form, once the name is registered: the try is the one-time filter of a
-          // plain SELECT, evaluated before its target list — so no token is drawn and nothing
-          // is set when the lock is held elsewhere.
-          const set = setting
-            ? `, set_config('idle_session_timeout', ${timeoutParam}::text, false) AS t`
-            : '';
-          return `SELECT ${this.#nextToken}::text AS token, pg_backend_pid() AS pid${set}
-WHERE pg_try_advisory_lock(${k.sql})`;
-        }
-        const settings = setting
-          ? `SELECT set_config('idle_session_timeout', ${timeoutParam}::text, false) FROM l WHERE l.ok`
-          : 'SELECT 1 FROM l WHERE l.ok';
-        return `WITH l AS (SELECT pg_try_advisory_lock(${k.sql}) AS ok),
-s AS (${settings}),
-${this.#fence(k.text, n, 's', register !== null)}`;
-      },
-    );
+    const kind = `try_${key.kind}${setting ? '_timeout' : ''}${register ? '_register' : ''}`;
+    const stmt = this.#build(kind, () => {
+      const row = `SELECT ${this.#nextToken}::text AS token, pg_backend_pid() AS pid${setting ? setIdleTimeout(n + (register ? 3 : 1)) : ''}`;
+      // Once the name is registered (the common case) the try is the one-time filter of a plain
+      // SELECT, evaluated before its target list: no token is drawn, nothing set, when held.
+      if (!register) return `${row}\nWHERE pg_try_advisory_lock(${k.sql})`;
+      return `WITH l AS (SELECT pg_try_advisory_lock(${k.sql}) AS ok),
+${this.#registry(k.text, n, 'l WHERE l.ok')}
+${row} FROM l WHERE l.ok`;
+    });
     const values: unknown[] = [...k.values];
     if (register) values.push(register.namespace, register.name);
     if (setting) values.push(idleTimeout);
@@ -124,97 +101,69 @@ ${this.#fence(k.text, n, 's', register !== null)}`;
   }
 
   /**
-   * Waits in the server's queue for the lock, then draws its token. Columns: `token` (text),
-   * `pid`, `waited_ms` (how long the server waited: the grant happened that long after the
-   * statement started). Sets the idle timeout first (in force once the session is idle again).
+   * Waits in the server's queue for the lock, then draws its token and sets the idle timeout.
+   * Columns: `token` (text), `pid`, `waited_ms` (how long the server waited: the grant came that
+   * long after the statement started).
    */
   blockingLock(key: AdvisoryKey, namespace: string, name: string, idleTimeout: string): Statement {
     const k = keyArgs(key);
     const n = k.values.length;
-    const stmt = this.#build(`wait_${key.kind}`, () => {
-      const settings = this.#timeouts
-        ? `SELECT set_config('idle_session_timeout', $${n + 3}::text, false)`
-        : 'SELECT 1';
-      return `WITH s AS (${settings}),
-l AS (SELECT pg_advisory_lock(${k.sql}) FROM s),
-w AS (SELECT (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS waited_ms FROM l),
-${this.#fence(k.text, n, 'w', true, ', (SELECT waited_ms FROM w) AS waited_ms')}`;
-    });
+    const stmt = this.#build(
+      `wait_${key.kind}`,
+      () => `WITH l AS (SELECT pg_advisory_lock(${k.sql})),
+${this.#registry(k.text, n, 'l')}
+SELECT ${this.#nextToken}::text AS token, pg_backend_pid() AS pid,
+  (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS waited_ms${this.#timeouts ? setIdleTimeout(n + 3) : ''}
+FROM l`,
+    );
     const values = [...k.values, namespace, name];
     if (this.#timeouts) values.push(idleTimeout);
     return { ...stmt, values };
   }
 
-  // The tail shared by both lock statements: the token from the global sequence (strictly
-  // increasing across every grant, so across the grants of each name; no row is written for
-  // it, and the sequence writes WAL only every 32 values), and — until this coordinator has
-  // seen it done — the name's registry row (ON CONFLICT DO NOTHING writes nothing when it
-  // exists, but still costs an index probe). `after` is the CTE that yields a row only when
-  // the lock is ours.
-  #fence(keyText: string, n: number, after: string, register: boolean, extra = ''): string {
-    const registry = register
-      ? `,
-r AS (
-  INSERT INTO ${this.#locks} (namespace, name, advisory_key)
-  SELECT $${n + 1}::text, $${n + 2}::text, ${keyText} FROM t
-  ON CONFLICT (namespace, name) DO NOTHING
-)`
-      : '';
-    return `t AS (SELECT ${this.#nextToken} AS token FROM ${after})${registry}
-SELECT t.token::text AS token, pg_backend_pid() AS pid${extra} FROM t`;
+  // The name's registry row, written until this coordinator has seen it done (ON CONFLICT DO
+  // NOTHING writes nothing when it exists, but still costs an index probe). `from` yields a row
+  // only when the lock is ours.
+  #registry(keyText: string, n: number, from: string): string {
+    return `r AS (INSERT INTO ${this.#locks} (namespace, name, advisory_key)
+  SELECT $${n + 1}::text, $${n + 2}::text, ${keyText} FROM ${from} ON CONFLICT (namespace, name) DO NOTHING)`;
   }
 
-  /** Releases one hold of the lock on this session. Columns: `released`, `pid`. */
+  /** Releases the lock on this session. Columns: `released`, `pid`. */
   unlock(key: AdvisoryKey): Statement {
     const k = keyArgs(key);
-    const stmt = this.#build(
-      `unlock_${key.kind}`,
-      () => `SELECT pg_advisory_unlock(${k.sql}) AS released, pg_backend_pid() AS pid`,
-    );
-    return { ...stmt, values: k.values };
+    const text = () => `SELECT pg_advisory_unlock(${k.sql}) AS released, pg_backend_pid() AS pid`;
+    return { ...this.#build(`unlock_${key.kind}`, text), values: k.values };
   }
 
   /**
-   * Which of `ids` (`classid/objid/objsubid` texts) this session holds, from `pg_locks`. Also
-   * raises the idle timeout when `idleTimeout` is given. Columns: `pid`, `held` (text[]).
+   * Which of `ids` (`classid/objid/objsubid` texts) this session holds, from `pg_locks`; sets
+   * `idleTimeout` when given. Columns: `pid`, `held` (text[]).
    */
   held(ids: readonly string[], idleTimeout: string | null = null): Statement {
     const setting = this.#timeouts && idleTimeout !== null;
-    const stmt = this.#build(`held${setting ? '_timeout' : ''}`, () => {
-      const settings = setting ? `, set_config('idle_session_timeout', $2::text, false) AS t` : '';
-      return `SELECT pg_backend_pid() AS pid, ARRAY(
-  SELECT h.id FROM (
-    SELECT classid::text || '/' || objid::text || '/' || objsubid::text AS id FROM pg_locks
-    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND mode = 'ExclusiveLock'
-  ) h WHERE h.id = ANY($1::text[])
-)::text[] AS held${settings}`;
-    });
-    return { ...stmt, values: setting ? [ids, idleTimeout] : [ids] };
+    const text = () =>
+      `SELECT pg_backend_pid() AS pid, ARRAY(SELECT h.id FROM ${HELD_BY_ME} WHERE h.id = ANY($1::text[]))::text[] AS held${setting ? setIdleTimeout(2) : ''}`;
+    return {
+      ...this.#build(`held${setting ? '_timeout' : ''}`, text),
+      values: setting ? [ids, idleTimeout] : [ids],
+    };
   }
 
-  /**
-   * Keeps an idle session from reaching its idle timeout, and counts the advisory locks it
-   * holds (the health check of every lock on it, in one statement). Columns: `pid`, `held`.
-   */
+  /** Keeps an idle session from its idle timeout, and counts its advisory locks. Columns: `pid`, `held`. */
   keepalive(): Statement {
-    const stmt = this.#build(
-      'keepalive',
-      () => `SELECT pg_backend_pid() AS pid, (SELECT count(*) FROM pg_locks
-  WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND mode = 'ExclusiveLock')::int AS held`,
-    );
-    return { ...stmt, values: [] };
+    const text = () => `SELECT pg_backend_pid() AS pid, (SELECT count(*) FROM ${HELD_BY_ME})::int AS held`;
+    return { ...this.#build('keepalive', text), values: [] };
   }
 
   /** Drops every advisory lock of the session and restores its idle timeout (`null`: leave it). */
   reset(idleTimeout: string | null): Statement {
-    if (!this.#timeouts || idleTimeout === null) {
-      return { ...this.#build('reset', () => 'SELECT pg_advisory_unlock_all()'), values: [] };
-    }
-    const stmt = this.#build(
-      'reset_timeout',
-      () => "SELECT pg_advisory_unlock_all(), set_config('idle_session_timeout', $1::text, false)",
-    );
-    return { ...stmt, values: [idleTimeout] };
+    const setting = this.#timeouts && idleTimeout !== null;
+    const text = () => `SELECT pg_advisory_unlock_all()${setting ? setIdleTimeout(1) : ''}`;
+    return {
+      ...this.#build(`reset${setting ? '_timeout' : ''}`, text),
+      values: setting ? [idleTimeout] : [],
+    };
   }
 
   #build(kind: string, text: () => string): { name: string; text: string } {
