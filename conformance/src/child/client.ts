@@ -58,11 +58,18 @@ function tokenOf(read: () => bigint): string | null {
 
 async function hold(coordinator: Coordinator, options: ChildOptions): Promise<void> {
   const name = options.names[0]!;
-  const source =
-    options.semaphorePermits === undefined
-      ? coordinator.lock(name, { ttlMs: options.ttlMs })
-      : coordinator.semaphore(name, { permits: options.semaphorePermits, ttlMs: options.ttlMs });
-  const handle = await source.acquire({ waitMs: 60_000 });
+  const leadership =
+    options.electionValue === undefined
+      ? undefined
+      : await coordinator
+          .election(name, { ttlMs: options.ttlMs })
+          .campaign({ value: options.electionValue, waitMs: 60_000 });
+  const handle = leadership
+    ? { signal: leadership.signal, fencingToken: leadership.term, release: () => leadership.resign() }
+    : await (options.semaphorePermits === undefined
+        ? coordinator.lock(name, { ttlMs: options.ttlMs })
+        : coordinator.semaphore(name, { permits: options.semaphorePermits, ttlMs: options.ttlMs })
+      ).acquire({ waitMs: 60_000 });
   let released = false;
   const release = async () => {
     if (released) return;
@@ -85,6 +92,16 @@ async function hold(coordinator: Coordinator, options: ChildOptions): Promise<vo
     const command = line.trim() as ChildCommand;
     if (command === 'release') await release();
     if (command === 'exit') break;
+    if (command.startsWith('proclaim:') && leadership) {
+      const outcome = await leadership.proclaim(command.slice('proclaim:'.length)).then(
+        () => ({ ok: true, code: null }),
+        (error: { code?: unknown }) => ({
+          ok: false,
+          code: typeof error?.code === 'string' ? error.code : null,
+        }),
+      );
+      emit({ event: 'proclaimed', ...outcome, at: Date.now() });
+    }
   }
   commands.close();
   await coordinator.close();

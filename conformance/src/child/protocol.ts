@@ -20,6 +20,8 @@ export interface ChildOptions {
   readonly ttlMs: number;
   /** `hold` mode: hold a permit of a semaphore of this many permits instead of a lock. */
   readonly semaphorePermits?: number;
+  /** `hold` mode: campaign in the election `names[0]` and lead with this value instead of a lock. */
+  readonly electionValue?: string;
   /** Whether `close` mode also increments a counter (backends with counters). */
   readonly counter?: string;
   /** `wait` mode: how the one acquire ends, and who holds the lock it waits for. */
@@ -47,8 +49,12 @@ export type ChildEvent =
   | { readonly event: 'ready'; readonly at: number }
   | { readonly event: 'closed'; readonly waitRejected: boolean; readonly at: number }
   | { readonly event: 'granted'; readonly token: string | null; readonly at: number }
+  | { readonly event: 'proclaimed'; readonly ok: boolean; readonly code: string | null; readonly at: number }
   | { readonly event: 'rejected'; readonly reason: string; readonly at: number }
   | { readonly event: 'error'; readonly message: string; readonly at: number };
 
-/** Commands the parent writes: `release` and `exit` in hold mode, `go` once in wait mode. */
-export type ChildCommand = 'release' | 'exit' | 'go';
+/**
+ * Commands the parent writes: `release`, `exit` and (leading an election) `proclaim:<value>` in
+ * hold mode, `go` once in wait mode.
+ */
+export type ChildCommand = 'release' | 'exit' | 'go' | `proclaim:${string}`;

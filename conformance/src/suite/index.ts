@@ -5,6 +5,7 @@
 import { backendClose, backendKeepalive, backendUnavailable } from './backend.js';
 import { counterAtomic, counterBounds, counterCas, counterInput } from './counter.js';
 import { counterLinearizable } from './counter-linearizable.js';
+import { ELECTION_TESTS } from './election.js';
 import { lockExclusive, lockHandoff, lockTry } from './lock-contention.js';
 import { lockFencing } from './lock-fencing.js';
 import { lockAutoExtend, lockExpiry, lockExtend, lockRelease } from './lock-lease.js';
@@ -42,6 +43,7 @@ export const CONFORMANCE_TESTS: readonly ConformanceTest[] = [
   backendKeepalive,
   ...SEMAPHORE_TESTS,
   ...RWLOCK_TESTS,
+  ...ELECTION_TESTS,
 ];
 
 // The table and the ids must agree; a mismatch is a bug in this package, caught at import.

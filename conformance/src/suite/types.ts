@@ -46,6 +46,12 @@ export const TEST_IDS = [
   'rwlock.writer-progress',
   'rwlock.expiry',
   'rwlock.fencing',
+  'election.single-leader',
+  'election.terms',
+  'election.failover',
+  'election.resign',
+  'election.observe',
+  'election.proclaim',
 ] as const;
 
 /** One of {@link TEST_IDS}. */
