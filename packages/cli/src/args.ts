@@ -35,13 +35,32 @@ export interface CounterArgs {
   readonly json: boolean;
 }
 
+/** `lockstep lead URL NAME [options] -- command args…` */
+export interface LeadArgs {
+  readonly command: 'lead';
+  readonly url: string;
+  readonly name: string;
+  readonly ttlMs: number | undefined;
+  /** What this candidate proclaims while it leads (default: host:pid). */
+  readonly value: string | undefined;
+  readonly graceMs: number;
+  readonly json: boolean;
+  readonly argv: readonly string[];
+}
+
+/** A command's help. */
+export type HelpTopic = 'run' | 'lead' | 'counter';
+
 /** What `--help` asks for. */
 export interface HelpArgs {
   readonly command: 'help';
-  readonly topic: 'run' | 'counter' | undefined;
+  readonly topic: HelpTopic | undefined;
 }
 
-export type Args = RunArgs | CounterArgs | HelpArgs;
+/** One command line. */
+export type Args = RunArgs | LeadArgs | CounterArgs | HelpArgs;
+
+const TOPICS: readonly string[] = ['run', 'lead', 'counter'];
 
 /** Default grace between SIGTERM and SIGKILL when the lock is lost. */
 export const DEFAULT_GRACE_MS = 10_000;
@@ -51,17 +70,19 @@ export function parseArgs(argv: readonly string[]): Args {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     const topic = rest[0];
-    return { command: 'help', topic: topic === 'run' || topic === 'counter' ? topic : undefined };
+    return {
+      command: 'help',
+      topic: topic !== undefined && TOPICS.includes(topic) ? (topic as HelpTopic) : undefined,
+    };
   }
   if (command === 'run') return parseRun(rest);
+  if (command === 'lead') return parseLead(rest);
   if (command === 'counter') return parseCounter(rest);
-  throw new UsageError(`unknown command "${command}": use run or counter (lockstep --help)`);
+  throw new UsageError(`unknown command "${command}": use run, lead or counter (lockstep --help)`);
 }
 
 function parseRun(argv: readonly string[]): Args {
-  const dashes = argv.indexOf('--');
-  const own = dashes < 0 ? argv : argv.slice(0, dashes);
-  const commandArgv = dashes < 0 ? [] : argv.slice(dashes + 1);
+  const { own, commandArgv } = splitCommand(argv);
   if (own.includes('--help') || own.includes('-h')) return { command: 'help', topic: 'run' };
   const { positional, flags } = splitFlags(own, ['ttl', 'wait', 'grace'], ['json']);
   const [url, name, ...extra] = positional;
@@ -83,6 +104,40 @@ function parseRun(argv: readonly string[]): Args {
     name,
     ttlMs: duration(flags.ttl, '--ttl'),
     waitMs: duration(flags.wait, '--wait'),
+    graceMs: duration(flags.grace, '--grace') ?? DEFAULT_GRACE_MS,
+    json: flags.json === true,
+    argv: commandArgv,
+  };
+}
+
+/** The words before `--` and the command after it. */
+function splitCommand(argv: readonly string[]): { own: readonly string[]; commandArgv: readonly string[] } {
+  const dashes = argv.indexOf('--');
+  return {
+    own: dashes < 0 ? argv : argv.slice(0, dashes),
+    commandArgv: dashes < 0 ? [] : argv.slice(dashes + 1),
+  };
+}
+
+function parseLead(argv: readonly string[]): Args {
+  const { own, commandArgv } = splitCommand(argv);
+  if (own.includes('--help') || own.includes('-h')) return { command: 'help', topic: 'lead' };
+  const { positional, flags } = splitFlags(own, ['ttl', 'value', 'grace'], ['json']);
+  const [url, name, ...extra] = positional;
+  if (url === undefined || name === undefined) {
+    throw new UsageError(
+      'lead needs a URL and an election name: lockstep lead URL NAME [--ttl 15s] -- command',
+    );
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected "${extra[0]}": put the command after --`);
+  if (commandArgv.length === 0)
+    throw new UsageError('lead needs a command after --: lockstep lead URL NAME -- command args…');
+  return {
+    command: 'lead',
+    url,
+    name,
+    ttlMs: duration(flags.ttl, '--ttl'),
+    value: typeof flags.value === 'string' ? flags.value : undefined,
     graceMs: duration(flags.grace, '--grace') ?? DEFAULT_GRACE_MS,
     json: flags.json === true,
     argv: commandArgv,

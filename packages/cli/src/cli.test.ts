@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@lockstep/core';
@@ -143,5 +143,33 @@ describe('lockstep counter', () => {
     expect(await out('--json')).toBe('{"name":"hits","value":14}');
     const bad = await lockstep(['counter', fileUrl, 'hits', 'incr', '1.5']).done;
     expect(bad.code).toBe(EXIT_USAGE);
+  }, 60_000);
+});
+
+describe('lockstep lead', () => {
+  it('runs the command while leading with its term, campaigns again when it ends, and stops on SIGTERM', async () => {
+    const out = join(dir, 'terms.txt');
+    const run = lockstep([
+      'lead',
+      'memory://cli-lead',
+      'scheduler',
+      '--json',
+      '--',
+      'sh',
+      '-c',
+      `echo "$LOCKSTEP_TERM $LOCKSTEP_ELECTION_NAME" >> ${out}; sleep 0.1`,
+    ]);
+    // Three terms: the command ended twice and lockstep campaigned again each time.
+    for (let i = 0; i < 3; i++) await run.printed(new RegExp(`("event":"leading".*){${i + 1}}`, 's'));
+    run.child.kill('SIGTERM');
+    const { code, stderr } = await run.done;
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    const terms = lines.map((line) => BigInt(line.split(' ')[0]!));
+    expect(lines.every((line) => line.endsWith(' scheduler'))).toBe(true);
+    for (let i = 1; i < terms.length; i++) expect(terms[i]! > terms[i - 1]!).toBe(true);
+    expect(terms.length).toBeGreaterThanOrEqual(3);
+    expect(stderr).toContain('"event":"campaigning"');
+    // Stopped while the command ran (its code) or between terms (as SIGTERM would).
+    expect([0, 143]).toContain(code);
   }, 60_000);
 });

@@ -2,7 +2,7 @@
  * `--help` for every command.
  * @module
  */
-import { DEFAULT_GRACE_MS } from './args.js';
+import { DEFAULT_GRACE_MS, type HelpTopic } from './args.js';
 import { EXIT_BUSY, EXIT_LOST, EXIT_SPAWN_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE } from './exit-codes.js';
 
 const URLS = `URLs: memory:// file:///abs/dir redis://h:p rediss://h:p redlock://h1:p1,h2:p2,h3:p3
@@ -29,18 +29,30 @@ ${EXIT_UNAVAILABLE} the backend could not be used; ${EXIT_SPAWN_FAILED} the comm
 Crontab, so that one host of many runs the nightly job:
   0 3 * * * lockstep run redis://redis:6379 nightly-report --wait 0 --ttl 5m -- /usr/local/bin/report`;
 
+const LEAD = `lockstep lead URL NAME [--ttl 15s] [--value V] [--grace 10s] [--json] -- command args…
+
+Campaigns in the election NAME, runs the command while leading, and campaigns again when the
+command ends or leadership is lost (the command is then stopped: SIGTERM, SIGKILL after --grace),
+until lockstep gets SIGINT or SIGTERM (passed on to a running command). The command gets
+LOCKSTEP_TERM and LOCKSTEP_FENCING_TOKEN (the term: larger for every new leader) and
+LOCKSTEP_ELECTION_NAME. --value is what observers see as the leader (default host:pid). A
+command that keeps exiting is restarted with backoff, up to 10 s apart.`;
+
 const COUNTER = `lockstep counter URL NAME [get | incr [N] | decr [N] | set N] [--json]
 
 Prints the counter's value after the operation (get is the default) on stdout: a number, or
 {"name","value"} with --json. Increments and decrements are atomic on the backend.`;
 
 /** The help text for `topic` (all commands when `undefined`). */
-export function helpText(topic: 'run' | 'counter' | undefined): string {
+export function helpText(topic: HelpTopic | undefined): string {
   if (topic === 'run') return `${RUN}\n\n${URLS}\n`;
+  if (topic === 'lead') return `${LEAD}\n\n${URLS}\n`;
   if (topic === 'counter') return `${COUNTER}\n\n${URLS}\n`;
   return `lockstep — distributed locks and counters from the shell, on any lockstep backend.
 
 ${RUN}
+
+${LEAD}
 
 ${COUNTER}
 

@@ -7,6 +7,7 @@ import { parseArgs } from './args.js';
 import { counterCommand } from './counter.js';
 import { describeFailure } from './failure.js';
 import { helpText } from './help.js';
+import { leadWhileElected } from './lead.js';
 import { type Io, PROCESS_IO } from './report.js';
 import { runUnderLock } from './run.js';
 
@@ -18,7 +19,9 @@ export async function main(argv: readonly string[], io: Io = PROCESS_IO): Promis
       io.stdout(helpText(args.topic));
       return 0;
     }
-    return args.command === 'run' ? await runUnderLock(args, io) : await counterCommand(args, io);
+    if (args.command === 'run') return await runUnderLock(args, io);
+    if (args.command === 'lead') return await leadWhileElected(args, io);
+    return await counterCommand(args, io);
   } catch (error) {
     const { code, line } = describeFailure(error);
     io.stderr(`lockstep: ${line}\n`);

@@ -10,16 +10,13 @@
  * command; while still waiting for the lock they cancel the wait instead.
  * @module
  */
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { type LockHandle, LockTimeoutError } from '@lockstep/core';
 import type { RunArgs } from './args.js';
 import { open } from './connect.js';
-import { EXIT_BUSY, EXIT_LOST, EXIT_SPAWN_FAILED } from './exit-codes.js';
+import { EXIT_BUSY, EXIT_LOST } from './exit-codes.js';
 import { type Io, Reporter } from './report.js';
-
-/** Signals passed on to the command (and, while waiting, turned into a cancelled wait). */
-const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+import { FORWARDED, supervise } from './supervise.js';
 
 /** Runs `lockstep run`; resolves with the exit code. */
 export async function runUnderLock(args: RunArgs, io: Io): Promise<number> {
@@ -92,58 +89,17 @@ async function acquire(
 }
 
 /** Runs the command under `handle`; resolves with the exit code. */
-function runCommand(args: RunArgs, handle: LockHandle, report: Reporter): Promise<number> {
-  const [file, ...rest] = args.argv as [string, ...string[]];
+async function runCommand(args: RunArgs, handle: LockHandle, report: Reporter): Promise<number> {
   const token = tokenOf(handle);
-  const child = spawn(file, rest, {
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      LOCKSTEP_LOCK_NAME: args.name,
-      ...(token === undefined ? {} : { LOCKSTEP_FENCING_TOKEN: token }),
-    },
+  const outcome = await supervise({
+    argv: args.argv,
+    env: { LOCKSTEP_LOCK_NAME: args.name, ...(token === undefined ? {} : { LOCKSTEP_FENCING_TOKEN: token }) },
+    lost: handle.signal,
+    graceMs: args.graceMs,
+    what: `"${args.name}"`,
+    report,
   });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  for (const signal of FORWARDED) process.on(signal, forward);
-
-  let lost = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const onLost = () => {
-    lost = true;
-    const reason = handle.signal.reason as Error | undefined;
-    report.event(
-      'lost',
-      `lost "${args.name}" (${reason?.message ?? 'unknown reason'}); stopping the command`,
-      {
-        name: args.name,
-        reason: (reason as { reason?: string } | undefined)?.reason,
-      },
-    );
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), args.graceMs);
-  };
-  handle.signal.addEventListener('abort', onLost, { once: true });
-
-  return new Promise<number>((resolve) => {
-    const done = (code: number) => {
-      clearTimeout(killTimer);
-      handle.signal.removeEventListener('abort', onLost);
-      for (const signal of FORWARDED) process.off(signal, forward);
-      resolve(code);
-    };
-    child.once('error', (error) => {
-      report.event('spawn-failed', `could not start ${file}: ${error.message}`, {
-        file,
-        message: error.message,
-      });
-      done(EXIT_SPAWN_FAILED);
-    });
-    child.once('exit', (code, signal) => {
-      const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-      report.event('exited', `${file} exited with ${code ?? signal}`, { code, signal });
-      done(lost ? EXIT_LOST : exitCode);
-    });
-  });
+  return outcome.lost ? EXIT_LOST : outcome.code;
 }
 
 function tokenOf(handle: LockHandle): string | undefined {
