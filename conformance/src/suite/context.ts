@@ -3,7 +3,9 @@
  * closed, every deferred cleanup runs, even when the test failed or timed out.
  * @module
  */
+
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Capabilities, Coordinator } from '@lockstep/core';
 import type { ConformanceTarget } from '../target.js';
@@ -35,6 +37,8 @@ export interface ContextOptions {
 /** Builds the context for one test run. */
 export function createContext(options: ContextOptions): RunningContext {
   const controller = new AbortController();
+  // Every wait and sleep of a test listens to this signal; many at once are normal, not a leak.
+  setMaxListeners(0, controller.signal);
   const cleanups: Array<() => unknown> = [];
   const details: string[] = [];
   const runId = randomBytes(4).toString('hex');

@@ -103,10 +103,16 @@ export const LATE_GRANT_MARGIN = 0.1;
 /** How many late grants in a row an acquire gives back before reporting the backend too slow. */
 const MAX_LATE_GRANTS = 3;
 
-/** Whether a grant still has a useful part of its lease left. */
+/**
+ * Whether a grant still has a useful part of its lease left. A grant on a session is as good
+ * as its session, whose window may be shorter than the lock's TTL (it is renewed more often).
+ */
 function hasMargin({ grant, sentAt }: TimedGrant, ttlMs: number): boolean {
-  const validUntil = grant.validUntil ?? grant.session?.certainUntil ?? sentAt + ttlMs;
-  return validUntil - performance.now() >= ttlMs * LATE_GRANT_MARGIN;
+  const session = grant.session;
+  const validUntil =
+    grant.validUntil ?? Math.min(sentAt + ttlMs, session?.certainUntil ?? Number.POSITIVE_INFINITY);
+  const window = Math.min(ttlMs, session?.ttlMs ?? ttlMs);
+  return validUntil - performance.now() >= window * LATE_GRANT_MARGIN;
 }
 
 /** Default namespace prefix. */

@@ -101,6 +101,11 @@ export interface SessionTrust {
   readonly certainUntil: number;
   /** Whether the session's keep-alives are failing (the window has not closed yet). */
   readonly suspect?: boolean;
+  /**
+   * The session's own lease length, when it differs from the lock's (a ZooKeeper session
+   * timeout): a grant is judged late against the shorter of the two.
+   */
+  readonly ttlMs?: number;
 }
 
 /** A leadership: a lease grant whose fencing token is the term, and whose value can change. */

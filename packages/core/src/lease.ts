@@ -85,7 +85,10 @@ export class LeaseHandle implements LockHandle {
     this.#ctx = ctx;
     this.name = ctx.lockName;
     this.#ttlMs = ctx.ttlMs;
-    this.#validUntil = ctx.grant.validUntil ?? ctx.grant.session?.certainUntil ?? ctx.sentAt + ctx.ttlMs;
+    // A pure lease on a session ends at its own TTL, and no later than its session could.
+    this.#validUntil =
+      ctx.grant.validUntil ??
+      Math.min(ctx.sentAt + ctx.ttlMs, ctx.grant.session?.certainUntil ?? Number.POSITIVE_INFINITY);
     const lost = ctx.grant.lost;
     if (lost) {
       // A driver that knows why (a LockLostError: expired, stolen) says so; otherwise the
