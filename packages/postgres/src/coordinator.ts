@@ -21,7 +21,6 @@ import {
 } from './options.js';
 import { TableGuard } from './schema.js';
 import { SessionSet } from './sessions.js';
-import { CounterSql } from './sql.js';
 
 /**
  * A coordinator over your own `pg.Pool`. lockstep pins at most `1 + maxWaitingSessions` of
@@ -57,12 +56,13 @@ export async function connectFromUrl(url: URL, options: PostgresConnectOptions):
   pool.on('error', () => {});
   const driver = postgresDriver(pool, resolved, true);
   const coordinator = createCoordinator(driver, { prefix: resolved.prefix });
-  const target = {
-    address: describe(url),
-    user: url.username ? decodeURIComponent(url.username) : undefined,
-    connectTimeoutMs: resolved.connectTimeoutMs,
-  };
   const { connectTimeoutMs } = resolved;
+  const address = `${url.hostname}:${url.port || 5432}`;
+  const target = {
+    address,
+    user: url.username ? decodeURIComponent(url.username) : undefined,
+    connectTimeoutMs,
+  };
   const opened = driver.sessions
     .primary(connectTimeoutMs)
     .catch((error: unknown) => Promise.reject(connectFailure(error, target)))
@@ -87,12 +87,11 @@ interface PostgresDriver extends BackendDriver {
 function postgresDriver(pool: pg.Pool, options: ResolvedOptions, ownsPool: boolean): PostgresDriver {
   const sessions = new SessionSet({ pool, ...options });
   const tables = new TableGuard(pool, options.schema, options.createTables);
-  const sql = new CounterSql(options.schema);
   return {
     backend: 'postgres',
     capabilities: POSTGRES_CAPABILITIES,
     locks: new PostgresLocks(sessions, tables),
-    counters: counterDriver({ pool, sql, tables, commandTimeoutMs: options.commandTimeoutMs }),
+    counters: counterDriver(pool, options.schema, tables, options.commandTimeoutMs),
     sessions,
     tables,
     async close() {
@@ -116,24 +115,15 @@ function withoutPgParameters(options: PostgresConnectOptions, url: URL): Postgre
 }
 
 /** The URL as pg should see it: our own options removed from the query string. */
-export function connectionString(url: URL): string {
+function connectionString(url: URL): string {
   const copy = new URL(url.href);
   for (const name of ADAPTER_OPTION_NAMES) copy.searchParams.delete(name);
   return copy.href;
 }
 
-function describe(url: URL): string {
-  return `${url.hostname}:${url.port || 5432}`;
-}
-
 function assertPool(pool: unknown): void {
   const p = pool as Partial<pg.Pool> | null;
-  if (
-    typeof p !== 'object' ||
-    p === null ||
-    typeof p.connect !== 'function' ||
-    typeof p.query !== 'function'
-  ) {
+  if (typeof p?.connect !== 'function' || typeof p.query !== 'function') {
     throw new InvalidArgumentError('pool', 'must be a pg.Pool');
   }
 }

@@ -24,19 +24,11 @@ export function schemaStatements(schema: string): string[] {
   const s = quoteIdentifier(schema);
   return [
     `CREATE SEQUENCE IF NOT EXISTS ${s}.${TOKENS_SEQUENCE} AS bigint`,
-    `CREATE TABLE IF NOT EXISTS ${s}.${LOCKS_TABLE} (
-  namespace text NOT NULL,
-  name text NOT NULL,
-  advisory_key text NOT NULL,
-  PRIMARY KEY (namespace, name)
-)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.${LOCKS_TABLE} (namespace text NOT NULL, name text NOT NULL,
+  advisory_key text NOT NULL, PRIMARY KEY (namespace, name))`,
     `CREATE INDEX IF NOT EXISTS ${LOCKS_TABLE}_advisory_key ON ${s}.${LOCKS_TABLE} (advisory_key)`,
-    `CREATE TABLE IF NOT EXISTS ${s}.${COUNTERS_TABLE} (
-  namespace text NOT NULL,
-  name text NOT NULL,
-  value bigint NOT NULL,
-  PRIMARY KEY (namespace, name)
-)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.${COUNTERS_TABLE} (namespace text NOT NULL, name text NOT NULL,
+  value bigint NOT NULL, PRIMARY KEY (namespace, name))`,
   ];
 }
 
@@ -59,14 +51,10 @@ export async function migrate(db: pg.Pool | pg.Client, options: { schema?: strin
     await client.query('BEGIN');
     try {
       // hash64 keeps this out of the keys lockstep locks use (different parts).
-      await client.query({
-        text: 'SELECT pg_advisory_xact_lock($1::bigint)',
-        values: [hash64('lockstep-migrate', schema).toString()],
-      });
-      const exists = await client.query({
-        text: 'SELECT 1 FROM pg_namespace WHERE nspname = $1',
-        values: [schema],
-      });
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [
+        hash64('lockstep-migrate', schema).toString(),
+      ]);
+      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
       // Only create the schema when missing: CREATE SCHEMA IF NOT EXISTS still needs the CREATE
       // privilege on the database, which an application role often lacks.
       if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
@@ -78,12 +66,9 @@ export async function migrate(db: pg.Pool | pg.Client, options: { schema?: strin
       throw error;
     }
   } finally {
-    if (isPool) (client as pg.PoolClient).release(failed instanceof Error && isConnectionLevel(failed));
+    // A connection-level failure (no SQLSTATE) leaves a connection not worth reusing.
+    if (isPool) (client as pg.PoolClient).release(failed instanceof Error && sqlState(failed) === undefined);
   }
-}
-
-function isConnectionLevel(error: Error): boolean {
-  return typeof (error as { code?: unknown }).code !== 'string';
 }
 
 /**
@@ -132,8 +117,7 @@ export class TableGuard {
    * the privileges, not the first lock.
    */
   async verify(session: { run(stmt: Statement): Promise<pg.QueryResult> }): Promise<void> {
-    const result = await session.run(accessStatement(this.#schema));
-    const access = result.rows[0] as SchemaAccess;
+    const access = (await session.run(accessStatement(this.#schema))).rows[0] as SchemaAccess;
     const role = `role "${access.role}"`;
     if (access.schema_exists && !access.can_use) {
       throw new BackendUnavailableError(

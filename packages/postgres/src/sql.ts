@@ -34,9 +34,12 @@ export function quoteIdentifier(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
-// Names carry a hash of the text: a pooled connection may meet statements of another schema
-// under the same kind, and pg refuses to reuse a name for a different text.
-function named(kind: string, text: string): { name: string; text: string } {
+/**
+ * A prepared statement's name and text. The name carries a hash of the text: a pooled
+ * connection may meet statements of another schema under the same kind, and pg refuses to
+ * reuse a name for a different text.
+ */
+export function named(kind: string, text: string): { name: string; text: string } {
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
   return { name: `lockstep_${kind}_${digest}`, text };
 }
@@ -189,83 +192,4 @@ export const SESSION_PROBE: Statement = {
 /** Interrupts the statement a backend runs (our waiting sessions only). */
 export function cancelBackend(pid: number): Statement {
   return { ...named('cancel', 'SELECT pg_cancel_backend($1::int) AS sent'), values: [pid] };
-}
-
-/** The counter statements for one schema: one statement per operation. */
-export class CounterSql {
-  readonly #counters: string;
-  readonly #get: { name: string; text: string };
-  readonly #add: { name: string; text: string };
-  readonly #set: { name: string; text: string };
-  readonly #casFromZero: { name: string; text: string };
-  readonly #cas: { name: string; text: string };
-
-  constructor(schema: string) {
-    const t = `${quoteIdentifier(schema)}.${COUNTERS_TABLE}`;
-    this.#counters = t;
-    const row = 'namespace = $1::text AND name = $2::text';
-    this.#get = named('counter_get', `SELECT value::text AS value FROM ${t} WHERE ${row}`);
-    // The UPDATE guards the bounds on the latest row version (READ COMMITTED re-checks its WHERE
-    // after waiting for a concurrent writer); the INSERT covers a counter that does not exist
-    // yet, and its ON CONFLICT the one created concurrently. Neither writes when a bound would
-    // be crossed. `seen` (the statement's snapshot) explains a refusal.
-    this.#add = named(
-      'counter_add',
-      `WITH upd AS (
-  UPDATE ${t} AS c SET value = c.value + $3::bigint
-  WHERE ${row} AND c.value + $3::bigint BETWEEN $4::bigint AND $5::bigint
-  RETURNING c.value
-), ins AS (
-  INSERT INTO ${t} AS c (namespace, name, value)
-  SELECT $1::text, $2::text, $3::bigint
-  WHERE $3::bigint BETWEEN $4::bigint AND $5::bigint
-    AND NOT EXISTS (SELECT 1 FROM ${t} WHERE ${row})
-  ON CONFLICT (namespace, name) DO UPDATE SET value = c.value + $3::bigint
-  WHERE c.value + $3::bigint BETWEEN $4::bigint AND $5::bigint
-  RETURNING c.value
-)
-SELECT COALESCE((SELECT value FROM upd), (SELECT value FROM ins))::text AS value,
-  (SELECT value FROM ${t} WHERE ${row})::text AS seen`,
-    );
-    this.#set = named(
-      'counter_set',
-      `INSERT INTO ${t} AS c (namespace, name, value) VALUES ($1::text, $2::text, $3::bigint)
-ON CONFLICT (namespace, name) DO UPDATE SET value = EXCLUDED.value`,
-    );
-    // A counter never written counts as 0, so "expected 0" must also create the row.
-    this.#casFromZero = named(
-      'counter_cas0',
-      `INSERT INTO ${t} AS c (namespace, name, value) VALUES ($1::text, $2::text, $3::bigint)
-ON CONFLICT (namespace, name) DO UPDATE SET value = EXCLUDED.value WHERE c.value = 0
-RETURNING 1 AS ok`,
-    );
-    this.#cas = named(
-      'counter_cas',
-      `UPDATE ${t} SET value = $4::bigint WHERE ${row} AND value = $3::bigint RETURNING 1 AS ok`,
-    );
-  }
-
-  /** The table, quoted. */
-  get table(): string {
-    return this.#counters;
-  }
-
-  get(namespace: string, name: string): Statement {
-    return { ...this.#get, values: [namespace, name] };
-  }
-
-  /** Columns: `value` (text, null when refused), `seen` (text, null when the row is absent). */
-  add(namespace: string, name: string, delta: number, min: number, max: number): Statement {
-    return { ...this.#add, values: [namespace, name, delta, min, max] };
-  }
-
-  set(namespace: string, name: string, value: number): Statement {
-    return { ...this.#set, values: [namespace, name, value] };
-  }
-
-  /** One row (`ok`) when it was set. */
-  compareAndSet(namespace: string, name: string, expected: number, next: number): Statement {
-    if (expected === 0) return { ...this.#casFromZero, values: [namespace, name, next] };
-    return { ...this.#cas, values: [namespace, name, expected, next] };
-  }
 }
