@@ -1,5 +1,5 @@
 /**
- * Building a file:// coordinator: a directory, its layout, the lock and counter drivers.
+ * Building a file:// coordinator: a directory, its layout, the lock, semaphore and counter drivers.
  * @module
  */
 import type { Coordinator } from '@lockstep/core';
@@ -8,7 +8,7 @@ import { FILE_CAPABILITIES } from './capabilities.js';
 import { fileCounters } from './counters.js';
 import { loadLockBinding } from './flock.js';
 import { Layout, prepareRoot } from './layout.js';
-import { FileLocks } from './locks.js';
+import { fileLocks, fileSemaphores } from './locks.js';
 import { type FileConnectOptions, resolveOptions } from './options.js';
 
 /**
@@ -21,13 +21,14 @@ export function connectFile(dir: string, options: FileConnectOptions = {}): Coor
   loadLockBinding();
   const root = prepareRoot(dir, resolved.allowNetworkFileSystem);
   const layout = new Layout(root, encodeName(resolved.prefix));
-  const locks = new FileLocks(layout);
   const driver: BackendDriver = {
     backend: 'file',
     capabilities: FILE_CAPABILITIES,
-    locks,
+    locks: fileLocks(layout),
+    semaphores: fileSemaphores(layout),
     counters: fileCounters(layout),
-    close: async () => locks.close(),
+    // Nothing to close: every file is opened and closed within one critical section.
+    close: async () => {},
   };
   return createCoordinator(driver, { prefix: resolved.prefix });
 }

@@ -1,16 +1,16 @@
 /**
- * A granted file lock: renew, release and ownership checks, each one critical section that
- * changes the record only while we are still its owner.
+ * A granted lock or permit: renew, release and ownership checks, each one critical section that
+ * changes the record only while we are still one of its holders.
  * @module
  */
 import type { LeaseGrant } from '@lockstep/core';
 import { monotonicNowMs } from './clock.js';
 import { withFileLock } from './flock.js';
-import { freed, type LockRecord } from './queue.js';
+import { type Holder, holderOf, type LeaseRecord, withHolders } from './queue.js';
 import { readRecord, writeRecord } from './record.js';
 
 /** Where a grant lives and what it carries. */
-export interface GrantedLock {
+export interface GrantedLease {
   readonly path: string;
   readonly owner: string;
   readonly fencingToken: bigint;
@@ -19,36 +19,47 @@ export interface GrantedLock {
 }
 
 /**
- * The lease of `lock`. `afterRelease` runs after a release that freed the lock, so a waiter of
- * this process can take it without waiting for the file-change notification.
+ * The lease of `lease`. `afterRelease` runs after a release that gave the lock or permit back,
+ * so a waiter of this process can take it without waiting for the file-change notification.
  */
-export function leaseGrant(lock: GrantedLock, afterRelease: () => void): LeaseGrant {
-  const { path, owner } = lock;
-  const ours = (record: LockRecord | undefined): record is LockRecord => record?.owner === owner;
+export function leaseGrant(lease: GrantedLease, afterRelease: () => void): LeaseGrant {
+  const { path, owner } = lease;
+  /** Writes `change(record, index)` inside a section; `false` when we are no longer a holder. */
+  const asHolder = (
+    change: (record: LeaseRecord, holders: readonly Holder[], index: number) => LeaseRecord,
+  ) =>
+    withFileLock(path, (fd) => {
+      const record = readRecord<LeaseRecord>(fd);
+      const holders = record?.holders ?? [];
+      const index = holders.findIndex((holder) => holder.owner === owner);
+      if (index < 0) return false;
+      writeRecord(fd, change(record!, holders, index));
+      return true;
+    });
   return {
-    fencingToken: lock.fencingToken,
-    validUntil: lock.validUntil,
+    fencingToken: lease.fencingToken,
+    validUntil: lease.validUntil,
     renew: (ttlMs) =>
-      withFileLock(path, (fd) => {
-        const record = readRecord<LockRecord>(fd);
-        if (!ours(record)) return false;
-        writeRecord(fd, { ...record, deadline: monotonicNowMs() + ttlMs });
-        return true;
+      asHolder((record, holders, index) => {
+        const renewed = holders.slice();
+        renewed[index] = { ...holders[index]!, deadline: monotonicNowMs() + ttlMs };
+        return withHolders(record, renewed);
       }),
     release: async () => {
-      const released = await withFileLock(path, (fd) => {
-        const record = readRecord<LockRecord>(fd);
-        if (!ours(record)) return false;
-        writeRecord(fd, freed(record));
-        return true;
-      });
+      // The token stays in the record, so the next grant gets a larger one.
+      const released = await asHolder((record, holders, index) =>
+        withHolders(
+          record,
+          holders.filter((_, i) => i !== index),
+        ),
+      );
       if (released) afterRelease();
       return released;
     },
     isHeld: () =>
-      withFileLock(path, (fd) => {
-        const record = readRecord<LockRecord>(fd);
-        return ours(record) && record.deadline > monotonicNowMs();
-      }),
+      withFileLock(
+        path,
+        (fd) => (holderOf(readRecord<LeaseRecord>(fd), owner)?.deadline ?? 0) > monotonicNowMs(),
+      ),
   };
 }

@@ -1,6 +1,6 @@
 /**
- * @lockstep/file — `file:///abs/dir`: locks and counters shared by the processes of one
- * host through a local directory. No server; safe only on a local file system.
+ * @lockstep/file — `file:///abs/dir`: locks, semaphores and counters shared by the processes of
+ * one host through a local directory. No server; safe only on a local file system.
  * @packageDocumentation
  */
 import { fileURLToPath } from 'node:url';

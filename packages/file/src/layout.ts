@@ -1,8 +1,12 @@
 /**
  * Where things live under the directory, and which directories are refused.
  *
- *   <dir>/<prefix>/locks/<name>.lock        lease record: owner, pid, token, deadline
- *   <dir>/<prefix>/counters/<name>.counter  counter record: value
+ *   <dir>/<prefix>/locks/<name>.lock            lease record: the holder, the queue
+ *   <dir>/<prefix>/semaphores/<name>.semaphore  lease record: up to K holders, the queue
+ *   <dir>/<prefix>/counters/<name>.counter      counter record: value
+ *
+ * Each primitive has its own directory (and suffix), so lock `x`, semaphore `x` and counter `x`
+ * are three files that never collide, and a lock's waiters are not woken by a semaphore's writes.
  *
  * `<name>` is core's injective `encodeName`; segments too long for a file name become
  * `#<sha256>` (`#` never appears in an encoded name, so the two forms cannot collide) and the
@@ -24,18 +28,25 @@ export function fileSegment(segment: string): string {
 /** Paths of one coordinator's namespace. */
 export class Layout {
   readonly locksDir: string;
+  readonly semaphoresDir: string;
   readonly countersDir: string;
 
   constructor(root: string, prefixSegment: string) {
     const base = join(root, fileSegment(prefixSegment));
     this.locksDir = join(base, 'locks');
+    this.semaphoresDir = join(base, 'semaphores');
     this.countersDir = join(base, 'counters');
     mkdirSync(this.locksDir, { recursive: true });
+    mkdirSync(this.semaphoresDir, { recursive: true });
     mkdirSync(this.countersDir, { recursive: true });
   }
 
   lockFile(ref: ResourceRef): string {
     return join(this.locksDir, `${fileSegment(ref.segment)}.lock`);
+  }
+
+  semaphoreFile(ref: ResourceRef): string {
+    return join(this.semaphoresDir, `${fileSegment(ref.segment)}.semaphore`);
   }
 
   counterFile(ref: ResourceRef): string {

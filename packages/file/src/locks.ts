@@ -1,60 +1,79 @@
 /**
- * Locks among processes of one host, as leases in files.
+ * Locks and semaphores among processes of one host, as leases in files. A lock is a semaphore
+ * of one permit: both drivers are this one algorithm over files of their own directory.
  *
- * A lock file holds one record: the owner's id and pid, the fencing token of the latest
- * grant, the lease deadline on the host's monotonic clock, and the queue of waiting tickets.
- * Every decision — is it free, is the lease over, is the holder's process dead, whose turn is
- * it, is it still mine — is taken inside a critical section (flock.ts) together with the
- * write that acts on it.
+ * A file holds one record: its holders (owner id, pid, fencing token, lease deadline on the
+ * host's monotonic clock, declared permit count), the token of the latest grant, and the queue of
+ * waiting tickets. Every decision — is there room, is a lease over, is a holder's process dead,
+ * whose turn is it, is it still mine — is taken inside a critical section (flock.ts) together
+ * with the write that acts on it.
  *
- * - Try: free (no holder, lease over, or holder's process gone) and nobody waiting → write us
- *   in with token + 1. One section.
+ * - Try: nobody waiting, and fewer holders that still hold than the smallest count declared by
+ *   the request and by every holder → write us in with token + 1. One section.
  * - Acquire: the same when nobody waits; otherwise a ticket at the back of the queue, granted
- *   when it reaches the front (room.ts).
- * - A SIGKILLed holder frees the lock as soon as a waiter sees its pid gone; a SIGSTOPped one
+ *   when it reaches the front and fits (room.ts).
+ * - A SIGKILLed holder frees its permit as soon as a waiter sees its pid gone; a SIGSTOPped one
  *   keeps it until its lease ends, then loses it to a grant with a larger token, and its own
- *   next renewal finds another owner.
- * - Release and renewal change the record only if we are still its owner (grant.ts).
+ *   next renewal finds itself gone.
+ * - Release and renewal change the record only if we are still a holder (grant.ts).
  * @module
  */
-import type { AcquireRequest, LeaseGrant, LockDriver } from '@lockstep/core';
+import type { AcquireRequest, LeaseGrant, LockDriver, LockRef, SemaphoreRef } from '@lockstep/core';
 import { monotonicNowMs } from './clock.js';
 import { withFileLock } from './flock.js';
 import type { Layout } from './layout.js';
-import { granted, isHeld, type LockRecord, ticketCounts, withQueue } from './queue.js';
+import { fits, granted, type LeaseRecord, liveHolders, ticketCounts, withQueue } from './queue.js';
 import { readRecord, writeRecord } from './record.js';
 import { grantAt, waitForTurn } from './room.js';
 
-/** The lock driver over one layout. */
-export class FileLocks implements LockDriver {
-  readonly #layout: Layout;
+/** The lease driver over the files `fileOf` names, each request declaring `permitsOf` its ref. */
+class FileLeases<R extends LockRef> implements LockDriver<R> {
+  readonly #fileOf: (ref: R) => string;
+  readonly #permitsOf: (ref: R) => number;
 
-  constructor(layout: Layout) {
-    this.#layout = layout;
+  constructor(fileOf: (ref: R) => string, permitsOf: (ref: R) => number) {
+    this.#fileOf = fileOf;
+    this.#permitsOf = permitsOf;
   }
 
-  async tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
-    const path = this.#layout.lockFile(request.lock);
+  async tryAcquire(request: AcquireRequest<R>): Promise<LeaseGrant | null> {
+    const path = this.#fileOf(request.lock);
+    const permits = this.#permitsOf(request.lock);
     return withFileLock(path, (fd) => {
       const before = performance.now();
-      const record = readRecord<LockRecord>(fd);
+      const record = readRecord<LeaseRecord>(fd);
       const now = monotonicNowMs();
-      if (isHeld(record, now)) return null;
+      const holders = liveHolders(record, now);
+      if (!fits(holders, permits)) return null;
       const waiting = (record?.queue ?? []).filter((ticket) => ticketCounts(ticket, now));
       if (waiting.length > 0) {
-        // Free but promised to the first waiter. Drop what no longer counts while here.
+        // Room, but promised to the first waiter. Drop what no longer counts while here.
         if (waiting.length !== record!.queue!.length) writeRecord(fd, withQueue(record!, waiting));
         return null;
       }
-      const next = granted(record, request, now, []);
+      const next = granted(record, holders, request, permits, now, waiting);
       writeRecord(fd, next);
-      return grantAt(path, next, request.ttlMs, before);
+      return grantAt(path, next, request.ownerId, request.ttlMs, before);
     });
   }
 
-  acquire(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
-    return waitForTurn(this.#layout.lockFile(request.lock), request, signal);
+  acquire(request: AcquireRequest<R>, signal: AbortSignal): Promise<LeaseGrant> {
+    return waitForTurn(this.#fileOf(request.lock), request, this.#permitsOf(request.lock), signal);
   }
+}
 
-  close(): void {}
+/** The lock driver over one layout: one permit per lock. */
+export function fileLocks(layout: Layout): LockDriver {
+  return new FileLeases<LockRef>(
+    (ref) => layout.lockFile(ref),
+    () => 1,
+  );
+}
+
+/** The semaphore driver over one layout: each request declares its own permit count. */
+export function fileSemaphores(layout: Layout): LockDriver<SemaphoreRef> {
+  return new FileLeases<SemaphoreRef>(
+    (ref) => layout.semaphoreFile(ref),
+    (ref) => ref.permits,
+  );
 }

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Coordinator, LockTimeoutError } from '@lockstep/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { monotonicNowMs } from './clock.js';
+import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { criticalSectionCount } from './flock.js';
 import { connectFile } from './index.js';
-import { isHeld, ticketCounts } from './queue.js';
+import { holds, ticketCounts } from './queue.js';
 import { eventually, killContenders, startContender, ticketsOf } from './test-support/children.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-file-queue-'));
@@ -205,10 +205,17 @@ describe('a record written from another PID namespace', () => {
     const now = monotonicNowMs();
     // A pid that is certainly not alive here (above the kernel's pid_max).
     const deadHere = 2 ** 22 + 1;
-    const record = { name: 'x', token: '1', owner: 'o', pid: deadHere, deadline: now + 10_000 };
-    expect(isHeld(record, now)).toBe(false);
-    expect(isHeld({ ...record, pidns: 'pid:[1]' }, now)).toBe(true);
-    expect(isHeld({ ...record, pidns: 'pid:[1]', deadline: now - 1 }, now)).toBe(false);
+    const holder = {
+      owner: 'o',
+      pid: deadHere,
+      pidns: PID_NAMESPACE,
+      token: '1',
+      deadline: now + 10_000,
+      permits: 1,
+    };
+    expect(holds(holder, now)).toBe(false);
+    expect(holds({ ...holder, pidns: 'pid:[1]' }, now)).toBe(true);
+    expect(holds({ ...holder, pidns: 'pid:[1]', deadline: now - 1 }, now)).toBe(false);
     const ticket = { owner: 'o', pid: deadHere, until: now + 10_000 };
     expect(ticketCounts(ticket, now)).toBe(false);
     expect(ticketCounts({ ...ticket, pidns: 'pid:[1]' }, now)).toBe(true);

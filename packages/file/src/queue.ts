@@ -1,16 +1,34 @@
 /**
- * The lock record and the rules that read it: who holds the lock, which waiting tickets
- * still count, and what a grant writes. Pure functions: the callers run them inside a
- * critical section (or, to decide whether one is worth entering, on a lock-free read).
+ * The lease record and the rules that read it: who holds the lock or the semaphore's permits,
+ * which waiting tickets still count, who fits, and what a grant writes. Pure functions: the
+ * callers run them inside a critical section (or, to decide whether one is worth entering, on a
+ * lock-free read).
  *
- * A record holds the current grant (owner, pid, fencing token, lease deadline) and the
- * queue of waiting tickets in arrival order. A ticket counts while its process is alive and
- * its own lease (`until`) has not passed; waiters push `until` forward while they wait, so a
- * killed waiter is dropped at once and a stopped one once its ticket lease runs out.
+ * A record holds the current holders (owner, pid, fencing token, lease deadline, declared
+ * permits), the token of the latest grant, and the queue of waiting tickets in arrival order. A
+ * lock is a semaphore of one permit: both are one algorithm. A holder counts while its process
+ * is alive and its lease has not passed; a ticket counts while its process is alive and its own
+ * lease (`until`) has not passed — waiters push `until` forward while they wait, so a killed
+ * waiter is dropped at once and a stopped one once its ticket lease runs out.
  * @module
  */
 import type { AcquireRequest } from '@lockstep/core';
 import { PID_NAMESPACE, processAlive } from './clock.js';
+
+/** One granted lock or permit. */
+export interface Holder {
+  /** The granted attempt's owner id. */
+  readonly owner: string;
+  readonly pid: number;
+  /** The PID namespace `pid` belongs to. */
+  readonly pidns: string;
+  /** This grant's fencing token (a decimal string: bigint-safe JSON). */
+  readonly token: string;
+  /** Monotonic instant at which the holder's lease ends. */
+  readonly deadline: number;
+  /** The permit count the holder declared: 1 for a lock. */
+  readonly permits: number;
+}
 
 /** One waiting acquire. */
 export interface Ticket {
@@ -23,23 +41,41 @@ export interface Ticket {
   readonly until: number;
 }
 
-/** What a lock file says. Tokens are decimal strings (bigint-safe JSON). */
-export interface LockRecord {
+/** What a lock or semaphore file says. */
+export interface LeaseRecord {
   readonly name: string;
+  /** The token of the latest grant: the next grant gets a larger one. */
   readonly token: string;
-  readonly owner: string | null;
-  readonly pid: number;
-  /** The PID namespace `pid` belongs to (absent in records written before it was kept). */
-  readonly pidns?: string;
-  /** Monotonic instant at which the holder's lease ends. */
-  readonly deadline: number;
-  /** Waiting tickets, first come first; absent in records that never had a waiter. */
+  /** The holders in grant order; absent when nobody holds. */
+  readonly holders?: readonly Holder[];
+  /** Waiting tickets, first come first; absent when nobody waits. */
   readonly queue?: readonly Ticket[];
 }
 
-/** Whether someone holds the lock now: an owner whose lease is running and whose process lives. */
-export function isHeld(record: LockRecord | undefined, now: number): boolean {
-  return !!record?.owner && record.deadline > now && processAlive(record.pid, record.pidns ?? PID_NAMESPACE);
+/** Whether a holder still holds: its lease is running and its process lives. */
+export function holds(holder: Holder, now: number): boolean {
+  return holder.deadline > now && processAlive(holder.pid, holder.pidns);
+}
+
+/** The holders that still hold (the record's own array when all of them do). */
+export function liveHolders(record: LeaseRecord | undefined, now: number): readonly Holder[] {
+  const holders = record?.holders;
+  if (holders === undefined) return NOBODY;
+  // The common case, nobody gone, allocates nothing.
+  return holders.every((holder) => holds(holder, now)) ? holders : holders.filter((h) => holds(h, now));
+}
+
+const NOBODY: readonly Holder[] = [];
+
+/**
+ * Whether one more holder declaring `permits` fits beside `holders`: fewer holders than the
+ * smallest count declared by it and by every holder, so clients that declare different counts
+ * never let in more holders than the smallest of them.
+ */
+export function fits(holders: readonly Holder[], permits: number): boolean {
+  let limit = permits;
+  for (const holder of holders) if (holder.permits < limit) limit = holder.permits;
+  return holders.length < limit;
 }
 
 /** Whether a ticket still holds its place: its process lives and its lease has not passed. */
@@ -47,34 +83,67 @@ export function ticketCounts(ticket: Ticket, now: number): boolean {
   return ticket.until > now && processAlive(ticket.pid, ticket.pidns ?? PID_NAMESPACE);
 }
 
-/** The record after granting the lock to `request` at `now`: the next token, the given queue. */
-export function granted(
-  record: LockRecord | undefined,
-  request: AcquireRequest,
-  now: number,
-  queue: readonly Ticket[],
-): LockRecord {
-  const token = (BigInt(record?.token ?? '0') + 1n).toString();
-  const { lock, ownerId, ttlMs } = request;
-  return withQueue(
-    { name: lock.name, token, owner: ownerId, pid: process.pid, pidns: PID_NAMESPACE, deadline: now + ttlMs },
-    queue,
-  );
+/** The earliest deadline among `holders`: when a permit comes back if nobody releases. */
+export function firstDeadline(holders: readonly Holder[]): number | undefined {
+  let first: number | undefined;
+  for (const holder of holders) if (first === undefined || holder.deadline < first) first = holder.deadline;
+  return first;
 }
 
-/** The record with no holder; the token stays, so the next grant gets a larger one. */
-export function freed(record: LockRecord): LockRecord {
-  const { pidns: _pidns, ...rest } = record;
-  return { ...rest, owner: null, pid: 0, deadline: 0 };
+/**
+ * The record after granting `request` (declaring `permits`) at `now` beside the holders that
+ * still hold: the next token, the given queue. Holders that no longer hold are dropped here, so a
+ * lapsed holder can never renew itself back in beside the one that took its place.
+ */
+export function granted(
+  record: LeaseRecord | undefined,
+  holders: readonly Holder[],
+  request: AcquireRequest,
+  permits: number,
+  now: number,
+  queue: readonly Ticket[],
+): LeaseRecord {
+  const token = (BigInt(record?.token ?? '0') + 1n).toString();
+  const holder: Holder = {
+    owner: request.ownerId,
+    pid: process.pid,
+    pidns: PID_NAMESPACE,
+    token,
+    deadline: now + request.ttlMs,
+    permits,
+  };
+  return recordOf(request.lock.name, token, [...holders, holder], queue);
+}
+
+/** The holder `owner` in the record, if it is one. */
+export function holderOf(record: LeaseRecord | undefined, owner: string): Holder | undefined {
+  return record?.holders?.find((holder) => holder.owner === owner);
+}
+
+/** The record with `holders` as its holders (the field is left out when there are none). */
+export function withHolders(record: LeaseRecord, holders: readonly Holder[]): LeaseRecord {
+  return recordOf(record.name, record.token, holders, record.queue);
 }
 
 /** The record with `queue` as its tickets (the field is left out when there are none). */
-export function withQueue(record: LockRecord, queue: readonly Ticket[]): LockRecord {
-  const { queue: _old, ...rest } = record;
-  return queue.length === 0 ? rest : { ...rest, queue };
+export function withQueue(record: LeaseRecord, queue: readonly Ticket[]): LeaseRecord {
+  return recordOf(record.name, record.token, record.holders, queue);
 }
 
-/** An empty record for a lock that was never granted but has waiters. */
-export function unheld(name: string): LockRecord {
-  return { name, token: '0', owner: null, pid: 0, deadline: 0 };
+/** A record from its parts, leaving out empty lists (built field by field: it is on every cycle). */
+function recordOf(
+  name: string,
+  token: string,
+  holders: readonly Holder[] | undefined,
+  queue: readonly Ticket[] | undefined,
+): LeaseRecord {
+  const hasHolders = holders !== undefined && holders.length > 0;
+  const hasQueue = queue !== undefined && queue.length > 0;
+  if (hasHolders) return hasQueue ? { name, token, holders, queue } : { name, token, holders };
+  return hasQueue ? { name, token, queue } : { name, token };
+}
+
+/** An empty record for a name that was never granted but has waiters. */
+export function unheld(name: string): LeaseRecord {
+  return { name, token: '0' };
 }

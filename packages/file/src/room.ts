@@ -1,18 +1,21 @@
 /**
- * Waiting for a file lock, first come first served, across every process of the host.
+ * Waiting for a file lock or a semaphore's permit, first come first served, across every
+ * process of the host.
  *
- * Each waiter holds a ticket in the lock record's queue. Only the holder of the first ticket
- * that still counts may take a free lock; everyone else waits even when the lock is free, so a
- * releaser that asks again goes to the back instead of winning the race.
+ * Each waiter holds a ticket in the record's queue. Only the first ticket that still counts may
+ * take a free lock or permit, and nobody behind it goes first: a releaser that asks again goes
+ * to the back instead of winning the race, and a waiter that would fit does not pass a head that
+ * does not (it declared a smaller count).
  *
- * The waiters of this process for one lock file share one waiting room, and the room does their
- * work together: one critical section enqueues every newcomer, removes every ticket whose wait
- * was stopped, pushes every ticket lease forward, and grants the lock to the first ticket if
- * it is ours and the lock is free. A change notification costs one lock-free read, and a
- * critical section only when that read shows we can act, so W waiters in one process cost
- * O(1) sections per grant rather than W attempts.
+ * The waiters of this process for one file share one waiting room, and the room does their work
+ * together: one critical section enqueues every newcomer, removes every ticket whose wait was
+ * stopped, pushes every ticket lease forward, and grants the head of the queue, then the next,
+ * for as long as the head is ours and fits. A change notification costs one lock-free read, and
+ * a critical section only when that read shows our ticket first with room for it, so W waiters
+ * in one process cost O(1) sections per grant rather than W attempts, and a release wakes only
+ * the waiters it lets in.
  *
- * The room re-checks on its own as well: when the holder's lease or the first ticket's lease
+ * The room re-checks on its own as well: when a holder's lease or the first ticket's lease
  * ends, when one of its tickets is due for renewal, and on a short backing-off poll (a dead
  * process writes nothing to notice, and a notification can be missed).
  * @module
@@ -21,7 +24,18 @@ import type { AcquireRequest, LeaseGrant } from '@lockstep/core';
 import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { withFileLock } from './flock.js';
 import { leaseGrant } from './grant.js';
-import { granted, isHeld, type LockRecord, type Ticket, ticketCounts, unheld, withQueue } from './queue.js';
+import {
+  firstDeadline,
+  fits,
+  granted,
+  holderOf,
+  type LeaseRecord,
+  liveHolders,
+  type Ticket,
+  ticketCounts,
+  unheld,
+  withQueue,
+} from './queue.js';
 import { peekRecord, readRecord, writeRecord } from './record.js';
 import { watchFile } from './watcher.js';
 
@@ -41,6 +55,8 @@ type WaiterState =
 
 interface Waiter {
   readonly request: AcquireRequest;
+  /** The permit count it declared: 1 for a lock. */
+  readonly permits: number;
   readonly signal: AbortSignal;
   state: WaiterState;
   /** The `until` of its ticket as this process last wrote it. */
@@ -53,28 +69,43 @@ interface Waiter {
 const rooms = new Map<string, WaitingRoom>();
 
 /**
- * Waits in the queue of the lock file at `path` until the lock is ours. When `signal` aborts,
- * the ticket is removed first and the wait then rejects with `signal.reason`.
+ * Waits in the queue of the file at `path` until a lock or permit is ours (`permits` is the count
+ * the request declares: 1 for a lock). When `signal` aborts, the ticket is removed first and the
+ * wait then rejects with `signal.reason`.
  */
-export function waitForTurn(path: string, request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
+export function waitForTurn(
+  path: string,
+  request: AcquireRequest,
+  permits: number,
+  signal: AbortSignal,
+): Promise<LeaseGrant> {
   let room = rooms.get(path);
   if (!room) {
     room = new WaitingRoom(path);
     rooms.set(path, room);
   }
-  return room.join(request, signal);
+  return room.join(request, permits, signal);
 }
 
-/** Lets this process's waiters of `path`, if any, look at the lock now (after a local release). */
+/** Lets this process's waiters of `path`, if any, look at the record now (after a local release). */
 export function wakeWaiters(path: string): void {
   rooms.get(path)?.wake();
 }
 
-/** The grant for a section that wrote us in as owner at `before` (a `performance.now()` reading). */
-export function grantAt(path: string, record: LockRecord, ttlMs: number, before: number): LeaseGrant {
-  return leaseGrant(
-    { path, owner: record.owner!, fencingToken: BigInt(record.token), validUntil: before + ttlMs },
-    () => wakeWaiters(path),
+/**
+ * The grant of `owner`, for a section that wrote it in as a holder at `before` (a
+ * `performance.now()` reading).
+ */
+export function grantAt(
+  path: string,
+  record: LeaseRecord,
+  owner: string,
+  ttlMs: number,
+  before: number,
+): LeaseGrant {
+  const token = BigInt(holderOf(record, owner)!.token);
+  return leaseGrant({ path, owner, fencingToken: token, validUntil: before + ttlMs }, () =>
+    wakeWaiters(path),
   );
 }
 
@@ -94,11 +125,12 @@ class WaitingRoom {
     this.#path = path;
   }
 
-  join(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
+  join(request: AcquireRequest, permits: number, signal: AbortSignal): Promise<LeaseGrant> {
     return new Promise<LeaseGrant>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const waiter: Waiter = {
         request,
+        permits,
         signal,
         state: 'joining',
         ticketUntil: 0,
@@ -160,7 +192,7 @@ class WaitingRoom {
   async #step(): Promise<void> {
     if (this.#waiters.length === 0) return;
     if (!this.#hasChores(monotonicNowMs())) {
-      const seen = peekRecord<LockRecord>(this.#path);
+      const seen = peekRecord<LeaseRecord>(this.#path);
       const now = monotonicNowMs();
       if (seen !== undefined && !this.#mayAct(seen, now)) return this.#plan(seen, now);
     }
@@ -178,15 +210,18 @@ class WaitingRoom {
   }
 
   /** Whether the record, read without the lock, shows something only a section can settle. */
-  #mayAct(record: LockRecord, now: number): boolean {
+  #mayAct(record: LeaseRecord, now: number): boolean {
     const present = new Set((record.queue ?? []).map((t) => t.owner));
     // A ticket of ours that someone dropped (we were stopped past its lease): queue again.
     if (this.#waiters.some((w) => !present.has(w.request.ownerId))) return true;
-    return !isHeld(record, now) && this.#firstCounting(record, now)?.ours === true;
+    const first = this.#firstCounting(record, now);
+    return (
+      first?.ours === true && fits(liveHolders(record, now), this.#byOwner.get(first.ticket.owner)!.permits)
+    );
   }
 
   /** The first ticket that still counts (ours always count while we wait), and whether it is ours. */
-  #firstCounting(record: LockRecord, now: number): { ticket: Ticket; ours: boolean } | undefined {
+  #firstCounting(record: LeaseRecord, now: number): { ticket: Ticket; ours: boolean } | undefined {
     for (const ticket of record.queue ?? []) {
       if (this.#byOwner.has(ticket.owner)) return { ticket, ours: true };
       if (ticketCounts(ticket, now)) return { ticket, ours: false };
@@ -196,12 +231,12 @@ class WaitingRoom {
 
   /**
    * The critical section: drop tickets that no longer count or whose wait stopped, write
-   * newcomers and due renewals, grant the lock to the first ticket when it is ours and the lock
-   * is free. The outcome is applied to the waiters only after the write succeeded.
+   * newcomers and due renewals, grant the head of the queue while it is ours and fits. The
+   * outcome is applied to the waiters only after the write succeeded.
    */
-  #section(fd: number): LockRecord | undefined {
+  #section(fd: number): LeaseRecord | undefined {
     const before = performance.now();
-    const record = readRecord<LockRecord>(fd);
+    const record = readRecord<LeaseRecord>(fd);
     const now = monotonicNowMs();
     let changed = false;
     const queue: Ticket[] = [];
@@ -229,20 +264,22 @@ class WaitingRoom {
       enqueue(waiter, ticketFor(waiter, now));
       changed = true;
     }
-    const first = queue[0] && this.#byOwner.get(queue[0].owner);
-    const winner = first && !isHeld(record, now) ? first : undefined;
+    const winners = new Set<Waiter>();
     let next = record;
-    if (winner) {
+    let holders = liveHolders(record, now);
+    for (let head = this.#headOf(queue); head && fits(holders, head.permits); head = this.#headOf(queue)) {
       queue.shift();
-      next = granted(record, winner.request, now, queue);
-    } else if (changed) {
-      next = withQueue(record ?? unheld(this.#waiters[0]!.request.lock.name), queue);
+      next = granted(next, holders, head.request, head.permits, now, NO_TICKETS);
+      holders = next.holders!;
+      winners.add(head);
     }
+    if (winners.size > 0) next = withQueue(next!, queue);
+    else if (changed) next = withQueue(record ?? unheld(this.#waiters[0]!.request.lock.name), queue);
     if (next !== record) writeRecord(fd, next);
 
     for (const waiter of [...this.#waiters]) {
-      if (waiter === winner) {
-        const grant = grantAt(this.#path, next!, waiter.request.ttlMs, before);
+      if (winners.has(waiter)) {
+        const grant = grantAt(this.#path, next!, waiter.request.ownerId, waiter.request.ttlMs, before);
         this.#settle(waiter, () => waiter.resolve(grant));
       } else if (waiter.state === 'leaving') {
         this.#settle(waiter, () => waiter.reject(waiter.signal.reason));
@@ -252,6 +289,11 @@ class WaitingRoom {
       }
     }
     return next;
+  }
+
+  /** Our waiter holding the first ticket of `queue`, if the first ticket is ours. */
+  #headOf(queue: readonly Ticket[]): Waiter | undefined {
+    return queue[0] && this.#byOwner.get(queue[0].owner);
   }
 
   /** A section failed (I/O error, lock busy too long): end the waits it was to start or stop. */
@@ -272,11 +314,11 @@ class WaitingRoom {
   }
 
   /** Sets the next re-check: whichever comes first of a lease ending, a renewal, the poll. */
-  #plan(record: LockRecord | undefined, now: number): void {
+  #plan(record: LeaseRecord | undefined, now: number): void {
     let at = now + this.#pollMs;
     for (const waiter of this.#waiters) at = Math.min(at, refreshAt(waiter));
     if (record !== undefined) {
-      if (isHeld(record, now)) at = Math.min(at, record.deadline);
+      at = Math.min(at, firstDeadline(liveHolders(record, now)) ?? at);
       const first = this.#firstCounting(record, now);
       if (first && !first.ours) at = Math.min(at, first.ticket.until);
     }
@@ -309,6 +351,8 @@ class WaitingRoom {
     }
   }
 }
+
+const NO_TICKETS: readonly Ticket[] = [];
 
 function ticketFor(waiter: Waiter, now: number): Ticket {
   return {

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { encodeName, type ResourceRef } from '@lockstep/core';
 import { Layout } from '../layout.js';
-import type { LockRecord, Ticket } from '../queue.js';
+import type { Holder, LeaseRecord, Ticket } from '../queue.js';
 import type { ContenderConfig } from './contender.js';
 
 /** One line a contender reported. */
@@ -16,6 +16,12 @@ export interface ContenderEvent {
   readonly event: string;
   readonly pid: number;
   readonly token?: string;
+  /** The host's monotonic clock when it happened (`monotonicNowMs`). */
+  readonly at?: number;
+  /** For a grant: the host's monotonic clock just before its acquire was called. */
+  readonly requestedAt?: number;
+  /** Critical sections the contender had entered (a `count` answer). */
+  readonly sections?: number;
 }
 
 /** A running contender process. */
@@ -24,8 +30,11 @@ export interface Contender {
   readonly pid: number;
   /** Every event reported so far, in order. */
   readonly events: ContenderEvent[];
-  /** Resolves with the first event named `event` (already reported or still to come). */
-  next(event: string): Promise<ContenderEvent>;
+  /**
+   * Resolves with the first event named `event` (already reported or still to come), or with the
+   * `nth` one (counted from 0).
+   */
+  next(event: string, nth?: number): Promise<ContenderEvent>;
   /** Writes one line to the contender's stdin. */
   send(line: string): void;
 }
@@ -49,10 +58,10 @@ export function startContender(config: ContenderConfig): Contender {
     events.push(JSON.parse(line) as ContenderEvent);
     for (const wake of waiters.splice(0)) wake();
   });
-  const next = (event: string) =>
+  const next = (event: string, nth = 0) =>
     new Promise<ContenderEvent>((resolve, reject) => {
       const check = () => {
-        const found = events.find((e) => e.event === event);
+        const found = events.filter((e) => e.event === event)[nth];
         if (found) return resolve(found);
         if (child.exitCode !== null || child.signalCode !== null)
           return reject(new Error(`contender exited before "${event}"`));
@@ -71,28 +80,36 @@ export function killContenders(): void {
   for (const child of running) child.kill('SIGKILL');
 }
 
-/** The path of lock `name` under `dir` with the default prefix. */
-export function lockFileOf(dir: string, name: string): string {
-  return new Layout(realpathSync(dir), encodeName('lockstep')).lockFile({
-    segment: encodeName(name),
-  } as ResourceRef);
+/** Which primitive's file a helper reads. */
+export type Primitive = 'lock' | 'semaphore';
+
+/** The path of lock or semaphore `name` under `dir` with the default prefix. */
+export function fileOf(dir: string, name: string, primitive: Primitive = 'lock'): string {
+  const layout = new Layout(realpathSync(dir), encodeName('lockstep'));
+  const ref = { segment: encodeName(name) } as ResourceRef;
+  return primitive === 'lock' ? layout.lockFile(ref) : layout.semaphoreFile(ref);
 }
 
-/** The lock record of `name`, or `undefined` before its first write. */
-export function recordOf(dir: string, name: string): LockRecord | undefined {
+/** The record of lock or semaphore `name`, or `undefined` before its first write. */
+export function recordOf(dir: string, name: string, primitive: Primitive = 'lock'): LeaseRecord | undefined {
   let text: string;
   try {
-    text = readFileSync(lockFileOf(dir, name), 'utf8');
+    text = readFileSync(fileOf(dir, name, primitive), 'utf8');
   } catch {
     return undefined;
   }
   const line = text.split('\n')[0]!;
-  return line === '' ? undefined : (JSON.parse(line) as LockRecord);
+  return line === '' ? undefined : (JSON.parse(line) as LeaseRecord);
 }
 
-/** The waiting tickets of lock `name`, first come first. */
-export function ticketsOf(dir: string, name: string): readonly Ticket[] {
-  return recordOf(dir, name)?.queue ?? [];
+/** The waiting tickets of lock or semaphore `name`, first come first. */
+export function ticketsOf(dir: string, name: string, primitive: Primitive = 'lock'): readonly Ticket[] {
+  return recordOf(dir, name, primitive)?.queue ?? [];
+}
+
+/** The holders recorded for lock or semaphore `name` (whether or not their leases still run). */
+export function holdersOf(dir: string, name: string, primitive: Primitive = 'lock'): readonly Holder[] {
+  return recordOf(dir, name, primitive)?.holders ?? [];
 }
 
 /**

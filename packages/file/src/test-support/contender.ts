@@ -1,14 +1,22 @@
 /**
  * A contender process for the tests: `node --import tsx contender.ts '<json config>'`.
- * Reports each step as one JSON line on stdout.
+ * Reports each step as one JSON line on stdout; instants (`at`) are on the host's monotonic
+ * clock, which every process shares, so holds of different processes can be compared.
  *
  * - `hold`: acquire (waiting as long as it takes), report `acquired`, hold until killed; reports
- *   `lost` if the lease is lost.
+ *   `lost` if the lease is lost. A `count` line on stdin is answered with `count` and the
+ *   number of critical sections this process has entered.
  * - `cycle`: report `ready`, wait for `go` on stdin, then `cycles` times acquire → hold
- *   `holdMs` → release, reporting each grant; then `done` and exit.
+ *   `holdMs` → release, reporting each grant (`acquired`, with `requestedAt` read just before
+ *   the acquire) and each release (`releasing`, just before it); then `done` and exit.
+ *
+ * With `permits` set, it contends for a permit of the semaphore `name` (declaring that count)
+ * instead of the lock `name`.
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monotonicNowMs } from '../clock.js';
+import { criticalSectionCount } from '../flock.js';
 import { connectFile } from '../index.js';
 
 /** What a contender is told to do. */
@@ -19,6 +27,8 @@ export interface ContenderConfig {
   readonly mode: 'hold' | 'cycle';
   readonly cycles?: number;
   readonly holdMs?: number;
+  /** Contend for a permit of the semaphore `name`, declaring this count. */
+  readonly permits?: number;
 }
 
 const config = JSON.parse(process.argv[2]!) as ContenderConfig;
@@ -26,23 +36,30 @@ const say = (event: string, extra: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ event, pid: process.pid, ...extra }));
 
 const coord = connectFile(config.dir);
-const lock = coord.lock(config.name, { ttlMs: config.ttlMs });
+const options = { ttlMs: config.ttlMs };
+const source =
+  config.permits === undefined
+    ? coord.lock(config.name, options)
+    : coord.semaphore(config.name, { ...options, permits: config.permits });
+const input = createInterface({ input: process.stdin });
 
 if (config.mode === 'hold') {
-  const held = await lock.acquire();
+  input.on('line', (line) => line === 'count' && say('count', { sections: criticalSectionCount() }));
+  const held = await source.acquire();
   held.signal.addEventListener('abort', () => say('lost'));
-  say('acquired', { token: held.fencingToken.toString() });
+  say('acquired', { token: held.fencingToken.toString(), at: monotonicNowMs() });
   setInterval(() => {}, 1_000);
 } else {
-  const input = createInterface({ input: process.stdin });
   const go = new Promise<void>((resolve) => input.on('line', (line) => line === 'go' && resolve()));
   say('ready');
   await go;
   input.close();
   for (let cycle = 0; cycle < (config.cycles ?? 1); cycle++) {
-    const held = await lock.acquire();
-    say('acquired', { token: held.fencingToken.toString() });
+    const requestedAt = monotonicNowMs();
+    const held = await source.acquire();
+    say('acquired', { token: held.fencingToken.toString(), at: monotonicNowMs(), requestedAt });
     await sleep(config.holdMs ?? 0);
+    say('releasing', { token: held.fencingToken.toString(), at: monotonicNowMs() });
     await held.release();
   }
   say('done');

@@ -1,0 +1,305 @@
+/**
+ * Semaphores on file://: K holders across processes and never more, a killed holder's permit
+ * back at once, arrival order across coordinators and processes whatever count each declares,
+ * and a release that wakes only the waiters it lets in.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Coordinator, LockHandle } from '@lockstep/core';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { criticalSectionCount } from './flock.js';
+import { connectFile } from './index.js';
+import {
+  type Contender,
+  eventually,
+  holdersOf,
+  killContenders,
+  startContender,
+  ticketsOf,
+} from './test-support/children.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lockstep-file-semaphore-'));
+const coordinators: Coordinator[] = [];
+afterEach(async () => {
+  killContenders();
+  for (const coord of coordinators.splice(0)) await coord.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function coordinator(): Coordinator {
+  const coord = connectFile(dir);
+  coordinators.push(coord);
+  return coord;
+}
+
+const tickets = (name: string) => ticketsOf(dir, name, 'semaphore');
+const holders = (name: string) => holdersOf(dir, name, 'semaphore');
+
+/** A recorded permit: `acquiredAt` after its grant, `releasedAt` before its release, so inside the real hold. */
+interface Hold {
+  readonly requestedAt: number;
+  readonly acquiredAt: number;
+  readonly releasedAt: number;
+  readonly token: bigint;
+}
+
+/** The most recorded holds that shared one moment (a release and a grant at one instant do not). */
+function mostAtOnce(holds: readonly Hold[]): number {
+  const edges = holds
+    .flatMap((h) => [
+      { at: h.acquiredAt, step: 1 },
+      { at: h.releasedAt, step: -1 },
+    ])
+    .sort((a, b) => a.at - b.at || a.step - b.step);
+  let inside = 0;
+  let most = 0;
+  for (const edge of edges) {
+    inside += edge.step;
+    most = Math.max(most, inside);
+  }
+  return most;
+}
+
+/** Pairs where a permit certainly granted after another (requested after its grant) has a token not larger. */
+function tokenInversions(holds: readonly Hold[]): Array<[Hold, Hold]> {
+  return holds.flatMap((earlier) =>
+    holds
+      .filter((later) => later.requestedAt > earlier.acquiredAt && later.token <= earlier.token)
+      .map((later): [Hold, Hold] => [earlier, later]),
+  );
+}
+
+/** A contender process that waits for one permit (declaring `permits`) and holds it until killed. */
+async function holdingProcess(name: string, permits: number, ttlMs = 30_000): Promise<Contender> {
+  const contender = startContender({ dir, name, ttlMs, mode: 'hold', permits });
+  await contender.next('acquired');
+  return contender;
+}
+
+/** Critical sections the contender has entered, asked now. */
+async function sectionsOf(contender: Contender): Promise<number> {
+  const answered = contender.events.filter((e) => e.event === 'count').length;
+  contender.send('count');
+  return (await contender.next('count', answered)).sections!;
+}
+
+/**
+ * Resolves after the holders of `name` renewed `times` times: each renewal is a write to the
+ * file, which wakes every waiting room watching it, so by then every waiter has looked again.
+ */
+async function renewalsSeen(name: string, times: number): Promise<void> {
+  const deadlines = () =>
+    holders(name)
+      .map((h) => h.deadline)
+      .join(' ');
+  let seen = 0;
+  let last = deadlines();
+  await eventually(`${times} renewals of ${name}`, () => {
+    const now = deadlines();
+    if (now !== last) {
+      seen++;
+      last = now;
+    }
+    return seen >= times;
+  });
+}
+
+describe('file:// semaphores', () => {
+  it('K permits across processes: never more than K holders at once, and all K used', async () => {
+    const name = 'limit-across-processes';
+    const permits = 2;
+    const cycles = 10;
+    const contenders = Array.from({ length: 5 }, () =>
+      startContender({ dir, name, ttlMs: 5_000, mode: 'cycle', cycles, holdMs: 5, permits }),
+    );
+    await Promise.all(contenders.map((c) => c.next('ready')));
+    for (const c of contenders) c.send('go');
+    await Promise.all(contenders.map((c) => c.next('done')));
+
+    // Instants come from the host's monotonic clock, shared by the processes.
+    const holds: Hold[] = contenders.flatMap((c) => {
+      const released = new Map(
+        c.events.filter((e) => e.event === 'releasing').map((e) => [e.token!, e.at!] as const),
+      );
+      return c.events
+        .filter((e) => e.event === 'acquired')
+        .map((e) => ({
+          requestedAt: e.requestedAt!,
+          acquiredAt: e.at!,
+          releasedAt: released.get(e.token!)!,
+          token: BigInt(e.token!),
+        }));
+    });
+    expect(holds).toHaveLength(5 * cycles);
+    expect(holds.every((h) => h.releasedAt !== undefined)).toBe(true);
+    // Never more than K, and all K were used by the contending processes.
+    expect(mostAtOnce(holds)).toBe(permits);
+    expect(new Set(holds.map((h) => h.token)).size).toBe(holds.length);
+    expect(tokenInversions(holds)).toEqual([]);
+    expect(holders(name)).toEqual([]);
+    expect(tickets(name)).toEqual([]);
+  });
+
+  it("a SIGKILLed holder's permit is free as soon as its pid is gone, long before its lease ends", async () => {
+    const name = 'killed-holder';
+    const victim = await holdingProcess(name, 2);
+    const survivor = await holdingProcess(name, 2);
+    const semaphore = coordinator().semaphore(name, { permits: 2 });
+    expect(await semaphore.tryAcquire()).toBeNull();
+    const waiting = semaphore.acquire({ waitMs: 10_000 });
+    await eventually('the waiter ticket', () => tickets(name).length === 1);
+
+    victim.child.kill('SIGKILL');
+    await new Promise((resolve) => victim.child.once('exit', resolve));
+    const killedAt = performance.now();
+    const permit = await waiting;
+    // Both leases run for 30 s: only the dead pid can have let the waiter in.
+    expect(performance.now() - killedAt).toBeLessThan(2_000);
+    const tokens = [victim, survivor].map((c) =>
+      BigInt(c.events.find((e) => e.event === 'acquired')!.token!),
+    );
+    expect(permit.fencingToken).toBeGreaterThan(tokens[0]!);
+    expect(permit.fencingToken).toBeGreaterThan(tokens[1]!);
+    // The dead holder's entry went with the grant; the live one kept its permit.
+    expect(holders(name).map((h) => h.pid)).toEqual([survivor.pid, process.pid]);
+    expect(await coordinator().semaphore(name, { permits: 2 }).tryAcquire()).toBeNull();
+    expect(survivor.events.some((e) => e.event === 'lost')).toBe(false);
+    await permit.release();
+  });
+
+  it('serves waiters in arrival order across coordinators and processes, several permits at a time', async () => {
+    const name = 'arrival';
+    const owner = coordinator().semaphore(name, { permits: 2 });
+    const held = [await owner.acquire(), await owner.acquire()];
+    const grants: Array<{ label: string; token: bigint }> = [];
+    const settled: Array<Promise<unknown>> = [];
+    const arrivals = ['A', 'p1', 'B', 'p2', 'C', 'D'];
+    for (const [position, label] of arrivals.entries()) {
+      if (label.startsWith('p')) {
+        const contender = startContender({ dir, name, ttlMs: 5_000, mode: 'cycle', cycles: 1, permits: 2 });
+        settled.push(
+          contender.next('ready').then(async () => {
+            contender.send('go');
+            const { token } = await contender.next('acquired');
+            grants.push({ label, token: BigInt(token!) });
+            await contender.next('done');
+          }),
+        );
+      } else {
+        const semaphore = coordinator().semaphore(name, { permits: 2 });
+        settled.push(
+          semaphore.acquire({ waitMs: 20_000 }).then(async (permit) => {
+            grants.push({ label, token: permit.fencingToken });
+            await permit.release();
+          }),
+        );
+      }
+      // Each waiter's ticket is in the record before the next one comes.
+      await eventually(`ticket ${position + 1}`, () => tickets(name).length === position + 1);
+    }
+    await Promise.all(held.map((permit) => permit.release()));
+    await Promise.all(settled);
+    // Tokens order the grants, wherever the grantee runs.
+    const order = grants.sort((a, b) => (a.token < b.token ? -1 : 1)).map((g) => g.label);
+    expect(order).toEqual(arrivals);
+  });
+
+  it('nobody passes the head: a waiter that would fit waits behind one that declared a smaller count', async () => {
+    const name = 'head-first';
+    // Short leases: the holders renew every 100 ms, and each renewal wakes every waiter.
+    const wide = coordinator().semaphore(name, { permits: 3, ttlMs: 300 });
+    const first = await wide.acquire();
+    const second = await wide.acquire();
+    // 2 held: a client declaring 2 does not fit, one declaring 3 would.
+    const narrow = coordinator().semaphore(name, { permits: 2 }).acquire({ waitMs: 20_000 });
+    await eventually('the narrow ticket', () => tickets(name).length === 1);
+    const behind = startContender({ dir, name, ttlMs: 5_000, mode: 'hold', permits: 3 });
+    await eventually('the wide ticket behind it', () => tickets(name).length === 2);
+
+    await renewalsSeen(name, 3);
+    expect(behind.events.some((e) => e.event === 'acquired')).toBe(false);
+    expect(holders(name)).toHaveLength(2);
+
+    await first.release();
+    const narrowPermit = await narrow;
+    // Now a holder declared 2 and 2 hold: the client declaring 3 still does not fit.
+    await renewalsSeen(name, 3);
+    expect(behind.events.some((e) => e.event === 'acquired')).toBe(false);
+    expect(holders(name).map((h) => h.permits)).toEqual([3, 2]);
+
+    await second.release();
+    const { token } = await behind.next('acquired');
+    expect(BigInt(token!)).toBeGreaterThan(narrowPermit.fencingToken);
+    expect(holders(name).map((h) => h.permits)).toEqual([2, 3]);
+    await narrowPermit.release();
+  });
+
+  it('a release wakes only as many waiters as it freed permits, and costs O(1) sections', async () => {
+    const name = 'wake-only-enough';
+    const permits = 3;
+    const owner = coordinator().semaphore(name, { permits, ttlMs: 30_000 });
+    const held: LockHandle[] = [await owner.acquire(), await owner.acquire(), await owner.acquire()];
+    const granted: LockHandle[] = [];
+    const waiters = 30;
+    const locals = [coordinator(), coordinator(), coordinator()].map((c) =>
+      c.semaphore(name, { permits, ttlMs: 30_000 }),
+    );
+    const pending = Array.from({ length: waiters }, (_, i) =>
+      locals[i % 3]!.acquire({ waitMs: 60_000 }).then((permit) => {
+        granted.push(permit);
+      }),
+    );
+    await eventually('every local ticket', () => tickets(name).length === waiters);
+    // A waiter in another process, behind all of them: no release lets it in.
+    const outsider = startContender({ dir, name, ttlMs: 30_000, mode: 'hold', permits });
+    await eventually('the outsider ticket', () => tickets(name).length === waiters + 1);
+    const outsiderBefore = await sectionsOf(outsider);
+    const before = criticalSectionCount();
+
+    // One permit freed: one grant, the others keep their tickets.
+    await held.pop()!.release();
+    await eventually('one grant', () => granted.length >= 1);
+    expect(granted).toHaveLength(1);
+    expect(holders(name)).toHaveLength(permits);
+    expect(tickets(name)).toHaveLength(waiters);
+
+    // Two freed at once: two grants.
+    await Promise.all(held.splice(0).map((permit) => permit.release()));
+    await eventually('two more grants', () => granted.length >= 3);
+    expect(granted).toHaveLength(3);
+    expect(holders(name)).toHaveLength(permits);
+    expect(tickets(name)).toHaveLength(waiters - 2);
+
+    // Then handoffs one at a time through the rest of the local waiters.
+    for (let handoff = 0; handoff < waiters - 3; handoff++) {
+      const count = granted.length;
+      await granted[handoff]!.release();
+      await eventually(`grant ${count + 1}`, () => granted.length > count);
+      expect(holders(name)).toHaveLength(permits);
+    }
+    await Promise.all(pending);
+    const perGrant = (criticalSectionCount() - before) / waiters;
+    // Each grant: the release and the section that grants (now and then a look that found the
+    // permit taken). A release that woke every waiter would cost one section per waiter.
+    expect(perGrant, `${perGrant.toFixed(2)} critical sections per grant`).toBeLessThanOrEqual(4);
+    // The outsider's ticket was never first: its process read the file on each change but
+    // entered no section (its ticket lease of 30 s needed no renewal either).
+    expect((await sectionsOf(outsider)) - outsiderBefore).toBeLessThanOrEqual(1);
+    expect(outsider.events.some((e) => e.event === 'acquired')).toBe(false);
+    for (const permit of granted.slice(waiters - 3)) await permit.release();
+    await outsider.next('acquired');
+  });
+
+  it('semaphore x and lock x are different files', async () => {
+    const coord = coordinator();
+    const lock = await coord.lock('x').tryAcquire();
+    const permit = await coord.semaphore('x', { permits: 1 }).tryAcquire();
+    expect(lock).not.toBeNull();
+    expect(permit).not.toBeNull();
+    expect(holdersOf(dir, 'x', 'lock')).toHaveLength(1);
+    expect(holdersOf(dir, 'x', 'semaphore')).toHaveLength(1);
+    await lock!.release();
+    await permit!.release();
+  });
+});
