@@ -92,6 +92,11 @@ check('package checks: publint, arethetypeswrong, ESM and CJS consumers of packe
   'run',
   'check:packages',
 ]);
+check(
+  'consumer apps: the tarballs in ESM, CJS and TypeScript apps with the oldest and newest clients, a lock on each real server',
+  ['run', 'check:consumers'],
+);
+check('API reference (typedoc: a broken link or an unexported referenced type fails)', ['run', 'docs:api']);
 
 step('tests (vitest in every package; real servers)');
 const resultsDir = join(root, '.tmp', 'vitest');
