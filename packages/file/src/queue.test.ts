@@ -2,30 +2,15 @@
  * The waiting queue: grants in arrival order across processes and coordinators, tickets
  * that never outlive their wait, and O(1) work per grant however many waiters a process has.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Coordinator, LockTimeoutError } from '@lockstep/core';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { criticalSectionCount } from './flock.js';
-import { connectFile } from './index.js';
 import { holds, ticketCounts } from './queue.js';
-import { eventually, killContenders, startContender, ticketsOf } from './test-support/children.js';
+import { eventually, startContender, ticketsOf } from './test-support/children.js';
+import { scratchDirectory } from './test-support/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'lockstep-file-queue-'));
-const coordinators: Coordinator[] = [];
-afterEach(async () => {
-  killContenders();
-  for (const coord of coordinators.splice(0)) await coord.close();
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function coordinator(): Coordinator {
-  const coord = connectFile(dir);
-  coordinators.push(coord);
-  return coord;
-}
+const { dir, coordinator } = scratchDirectory('queue');
 
 /** Share of consecutive grants (in token order) that went to a different contender. */
 function rotation(holders: readonly number[]): number {

@@ -3,35 +3,13 @@
  * back at once, arrival order across coordinators and processes whatever count each declares,
  * and a release that wakes only the waiters it lets in.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Coordinator, LockHandle } from '@lockstep/core';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { LockHandle } from '@lockstep/core';
+import { describe, expect, it } from 'vitest';
 import { criticalSectionCount } from './flock.js';
-import { connectFile } from './index.js';
-import {
-  type Contender,
-  eventually,
-  holdersOf,
-  killContenders,
-  startContender,
-  ticketsOf,
-} from './test-support/children.js';
+import { type Contender, eventually, holdersOf, startContender, ticketsOf } from './test-support/children.js';
+import { scratchDirectory } from './test-support/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'lockstep-file-semaphore-'));
-const coordinators: Coordinator[] = [];
-afterEach(async () => {
-  killContenders();
-  for (const coord of coordinators.splice(0)) await coord.close();
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function coordinator(): Coordinator {
-  const coord = connectFile(dir);
-  coordinators.push(coord);
-  return coord;
-}
+const { dir, coordinator } = scratchDirectory('semaphore');
 
 const tickets = (name: string) => ticketsOf(dir, name, 'semaphore');
 const holders = (name: string) => holdersOf(dir, name, 'semaphore');
