@@ -2,11 +2,12 @@
  * The waiting queue: grants in arrival order across processes and coordinators, tickets
  * that never outlive their wait, and O(1) work per grant however many waiters a process has.
  */
-import { type Coordinator, LockTimeoutError } from '@lockstep/core';
+import { LockTimeoutError } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
 import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { criticalSectionCount } from './flock.js';
 import { holds, ticketCounts } from './queue.js';
+import { queueArrivals } from './test-support/arrivals.js';
 import { eventually, startContender, ticketsOf } from './test-support/children.js';
 import { scratchDirectory } from './test-support/scratch.js';
 
@@ -47,41 +48,10 @@ describe('file:// waiting queue', () => {
     const name = 'arrival';
     const owner = coordinator();
     const held = await owner.lock(name).acquire();
-    const grants: Array<{ label: string; token: bigint }> = [];
-    const settled: Array<Promise<unknown>> = [];
-    const waitIn = (label: string, coord: Coordinator) => {
-      settled.push(
-        coord
-          .lock(name)
-          .acquire({ waitMs: 20_000 })
-          .then(async (handle) => {
-            grants.push({ label, token: handle.fencingToken });
-            await handle.release();
-          }),
-      );
-    };
-    const child = (label: string) => {
-      const contender = startContender({ dir, name, ttlMs: 5_000, mode: 'cycle', cycles: 1 });
-      settled.push(
-        contender.next('ready').then(async () => {
-          contender.send('go');
-          const { token } = await contender.next('acquired');
-          grants.push({ label, token: BigInt(token!) });
-          await contender.next('done');
-        }),
-      );
-    };
     const arrivals = ['A', 'p1', 'B', 'p2', 'C'];
-    for (const [position, label] of arrivals.entries()) {
-      if (label.startsWith('p')) child(label);
-      else waitIn(label, coordinator());
-      // Each waiter's ticket is in the record before the next one comes.
-      await eventually(`ticket ${position + 1}`, () => ticketsOf(dir, name).length === position + 1);
-    }
+    const grantOrder = await queueArrivals({ dir, name, labels: arrivals, coordinator });
     await held.release();
-    await Promise.all(settled);
-    // Tokens order the grants, wherever the grantee runs.
-    const order = grants.sort((a, b) => (a.token < b.token ? -1 : 1)).map((g) => g.label);
+    const order = await grantOrder();
     expect(order).toEqual(arrivals);
   });
 

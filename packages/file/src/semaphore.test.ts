@@ -6,6 +6,7 @@
 import type { LockHandle } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
 import { criticalSectionCount } from './flock.js';
+import { queueArrivals } from './test-support/arrivals.js';
 import { type Contender, eventually, holdersOf, startContender, ticketsOf } from './test-support/children.js';
 import { scratchDirectory } from './test-support/scratch.js';
 
@@ -150,36 +151,10 @@ describe('file:// semaphores', () => {
     const name = 'arrival';
     const owner = coordinator().semaphore(name, { permits: 2 });
     const held = [await owner.acquire(), await owner.acquire()];
-    const grants: Array<{ label: string; token: bigint }> = [];
-    const settled: Array<Promise<unknown>> = [];
     const arrivals = ['A', 'p1', 'B', 'p2', 'C', 'D'];
-    for (const [position, label] of arrivals.entries()) {
-      if (label.startsWith('p')) {
-        const contender = startContender({ dir, name, ttlMs: 5_000, mode: 'cycle', cycles: 1, permits: 2 });
-        settled.push(
-          contender.next('ready').then(async () => {
-            contender.send('go');
-            const { token } = await contender.next('acquired');
-            grants.push({ label, token: BigInt(token!) });
-            await contender.next('done');
-          }),
-        );
-      } else {
-        const semaphore = coordinator().semaphore(name, { permits: 2 });
-        settled.push(
-          semaphore.acquire({ waitMs: 20_000 }).then(async (permit) => {
-            grants.push({ label, token: permit.fencingToken });
-            await permit.release();
-          }),
-        );
-      }
-      // Each waiter's ticket is in the record before the next one comes.
-      await eventually(`ticket ${position + 1}`, () => tickets(name).length === position + 1);
-    }
+    const grantOrder = await queueArrivals({ dir, name, permits: 2, labels: arrivals, coordinator });
     await Promise.all(held.map((permit) => permit.release()));
-    await Promise.all(settled);
-    // Tokens order the grants, wherever the grantee runs.
-    const order = grants.sort((a, b) => (a.token < b.token ? -1 : 1)).map((g) => g.label);
+    const order = await grantOrder();
     expect(order).toEqual(arrivals);
   });
 
