@@ -9,7 +9,8 @@
 // declarations are checked against the application's own copy of each client.
 //
 // The versions tested are written once, below: each must satisfy the adapter's peer range, the
-// oldest must be the floor of that range, and the adapter's README must name both.
+// oldest must be the floor of that range, and the adapter's README must name both
+// ("tested with <client> <oldest> and <newest>").
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -200,9 +201,8 @@ function checkRanges() {
     if (!satisfiesCarets(newest, range))
       fail(`${adapter}: ${client} ${newest} is tested but outside "${range}"`);
     const readme = readFileSync(join(dir, 'README.md'), 'utf8').replace(/\s+/g, ' ');
-    for (const version of [oldest, newest])
-      if (!readme.includes(`${client} ${version}`))
-        fail(`${adapter}: README does not name the tested ${client} ${version}`);
+    if (!readme.includes(`${client} ${oldest} and ${newest}`))
+      fail(`${adapter}: README does not say it is tested with ${client} ${oldest} and ${newest}`);
   }
 }
 
