@@ -7,12 +7,11 @@
 import {
   BackendUnavailableError,
   type Coordinator,
-  createCoordinator,
   InvalidArgumentError,
   type LockHandle,
   LockLostError,
 } from '@lockstep/core';
-import { everyHostRefused, refusedError } from '@lockstep/core/driver';
+import { createCoordinator, everyHostRefused, refusedError } from '@lockstep/core/driver';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop } from 'cockatiel';
 import {
   CompareResult,

@@ -4,8 +4,9 @@
  * so a lost race costs one round trip, not two: the failed transaction returns the current
  * value and revision. Bounds are checked against the value the comparison guards.
  *
- * The last state this coordinator saw of each counter is remembered, so an add from a warm
- * coordinator is one round trip; a stale memory only costs the retry. Core coalesces
+ * The last state this coordinator saw of each counter is remembered (the least recently used
+ * forgotten past core's bound), so an add from a warm coordinator is one round trip; a stale
+ * memory only costs the retry. Core coalesces
  * concurrent adds into one backend add, which is what makes 64 callers fast.
  *
  * A failed request whose outcome is unknown (the reply was lost) is reported as
@@ -15,13 +16,14 @@
  */
 import {
   type AddOutcome,
+  type CasCounterOps,
   type CasState,
   type CounterDriver,
   type CounterRef,
-  casAddRemembered,
   parseCounterValue,
-} from '@lockstep/core';
-import { CompareResult, CompareTarget, type IKeyValue, type ITxnResponse } from 'etcd3';
+  RememberedCounters,
+} from '@lockstep/core/driver';
+import { CompareResult, CompareTarget, type IKeyValue } from 'etcd3';
 import { counterKey } from './keys.js';
 import type { EtcdRpc } from './rpc.js';
 
@@ -31,20 +33,20 @@ type Seen = CasState<bigint>;
 /** Counter operations. */
 export class EtcdCounters implements CounterDriver {
   readonly #rpc: EtcdRpc;
-  readonly #seen = new Map<string, Seen>();
+  readonly #memory = new RememberedCounters<bigint>();
 
   constructor(rpc: EtcdRpc) {
     this.#rpc = rpc;
   }
 
   async get(ref: CounterRef): Promise<number> {
-    return (await this.#read(counterKey(ref))).value;
+    const key = counterKey(ref);
+    return this.#memory.remember(key, await this.#read(key)).value;
   }
 
-  async add(ref: CounterRef, delta: number): Promise<AddOutcome> {
+  add(ref: CounterRef, delta: number): Promise<AddOutcome> {
     const key = counterKey(ref);
-    const write = (next: number, version: bigint) => this.#swap(key, next, version);
-    return casAddRemembered(this.#seen.get(key), () => this.#read(key), write, delta, ref);
+    return this.#memory.add(key, this.#ops(key), delta, ref);
   }
 
   async set(ref: CounterRef, value: number): Promise<void> {
@@ -58,7 +60,7 @@ export class EtcdCounters implements CounterDriver {
       'counter set',
       'unsent-only',
     );
-    this.#seen.set(key, { value, version: BigInt(res.header.revision) });
+    this.#memory.remember(key, { value, version: BigInt(res.header.revision) });
   }
 
   async compareAndSet(ref: CounterRef, expected: number, next: number): Promise<boolean> {
@@ -73,67 +75,57 @@ export class EtcdCounters implements CounterDriver {
     };
     // A never-written counter counts as 0, but a value comparison on an absent key always
     // fails: for 0, "absent" and "holds 0" are two branches of one transaction (nested).
-    const res =
+    const res = await this.#rpc.txn(
       expected === 0
-        ? await this.#rpc.txn(
-            {
-              compare: [
-                { key: k, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: '0' },
-              ],
-              success: [put],
-              failure: [{ request_txn: { compare: [valueIs], success: [put], failure: [] } }],
-            },
-            'counter compare-and-set',
-            'unsent-only',
-          )
-        : await this.#rpc.txn(
-            { compare: [valueIs], success: [put], failure: [] },
-            'counter compare-and-set',
-            'unsent-only',
-          );
+        ? {
+            compare: [
+              { key: k, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: '0' },
+            ],
+            success: [put],
+            failure: [{ request_txn: { compare: [valueIs], success: [put], failure: [] } }],
+          }
+        : { compare: [valueIs], success: [put], failure: [] },
+      'counter compare-and-set',
+      'unsent-only',
+    );
     const swapped = res.succeeded || res.responses[0]?.response_txn?.succeeded === true;
-    if (swapped) this.#seen.set(key, { value: next, version: BigInt(res.header.revision) });
-    else this.#seen.delete(key);
+    if (swapped) this.#memory.remember(key, { value: next, version: BigInt(res.header.revision) });
+    else this.#memory.forget(key);
     return swapped;
   }
 
   async #read(key: string): Promise<Seen> {
     const res = await this.#rpc.range({ key: this.#rpc.key(key) }, 'counter get');
-    return this.#remember(key, res.kvs[0]);
+    return decode(key, res.kvs[0]);
   }
 
-  /** `If(mod_revision == version) Then put(next) Else get`: `true`, or the state that won. */
-  async #swap(key: string, next: number, version: bigint): Promise<true | Seen> {
+  /** An add's read, and its write: `If(mod_revision == version) Then put(next) Else get`. */
+  #ops(key: string): CasCounterOps<bigint> {
     const k = this.#rpc.key(key);
-    const res: ITxnResponse = await this.#rpc.txn(
-      {
-        compare: [
+    return {
+      read: () => this.#read(key),
+      write: async (next, version) => {
+        const res = await this.#rpc.txn(
           {
-            key: k,
-            target: CompareTarget.Mod,
-            result: CompareResult.Equal,
-            mod_revision: version.toString(),
+            compare: [
+              {
+                key: k,
+                target: CompareTarget.Mod,
+                result: CompareResult.Equal,
+                mod_revision: version.toString(),
+              },
+            ],
+            success: [{ request_put: { key: k, value: encode(next) } }],
+            failure: [{ request_range: { key: k } }],
           },
-        ],
-        success: [{ request_put: { key: k, value: encode(next) } }],
-        failure: [{ request_range: { key: k } }],
+          'counter add',
+          'unsent-only',
+        );
+        if (res.succeeded)
+          return { written: true, state: { value: next, version: BigInt(res.header.revision) } };
+        return { written: false, state: decode(key, res.responses[0]?.response_range?.kvs[0]) };
       },
-      'counter add',
-      'unsent-only',
-    );
-    if (res.succeeded) {
-      this.#seen.set(key, { value: next, version: BigInt(res.header.revision) });
-      return true;
-    }
-    return this.#remember(key, res.responses[0]?.response_range?.kvs[0]);
-  }
-
-  #remember(key: string, kv: IKeyValue | undefined): Seen {
-    const seen = kv
-      ? { value: decode(key, kv.value), version: BigInt(kv.mod_revision) }
-      : { value: 0, version: 0n };
-    this.#seen.set(key, seen);
-    return seen;
+    };
   }
 }
 
@@ -141,6 +133,7 @@ function encode(value: number): Buffer {
   return Buffer.from(String(value));
 }
 
-function decode(key: string, raw: Buffer): number {
-  return parseCounterValue('etcd', key, raw.toString());
+function decode(key: string, kv: IKeyValue | undefined): Seen {
+  if (!kv) return { value: 0, version: 0n };
+  return { value: parseCounterValue('etcd', key, kv.value.toString()), version: BigInt(kv.mod_revision) };
 }

@@ -3,15 +3,16 @@
  * RPC layer, the sessions, one watch stream, the sweeper).
  * @module
  */
-import type { BackendDriver } from '@lockstep/core';
+import { type BackendDriver, SessionPool, Sweeper } from '@lockstep/core/driver';
 import type { Namespace } from 'etcd3';
 import { ETCD_CAPABILITIES } from './capabilities.js';
 import { EtcdCounters } from './counters.js';
 import type { GrantContext } from './grant.js';
+import { KeepAliveChannel } from './keepalive.js';
 import { EtcdLocks } from './locks.js';
+import { ExtraLeases } from './native.js';
 import { EtcdRpc } from './rpc.js';
-import { SessionPool } from './sessions.js';
-import { KeySweeper } from './sweeper.js';
+import { grantLease } from './session.js';
 import { WatchChannel } from './watch.js';
 
 /** Options of {@link etcdDriver}. */
@@ -34,11 +35,14 @@ export function etcdDriver(
   options: EtcdDriverOptions,
 ): EtcdDriver {
   const rpc = new EtcdRpc(client, options.requestTimeoutMs);
+  const keepAlives = new KeepAliveChannel(rpc);
+  const grant = (ttlMs: number) => grantLease(rpc, keepAlives, ttlMs);
   const context: GrantContext = {
     rpc,
-    sessions: new SessionPool(rpc),
+    sessions: new SessionPool({ create: grant }),
+    extras: new ExtraLeases(grant),
     watches: new WatchChannel(rpc),
-    sweeper: new KeySweeper(rpc),
+    sweeper: new Sweeper(),
     owners: new Map(),
   };
   return {
@@ -52,7 +56,8 @@ export function etcdDriver(
       context.watches.close();
       // Revoking the leases deletes every key still on them (a lock that could not be
       // released, a leftover queue entry) at once instead of after a TTL.
-      await context.sessions.close();
+      await Promise.all([context.sessions.close(), context.extras.close()]);
+      keepAlives.close();
       if (options.ownsClient) client.close?.();
     },
   };

@@ -1,17 +1,16 @@
 /**
  * Classifying etcd3 errors: which ones may be retried, which mean "the lease is gone", and
- * how they reach the user (always as `BackendUnavailableError` with the original as `cause`).
+ * how they reach the user (always as a lockstep error with the original as `cause`).
  * @module
  */
-import { BackendUnavailableError } from '@lockstep/core';
+import { BackendUnavailableError, type LockstepError } from '@lockstep/core';
+import { backendFailure } from '@lockstep/core/driver';
 import { isBrokenCircuitError } from 'cockatiel';
 import { ClientClosedError, EtcdLeaseInvalidError, isRecoverableError } from 'etcd3';
 
-/** Wraps any failure of a call as `BackendUnavailableError` (kept as is when it already is one). */
-export function unavailable(what: string, error: unknown): BackendUnavailableError {
-  if (error instanceof BackendUnavailableError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new BackendUnavailableError('etcd', `${what} failed: ${message}`, { cause: error });
+/** `error` as the lockstep error of a failed `what` (`BackendUnavailableError` unless it already is one). */
+export function unavailable(what: string, error: unknown): LockstepError {
+  return backendFailure('etcd', what, error);
 }
 
 /** Whether `error` (or its cause) says the lease does not exist (expired or revoked). */

@@ -1,102 +1,141 @@
 /**
- * A held lock: our key (create revision = fencing token) on a session's lease. Core renews it
- * at about ttl/3 through {@link EtcdGrant.renew} and watches {@link EtcdGrant.lost}.
+ * A held lock: our key (create revision = fencing token) on a lease. The lease's session keeps
+ * it — core's handle sends no renewals of its own — and tells it when the lease is lost or the
+ * lease's key check finds our key gone.
  * @module
  */
-import { type LeaseGrant, LossFlag, type LossNotice } from '@lockstep/core';
+import { type LeaseGrant, LockLostError } from '@lockstep/core';
+import { LossFlag, type SessionPool, type Sweeper } from '@lockstep/core/driver';
+import type { ExtraLeases } from './native.js';
 import { remove, stillQueued } from './queue.js';
 import type { EtcdRpc } from './rpc.js';
-import type { LeaseSession, SessionFollower, SessionLostError } from './session.js';
-import type { Seat, SessionPool } from './sessions.js';
-import type { KeySweeper } from './sweeper.js';
+import type { EtcdSession, LeaseKey } from './session.js';
 import type { WatchChannel } from './watch.js';
 
-/** What grants (and the lock driver) share within one coordinator. */
+/** What the locks of one coordinator share. */
 export interface GrantContext {
   readonly rpc: EtcdRpc;
-  readonly sessions: SessionPool;
+  readonly sessions: SessionPool<EtcdSession>;
+  readonly extras: ExtraLeases;
   readonly watches: WatchChannel;
-  readonly sweeper: KeySweeper;
-  /** Held locks by fencing token → their key, for {@link lockOwnership}. */
+  /** Deletes whose outcome is unknown, retried in the background. */
+  readonly sweeper: Sweeper;
+  /** Held locks by fencing token → their key, for `lockOwnership`. */
   readonly owners: Map<bigint, string>;
 }
 
+/** Where one acquire's key is named: the lease it was first put on, and a slot of its queue. */
+export interface Seat {
+  readonly session: EtcdSession;
+  readonly queue: string;
+  readonly slot: number;
+  /** A native key (named by its lease alone): it stays on that lease. */
+  readonly native: boolean;
+}
+
+/** Takes a seat on `session` (one more key depends on it). */
+export function takeSeat(session: EtcdSession, queue: string, native: boolean): Seat {
+  session.retain();
+  return { session, queue, slot: session.claimSlot(queue), native };
+}
+
+/** The seat's key is certainly gone: its slot is free, and `current` (its last lease) has one key fewer. */
+export function leaveSeat(seat: Seat, current: EtcdSession = seat.session): void {
+  seat.session.releaseSlot(seat.queue, seat.slot);
+  current.unretain();
+}
+
+/**
+ * Deletes `key` in the background (its put or delete had an unknown outcome, and a key left on a
+ * shared lease would block its lock for as long as the coordinator lives). Done once it is gone
+ * or its lease is (the keys go with it).
+ */
+export function deleteLater(ctx: GrantContext, key: string, seat: Seat, current = seat.session): void {
+  ctx.sweeper.add({
+    attempt: async () => {
+      if (current.live) await remove(ctx.rpc, key);
+      return 'done';
+    },
+    settled: () => leaveSeat(seat, current),
+  });
+}
+
 /** One granted lock. */
-export class EtcdGrant implements LeaseGrant, SessionFollower {
+export class EtcdGrant implements LeaseGrant, LeaseKey {
   readonly fencingToken: bigint;
-  readonly validUntil: number;
+  readonly token: bigint;
+  readonly key: string;
+  readonly lost = new LossFlag();
+  writtenAt = performance.now();
   readonly #ctx: GrantContext;
   readonly #seat: Seat;
-  readonly #key: string;
-  readonly #lost = new LossFlag();
-  #session: LeaseSession;
+  readonly #name: string;
+  #session: EtcdSession;
   #settled = false;
-  #followed: LeaseSession | undefined;
 
-  constructor(ctx: GrantContext, seat: Seat, key: string, token: bigint) {
-    const { session } = seat;
+  constructor(ctx: GrantContext, seat: Seat, key: string, token: bigint, name: string) {
     this.#ctx = ctx;
     this.#seat = seat;
-    this.#session = session;
-    this.#key = key;
-    this.fencingToken = token;
-    // The lease (so the lock) certainly lives until its last confirmed keep-alive + TTL.
-    this.validUntil = session.certainUntil;
+    this.#session = seat.session;
+    this.#name = name;
+    this.key = key;
+    this.fencingToken = this.token = token;
     ctx.owners.set(token, key);
-    this.#follow(session);
+    seat.session.join(this);
   }
 
-  /** Aborted when the lease under our key is gone (every lock on that lease is lost with it). */
-  get lost(): LossNotice {
-    return this.#lost;
+  /** The lease the key is on now. */
+  get session(): EtcdSession {
+    return this.#session;
+  }
+
+  /** The session lost the lease (every lock on it goes), or found our key gone from it (only ours). */
+  sessionLost(reason: Error): void {
+    if (this.#settled) return;
+    this.#ctx.owners.delete(this.fencingToken);
+    this.lost.abort(this.#session.live ? new LockLostError(this.#name, 'stolen', { cause: reason }) : reason);
   }
 
   /**
-   * Proves the lease alive with a fresh keep-alive and our key still there, in parallel. A
-   * different TTL than the lease's moves the key onto the coordinator's lease for that TTL
-   * (same key, same create revision, so the same fencing token); native locks keep their lease.
+   * Proves the lease alive with a fresh keep-alive and our key still there, in parallel (only
+   * `extend()` asks: the session keeps the lock otherwise). A different TTL than the lease's moves
+   * the key onto the coordinator's lease for that TTL (same key, same create revision, so the same
+   * fencing token); native keys keep their lease.
    */
   async renew(ttlMs: number): Promise<boolean> {
-    if (ttlMs !== this.#session.ttlMs && !this.#seat.exclusive) {
-      if (!(await this.#moveTo(ttlMs))) return false;
-    }
+    if (ttlMs !== this.#session.ttlMs && !this.#seat.native && !(await this.#moveTo(ttlMs))) return false;
     const [alive, held] = await Promise.all([
       this.#session.confirm(),
-      stillQueued(this.#ctx.rpc, this.#key, this.fencingToken),
+      stillQueued(this.#ctx.rpc, this.key, this.fencingToken),
     ]);
     return alive && held;
   }
 
   async release(): Promise<boolean> {
     if (this.#settled) return false;
+    this.#settle();
     try {
-      const removed = await remove(this.#ctx.rpc, this.#key);
-      this.#settle();
+      const removed = await remove(this.#ctx.rpc, this.key);
+      leaveSeat(this.#seat, this.#session);
       return removed;
     } catch (error) {
-      // Unknown outcome: a key left on a shared lease would block the lock, so keep deleting it.
-      const session = this.#session;
-      this.#settled = true;
-      this.#unfollow();
-      this.#ctx.owners.delete(this.fencingToken);
-      this.#ctx.sweeper.add(this.#key, session, () => this.#ctx.sessions.leave(this.#seat, session));
+      deleteLater(this.#ctx, this.key, this.#seat, this.#session);
       throw error;
     }
   }
 
   async isHeld(): Promise<boolean> {
-    if (this.#settled || !this.#session.usable) return false;
-    return stillQueued(this.#ctx.rpc, this.#key, this.fencingToken);
+    if (this.#settled || !this.#session.live) return false;
+    return stillQueued(this.#ctx.rpc, this.key, this.fencingToken);
   }
 
   async #moveTo(ttlMs: number): Promise<boolean> {
     const { sessions, rpc } = this.#ctx;
-    const next = sessions.sharedSession(ttlMs);
-    sessions.use(next);
-    try {
-      await next.ready;
-      const key = rpc.key(this.#key);
-      const res = await rpc.txn(
+    const next = await sessions.session(ttlMs);
+    next.retain();
+    const key = rpc.key(this.key);
+    const moved = await rpc
+      .txn(
         {
           compare: [
             { key, target: 'Create', result: 'Equal', create_revision: this.fencingToken.toString() },
@@ -105,45 +144,27 @@ export class EtcdGrant implements LeaseGrant, SessionFollower {
           failure: [],
         },
         'extend',
-      );
-      if (!res.succeeded) {
-        sessions.unuse(next, false);
-        return false;
-      }
-    } catch (error) {
-      sessions.unuse(next, false);
-      throw error;
+      )
+      .catch((error: unknown) => {
+        next.unretain();
+        throw error;
+      });
+    if (!moved.succeeded || this.#settled) {
+      next.unretain();
+      return false;
     }
     const previous = this.#session;
+    previous.leave(this);
+    previous.unretain();
     this.#session = next;
-    this.#follow(next);
-    sessions.unuse(previous, false);
+    this.writtenAt = performance.now();
+    next.join(this);
     return true;
   }
 
-  #follow(session: LeaseSession): void {
-    this.#unfollow();
-    this.#followed = session;
-    session.follow(this);
-  }
-
-  #unfollow(): void {
-    this.#followed?.unfollow(this);
-    this.#followed = undefined;
-  }
-
-  /** The followed session is lost: so is every lock on its lease. */
-  onSessionLost(reason: SessionLostError): void {
-    if (this.#settled || this.#followed === undefined) return;
-    this.#ctx.owners.delete(this.fencingToken);
-    this.#lost.abort(reason);
-  }
-
   #settle(): void {
-    if (this.#settled) return;
     this.#settled = true;
-    this.#unfollow();
+    this.#session.leave(this);
     this.#ctx.owners.delete(this.fencingToken);
-    this.#ctx.sessions.leave(this.#seat, this.#session);
   }
 }

@@ -12,7 +12,7 @@
  * Or over your own client: `etcdCoordinator(new Etcd3({ hosts }))`.
  * @packageDocumentation
  */
-import { registerAdapter } from '@lockstep/core';
+import { registerAdapter } from '@lockstep/core/driver';
 import { connectFromUrl } from './coordinator.js';
 
 export { ETCD_CAPABILITIES, ETCD_MIN_TTL_MS, ETCD_TTL_GRANULARITY_MS } from './capabilities.js';

@@ -33,13 +33,12 @@ export class KeepAliveChannel {
   }
 
   /**
-   * Sends one keep-alive for lease `id`. Resolves with the TTL (seconds) the server reset it
+   * Sends one keep-alive for lease `key` (its id in decimal). Resolves with the TTL (seconds) the server reset it
    * to — `0` or less when the lease does not exist — or rejects when no answer came in
    * `timeoutMs` or the stream broke.
    */
-  keepAlive(id: bigint, timeoutMs: number): Promise<number> {
+  keepAlive(key: string, timeoutMs: number): Promise<number> {
     if (this.#closed) return Promise.reject(unavailable('lease keep-alive', new Error('coordinator closed')));
-    const key = id.toString();
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#reset(unavailable('lease keep-alive', new Error(`no answer within ${timeoutMs} ms`)));

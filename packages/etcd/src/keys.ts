@@ -7,24 +7,20 @@
  * | what | key |
  * |---|---|
  * | a lock's queue (every contender's key lives directly under it) | `P/locks/N/` |
- * | one contender (one key per acquire in flight, on the coordinator's shared lease) | `P/locks/N/<lease hex>-<slot>` |
+ * | one contender (one key per acquire in flight, on the coordinator's lease for its TTL) | `P/locks/N/<lease hex>-<slot>` |
  * | a counter (the value as a decimal string) | `P/counters/N` |
  *
- * A lock with a `native` location (issue 10) uses exactly the layout of etcd's
+ * A lock with a `native` location uses exactly the layout of etcd's
  * `concurrency.Mutex` and `etcdctl lock NATIVE`: the queue is `NATIVE/` and a contender's key
- * is `NATIVE/<lease id in lowercase hex>`, one lease per native acquire. Both recipes order
+ * is `NATIVE/<lease id in lowercase hex>`, so one lease carries at most one contender of it. Both recipes order
  * the queue by create revision and let the oldest key hold, so they exclude each other.
  *
  * When the coordinator was built over a namespaced etcd3 client (`etcd.namespace('app/')`),
  * the namespace is prepended to every key by the RPC layer, not here.
  * @module
  */
-import {
-  InvalidArgumentError,
-  type LockRef,
-  type NativeLockLocation,
-  type ResourceRef,
-} from '@lockstep/core';
+import { InvalidArgumentError, type NativeLockLocation } from '@lockstep/core';
+import type { LockRef, ResourceRef } from '@lockstep/core/driver';
 
 /** Longest native prefix accepted, in UTF-8 bytes (etcd's default request limit is 1.5 MiB; keys stay small). */
 export const MAX_NATIVE_PREFIX_BYTES = 4096;

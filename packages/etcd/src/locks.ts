@@ -1,51 +1,32 @@
 /**
- * `LockDriver` for etcd: enqueue in one transaction, wait on the predecessor's delete, re-check.
- * Core adds everything above it (validation, timeouts, handles, renewal scheduling).
+ * `LockDriver` for etcd: enqueue in one transaction, wait on the predecessor's delete in core's
+ * `waitInQueue` loop, re-check. Core adds everything above it (validation, timeouts, handles).
  * @module
  */
-import {
-  type AcquireRequest,
-  BackendUnavailableError,
-  jitter,
-  type LeaseGrant,
-  type LockDriver,
-  type LockRef,
-  type NativeLockLocation,
-  sleep,
-} from '@lockstep/core';
+import { BackendUnavailableError, type NativeLockLocation } from '@lockstep/core';
+import type { AcquireRequest, LeaseGrant, LockDriver, LockRef } from '@lockstep/core/driver';
+import { waitInQueue } from '@lockstep/core/driver';
 import { isLeaseNotFound, unavailable } from './errors.js';
-import { EtcdGrant, type GrantContext } from './grant.js';
+import { deleteLater, EtcdGrant, type GrantContext, leaveSeat, type Seat, takeSeat } from './grant.js';
 import { lockQueue, memberKeyHex, type QueueLayout, validateNativePrefix } from './keys.js';
-import {
-  type Contender,
-  type Enqueued,
-  enqueue,
-  type Position,
-  recheck,
-  remove,
-  tryEnqueue,
-} from './queue.js';
-import type { Seat } from './sessions.js';
-import type { Wake, WatchTicket } from './watch.js';
+import { type Contender, type Enqueued, enqueue, GRANTED, remove, tryEnqueue } from './queue.js';
+import { QueueWaiter } from './waiter.js';
 
-/** The fallback re-check of a waiter: a safety net under the watch, never the mechanism. */
-export const WAIT_RECHECK = { initialMs: 250, maxMs: 2_000 } as const;
-
-const OWNER: Position = { kind: 'owner' };
-
-/** One acquire's seat (session and slot) and key. */
-interface Attempt {
+/** One acquire's seat (lease and slot) and key. */
+export interface Attempt {
   readonly seat: Seat;
   readonly contender: Contender;
   readonly plan: LockPlan;
 }
 
-/** Lock operations over one coordinator's sessions, watch stream and sweeper. */
+/** Lock operations over one coordinator's leases, watch stream and sweeper. */
 export class EtcdLocks implements LockDriver {
   readonly #ctx: GrantContext;
   readonly #plans = new WeakMap<LockRef, LockPlan>();
   /** Why waiters woke up (for tests: a release must wake exactly the next waiter). */
   readonly wakes = { deleted: 0, broken: 0, timer: 0 };
+  /** Waits in progress: their fallback re-checks share one budget. */
+  waiting = 0;
 
   constructor(ctx: GrantContext) {
     this.#ctx = ctx;
@@ -63,18 +44,15 @@ export class EtcdLocks implements LockDriver {
       try {
         token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.idText);
       } catch (error) {
-        if (this.#leaseVanished(attempt, error)) {
-          if (retry === 0) continue;
-        } else {
-          this.#discard(attempt);
-        }
+        if (!this.#leaseVanished(attempt, error)) deleteLater(this.#ctx, attempt.contender.key, attempt.seat);
+        else if (retry === 0) continue;
         throw unavailable('try-acquire', error);
       }
       if (token === undefined) {
-        this.#ctx.sessions.leave(attempt.seat);
+        leaveSeat(attempt.seat);
         return null;
       }
-      return this.#grant(attempt, token);
+      return this.#grant(attempt, request, token);
     }
   }
 
@@ -89,24 +67,23 @@ export class EtcdLocks implements LockDriver {
         const token = attempt.plan.contended
           ? undefined
           : await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.idText);
-        enqueued = token !== undefined ? { token, position: OWNER } : await this.#join(attempt);
+        enqueued = token !== undefined ? { token, position: GRANTED } : await this.#join(attempt);
       } catch (error) {
-        if (this.#leaseVanished(attempt, error)) {
-          if (retry === 0) continue;
-        } else {
-          this.#discard(attempt);
-        }
+        if (!this.#leaseVanished(attempt, error)) deleteLater(this.#ctx, attempt.contender.key, attempt.seat);
+        else if (retry === 0) continue;
         throw unavailable('enqueue', error);
       }
-      try {
-        await this.#waitTurn(attempt, enqueued, signal);
-        // The grant may have raced an abort: the caller has gone, so give it back.
-        signal.throwIfAborted();
-      } catch (error) {
-        await this.#withdraw(attempt);
-        throw signal.aborted ? signal.reason : error;
+      if (enqueued.position.kind !== 'granted' || signal.aborted) {
+        try {
+          await this.#wait(attempt, enqueued, signal);
+          // The grant may have raced an abort: the caller has gone, so give it back.
+          signal.throwIfAborted();
+        } catch (error) {
+          await this.#withdraw(attempt);
+          throw signal.aborted ? signal.reason : error;
+        }
       }
-      return this.#grant(attempt, enqueued.token);
+      return this.#grant(attempt, request, enqueued.token);
     }
   }
 
@@ -118,24 +95,49 @@ export class EtcdLocks implements LockDriver {
    */
   async #join({ contender, seat, plan }: Attempt): Promise<Enqueued> {
     const enqueued = await enqueue(this.#ctx.rpc, contender, seat.session.idText);
-    plan.contended = enqueued.position.kind !== 'owner';
+    plan.contended = enqueued.position.kind !== 'granted';
     return enqueued;
   }
 
+  /** Waits in the queue until our key is the oldest; throws when it or its lease is gone. */
+  async #wait(attempt: Attempt, { token, position }: Enqueued, signal: AbortSignal): Promise<void> {
+    const waiter = new QueueWaiter(this.#ctx, this, attempt, token);
+    this.waiting++;
+    try {
+      await waitInQueue(waiter, position, signal, undefined, lostWhileQueued);
+    } finally {
+      this.waiting--;
+      waiter.close();
+    }
+  }
+
   /**
-   * Takes a seat (a session and a slot) and names our key — synchronously when the lease is
-   * already granted (the common case: no extra turn of the event loop on the hot path).
+   * Takes a seat (a lease and a slot) and names our key — synchronously when the coordinator's
+   * lease for the TTL is granted and live (the common case: no turn of the event loop).
    */
   #begin(request: AcquireRequest): Attempt | Promise<Attempt> {
     const plan = this.#plan(request.lock);
-    const { sessions } = this.#ctx;
-    const seat = sessions.take(request.ttlMs, plan.layout.queue, plan.layout.native);
-    const named = (): Attempt => ({ seat, plan, contender: plan.contender(seat.session.idHex, seat.slot) });
-    if (seat.session.grantedId !== undefined) return named();
-    return seat.session.ready.then(named, (error) => {
-      sessions.leave(seat);
-      throw unavailable('lease grant', error);
-    });
+    const { queue, native } = plan.layout;
+    const shared = native ? undefined : this.#ctx.sessions.current(request.ttlMs);
+    if (shared) return plan.attempt(takeSeat(shared, queue, false));
+    return this.#seat(request.ttlMs, plan.layout).then(
+      (seat) => plan.attempt(seat),
+      (error: unknown) => {
+        throw unavailable('lease grant', error);
+      },
+    );
+  }
+
+  /** A seat once a lease is granted; a native key needs one with slot 0 of its queue free. */
+  async #seat(ttlMs: number, { queue, native }: QueueLayout): Promise<Seat> {
+    const { sessions, extras } = this.#ctx;
+    for (;;) {
+      const shared = sessions.current(ttlMs) ?? (await sessions.session(ttlMs));
+      if (shared.live && (!native || shared.slotFree(queue))) return takeSeat(shared, queue, native);
+      if (!native) continue;
+      const extra = await extras.lease(ttlMs, queue);
+      if (extra.live && extra.slotFree(queue)) return takeSeat(extra, queue, true);
+    }
   }
 
   /** What is known of a lock (cached: core hands the same `LockRef` to every acquire of a `Lock`). */
@@ -149,182 +151,37 @@ export class EtcdLocks implements LockDriver {
   }
 
   /**
-   * A put refused for "lease not found": the session is gone (and nothing was written — the
-   * transaction failed as a whole); the caller retries once on a fresh session.
+   * A put refused for "lease not found": the lease is gone (and nothing was written — the
+   * transaction failed as a whole); the caller retries once on a fresh lease.
    */
   #leaseVanished(attempt: Attempt, error: unknown): boolean {
     if (!isLeaseNotFound(error)) return false;
     attempt.seat.session.markLost('a put on it was refused (lease not found)', error);
-    this.#ctx.sessions.leave(attempt.seat);
+    leaveSeat(attempt.seat);
     return true;
   }
 
-  /**
-   * Waits until our key is the oldest in the queue. Returns when we hold the lock; throws
-   * when our key or its lease is gone; returns early (the caller checks) when `signal` aborts.
-   */
-  async #waitTurn(attempt: Attempt, enqueued: Enqueued, signal: AbortSignal): Promise<void> {
-    const { session } = attempt.seat;
-    let position: Position = enqueued.position;
-    let fallbackMs: number = WAIT_RECHECK.initialMs;
-    for (;;) {
-      if (signal.aborted) return;
-      if (session.lost.aborted) throw lostWhileQueued(session.lost.reason);
-      if (position.kind === 'owner') return;
-      if (position.kind === 'gone') throw lostWhileQueued(new Error('our queue key was deleted'));
-      const { next, woke } = await this.#waitForPredecessor(
-        attempt,
-        enqueued.token,
-        position,
-        fallbackMs,
-        signal,
-      );
-      fallbackMs = woke ? WAIT_RECHECK.initialMs : Math.min(fallbackMs * 2, WAIT_RECHECK.maxMs);
-      position = next;
-    }
-  }
-
-  /**
-   * One wait: watch the key just ahead of us — and our own, so that if our lease ends while we
-   * wait, our key's delete wakes us instead of a predecessor that may hold for hours (etcd
-   * #19597) — then re-read our position when either goes, or when the fallback timer runs out.
-   */
-  async #waitForPredecessor(
-    attempt: Attempt,
-    token: bigint,
-    position: Extract<Position, { kind: 'waiting' }>,
-    fallbackMs: number,
-    signal: AbortSignal,
-  ): Promise<{ next: Position; woke: boolean }> {
-    const { rpc, watches } = this.#ctx;
-    const { session } = attempt.seat;
-    const ticket = watches.watchDeletes([position.predecessor, rpc.key(attempt.contender.key)]);
-    try {
-      const liveAfter = await firstOf(ticket.created, ticket.woken, fallbackMs, signal, session.lost);
-      if (liveAfter === 'aborted') return { next: position, woke: false };
-      if (typeof liveAfter !== 'bigint') {
-        this.wakes[liveAfter]++;
-        const next = await this.#recheckPatiently(attempt, token, signal, await deletedAt(ticket, liveAfter));
-        return { next, woke: liveAfter === 'deleted' };
-      }
-      // The watches see deletes after `liveAfter`; we last read the queue at `seenAt`. If
-      // anything happened in between, read again: still the same predecessor means the watch
-      // covers it from here on.
-      if (liveAfter > position.seenAt) {
-        const now = await this.#recheckPatiently(attempt, token, signal);
-        if (now.kind !== 'waiting' || !now.predecessor.equals(position.predecessor))
-          return { next: now, woke: true };
-      }
-      const wake = await untilWoken(ticket.woken, fallbackMs, signal, session.lost);
-      if (wake === 'aborted') return { next: position, woke: false };
-      this.wakes[wake]++;
-      const next = await this.#recheckPatiently(attempt, token, signal, await deletedAt(ticket, wake));
-      return { next, woke: wake === 'deleted' };
-    } finally {
-      ticket.cancel();
-    }
-  }
-
-  /** Re-reads our position, retrying through transient failures for as long as our lease lives. */
-  async #recheckPatiently(
-    attempt: Attempt,
-    token: bigint,
-    signal: AbortSignal,
-    seenDeleteAt?: bigint,
-  ): Promise<Position> {
-    let pauseMs = 50;
-    for (;;) {
-      try {
-        return await recheck(this.#ctx.rpc, attempt.contender, token, seenDeleteAt);
-      } catch (error) {
-        if (signal.aborted || attempt.seat.session.lost.aborted) return { kind: 'gone' };
-        if (isLeaseNotFound(error))
-          attempt.seat.session.markLost('a re-check was refused (lease not found)', error);
-        await sleep(jitter(pauseMs), AbortSignal.any([signal, attempt.seat.session.lost]));
-        pauseMs = Math.min(pauseMs * 2, 1_000);
-      }
-    }
-  }
-
-  /** Leaves the queue: deletes our key now, or hands it to the sweeper if etcd cannot be reached. */
+  /** Leaves the queue: deletes our key now, or in the background if etcd cannot be reached. */
   async #withdraw(attempt: Attempt): Promise<void> {
-    const { rpc, sessions } = this.#ctx;
     try {
-      await remove(rpc, attempt.contender.key);
-      sessions.leave(attempt.seat);
+      await remove(this.#ctx.rpc, attempt.contender.key);
+      leaveSeat(attempt.seat);
     } catch {
-      this.#discard(attempt);
+      deleteLater(this.#ctx, attempt.contender.key, attempt.seat);
     }
   }
 
-  /** A key whose put or delete had an unknown outcome: delete it in the background. */
-  #discard(attempt: Attempt): void {
-    const { sweeper, sessions } = this.#ctx;
-    sweeper.add(attempt.contender.key, attempt.seat.session, () => sessions.leave(attempt.seat));
-  }
-
-  #grant(attempt: Attempt, token: bigint): LeaseGrant {
-    return new EtcdGrant(this.#ctx, attempt.seat, attempt.contender.key, token);
+  #grant(attempt: Attempt, request: AcquireRequest, token: bigint): EtcdGrant {
+    return new EtcdGrant(this.#ctx, attempt.seat, attempt.contender.key, token, request.lock.name);
   }
 }
 
-function lostWhileQueued(cause: unknown): BackendUnavailableError {
+function lostWhileQueued(why: string, cause: unknown): BackendUnavailableError {
   return new BackendUnavailableError(
     'etcd',
-    'the lease of this waiter ended while it was queued (its key is gone), so the acquire failed instead of waiting on',
+    `the lease of this waiter ended while it was queued (${why}), so the acquire failed instead of waiting on`,
     { cause },
   );
-}
-
-/** What ended a wait. */
-type WaitOutcome = 'deleted' | 'broken' | 'timer' | 'aborted';
-
-/** The revision of the delete that woke us, when a delete did. */
-async function deletedAt(ticket: WatchTicket, outcome: WaitOutcome): Promise<bigint | undefined> {
-  if (outcome !== 'deleted') return undefined;
-  const wake = await ticket.woken;
-  return wake.reason === 'deleted' ? wake.revision : undefined;
-}
-
-/** Resolves with what happened first: a watched key was deleted, the watch broke, the timer ran out, or an abort. */
-function untilWoken(
-  woken: Promise<Wake>,
-  fallbackMs: number,
-  ...signals: AbortSignal[]
-): Promise<WaitOutcome> {
-  return firstOf(undefined, woken, fallbackMs, ...signals) as Promise<WaitOutcome>;
-}
-
-/**
- * Resolves with what happened first: the watches went live (their start revision), a watched
- * key was deleted, the watch broke, the fallback timer ran out, or a signal aborted.
- */
-function firstOf(
-  created: Promise<bigint | undefined> | undefined,
-  woken: Promise<Wake>,
-  fallbackMs: number,
-  ...signals: AbortSignal[]
-): Promise<bigint | WaitOutcome> {
-  return new Promise((resolve) => {
-    const stop = AbortSignal.any(signals);
-    if (stop.aborted) return resolve('aborted');
-    let settled = false;
-    const finish = (what: bigint | WaitOutcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      stop.removeEventListener('abort', onAbort);
-      resolve(what);
-    };
-    const onAbort = () => finish('aborted');
-    const timer = setTimeout(() => finish('timer'), jitter(fallbackMs));
-    timer.unref();
-    stop.addEventListener('abort', onAbort, { once: true });
-    created?.then((revision) => {
-      if (revision !== undefined) finish(revision);
-    });
-    woken.then((w) => finish(w.reason));
-  });
 }
 
 /**
@@ -342,11 +199,14 @@ class LockPlan {
     this.layout = layout;
   }
 
-  contender(leaseHex: string, slot: number): Contender {
+  attempt(seat: Seat): Attempt {
+    const { idHex } = seat.session;
     const last = this.#last;
-    if (last !== undefined && last.slot === slot && last.leaseHex === leaseHex) return last.contender;
-    const contender = { queue: this.layout.queue, key: memberKeyHex(this.layout, leaseHex, slot) };
-    this.#last = { leaseHex, slot, contender };
-    return contender;
+    if (last !== undefined && last.slot === seat.slot && last.leaseHex === idHex) {
+      return { seat, plan: this, contender: last.contender };
+    }
+    const contender = { queue: this.layout.queue, key: memberKeyHex(this.layout, idHex, seat.slot) };
+    this.#last = { leaseHex: idHex, slot: seat.slot, contender };
+    return { seat, plan: this, contender };
   }
 }

@@ -3,15 +3,8 @@
  * accepted as URL query parameters (`?requestTimeoutMs=2000`). Checked before any I/O.
  * @module
  */
-import {
-  type ConnectOptions,
-  InvalidArgumentError,
-  optionNames,
-  rejectUnknownOptions,
-  validateBoolean,
-  validateName,
-  validateTimeoutMs,
-} from '@lockstep/core';
+import { type ConnectOptions, InvalidArgumentError, validateName } from '@lockstep/core';
+import { optionNames, rejectUnknownOptions, validateBoolean, validateTimeoutMs } from '@lockstep/core/driver';
 
 /** Options of {@link etcdCoordinator} (your own client). */
 export interface EtcdCoordinatorOptions {

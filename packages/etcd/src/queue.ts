@@ -10,7 +10,7 @@
  * - enqueue: ONE transaction. Empty queue: it puts our key and we hold the lock. Otherwise it
  *   puts our key and reads the two newest keys of the queue: ours is the newest, so the other
  *   is our predecessor. An acquire sends it when the try was refused, or at once when its lock
- *   was last found taken (see locks.ts).
+ *   was last found taken.
  * - re-check (after the predecessor's delete): ONE read-only transaction that confirms our key
  *   still exists with our revision and reads the newest key older than ours (serializable when
  *   the answering member has applied the delete that woke us).
@@ -20,6 +20,7 @@
  * alone, and the put is guarded by a comparison on it.
  * @module
  */
+import type { QueuePosition } from '@lockstep/core/driver';
 import { CompareResult, CompareTarget, type ITxnResponse, SortOrder, SortTarget } from 'etcd3';
 import type { EtcdRpc } from './rpc.js';
 
@@ -29,14 +30,17 @@ export interface Contender {
   readonly key: string;
 }
 
-/** Where a contender stands. */
-export type Position =
-  /** Our key is the oldest in the queue: we hold the lock. */
-  | { readonly kind: 'owner' }
-  /** `predecessor` is the newest key older than ours, as of revision `seenAt`. */
-  | { readonly kind: 'waiting'; readonly predecessor: Buffer; readonly seenAt: bigint }
-  /** Our key is gone (its lease expired, or someone deleted it). */
-  | { readonly kind: 'gone' };
+/** What a waiter waits for: the newest key older than ours, as of revision `seenAt`. */
+export interface Predecessor {
+  readonly key: Buffer;
+  readonly seenAt: bigint;
+}
+
+/** Where a contender stands (`granted`: our key is the oldest in the queue). */
+export type Position = QueuePosition<Predecessor>;
+
+export const GRANTED: Position = { kind: 'granted' };
+const GONE: Position = { kind: 'gone', why: 'our queue key was deleted' };
 
 /** The result of enqueueing: our key's create revision (the fencing token) and our position. */
 export interface Enqueued {
@@ -87,7 +91,7 @@ export async function enqueue(rpc: EtcdRpc, c: Contender, lease: string): Promis
     },
     'enqueue',
   );
-  if (res.succeeded) return { token: BigInt(res.header.revision), position: { kind: 'owner' } };
+  if (res.succeeded) return { token: BigInt(res.header.revision), position: GRANTED };
   const nested = res.responses[0]?.response_txn;
   if (!nested?.succeeded) {
     const existing = nested?.responses[0]?.response_range?.kvs[0];
@@ -100,9 +104,7 @@ export async function enqueue(rpc: EtcdRpc, c: Contender, lease: string): Promis
   const predecessor = newest.find((kv) => BigInt(kv.create_revision) < token);
   return {
     token,
-    position: predecessor
-      ? { kind: 'waiting', predecessor: predecessor.key, seenAt: token }
-      : { kind: 'owner' },
+    position: predecessor ? { kind: 'waiting', wait: { key: predecessor.key, seenAt: token } } : GRANTED,
   };
 }
 
@@ -130,7 +132,7 @@ export async function tryEnqueue(rpc: EtcdRpc, c: Contender, lease: string): Pro
   const ours = createRevisionIn(res, 0);
   if (ours === undefined) return undefined;
   const position = await recheck(rpc, c, ours);
-  if (position.kind === 'owner') return ours;
+  if (position.kind === 'granted') return ours;
   await remove(rpc, c.key);
   return undefined;
 }
@@ -144,7 +146,7 @@ export async function tryEnqueue(rpc: EtcdRpc, c: Contender, lease: string): Pro
  * that state already includes the delete. A state at or after it is as good as the latest for
  * our question: keys older than ours can only disappear, never appear, so "none older" stays
  * true; a stale "one older" makes us watch a key that may be gone already, and the re-read
- * that follows a watch going live after our read (see locks.ts) catches that. A member behind
+ * that follows a watch going live after our read catches that. A member behind
  * the delete is asked again, linearizably.
  */
 export async function recheck(
@@ -178,11 +180,11 @@ export async function recheck(
     );
   let res = await read(seenDeleteAt !== undefined);
   if (seenDeleteAt !== undefined && BigInt(res.header.revision) < seenDeleteAt) res = await read(false);
-  if (!res.succeeded) return { kind: 'gone' };
+  if (!res.succeeded) return GONE;
   const [predecessor] = rangeIn(res, 0);
   return predecessor
-    ? { kind: 'waiting', predecessor: predecessor.key, seenAt: BigInt(res.header.revision) }
-    : { kind: 'owner' };
+    ? { kind: 'waiting', wait: { key: predecessor.key, seenAt: BigInt(res.header.revision) } }
+    : GRANTED;
 }
 
 /**

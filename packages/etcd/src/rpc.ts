@@ -7,13 +7,14 @@
  * handed us `etcd.namespace('app/')`, every key gets `app/` in front).
  * @module
  */
-import { sleep } from '@lockstep/core';
+import { Backoff, sleep } from '@lockstep/core/driver';
 import { isBrokenCircuitError } from 'cockatiel';
 import type {
   IDeleteRangeResponse,
   IDuplexStream,
   ILeaseKeepAliveRequest,
   ILeaseKeepAliveResponse,
+  ILeaseTimeToLiveResponse,
   IRangeRequest,
   IRangeResponse,
   ITxnRequest,
@@ -131,6 +132,13 @@ export class EtcdRpc {
     }
   }
 
+  /** A lease's remaining TTL (seconds, negative when it is gone) and every key attached to it. */
+  timeToLive(id: string): Promise<ILeaseTimeToLiveResponse> {
+    return this.#call('lease time-to-live', 'idempotent', (deadline) =>
+      this.#client.leaseClient.leaseTimeToLive({ ID: id, keys: true }, { deadline }),
+    );
+  }
+
   /** Opens a lease keep-alive stream (on some member). */
   keepAliveStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
     return this.#client.leaseClient.leaseKeepAlive().catch(this.#rethrowReal);
@@ -165,13 +173,13 @@ export class EtcdRpc {
     firstError: unknown,
   ): Promise<T> {
     let error = firstError;
-    let pause = 10;
+    const backoff = new Backoff(10, 250);
     for (let retry = 1; ; retry++) {
       this.#noteFailure(error);
       const again = mode === 'idempotent' ? isRetryable(error) : neverSent(error);
+      const pause = backoff.next();
       if (!again || Date.now() + pause >= deadline) throw unavailable(what, this.#realCause(error));
       await sleep(pause);
-      pause = Math.min(pause * 2, 250);
       this.calls++;
       try {
         return await attempt(deadline, retry);

@@ -2,7 +2,8 @@
  * `etcd://[user:password@]h1:p1[,h2:p2,...][?options]` → the endpoints and credentials etcd3 needs.
  * @module
  */
-import { formatHost, InvalidArgumentError, type UrlHost, urlHosts } from '@lockstep/core';
+import { InvalidArgumentError } from '@lockstep/core';
+import { formatHost, type UrlHost, urlHosts } from '@lockstep/core/driver';
 
 /** etcd's default client port. */
 export const DEFAULT_ETCD_PORT = 2379;
