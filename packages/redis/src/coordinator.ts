@@ -2,7 +2,8 @@
  * Building coordinators: from a URL (connections owned and closed by lockstep) or from the
  * application's own ioredis client(s) (never closed by lockstep). The two drivers — one server,
  * or Redlock over several — share the release feed (one subscriber connection per server), the
- * bulk renewals and the loss monitor; only their lock recipes differ.
+ * bulk renewals and the loss monitor; only their lock recipes differ, and only one server has
+ * semaphores and counters.
  * @module
  */
 import { type Coordinator, InvalidArgumentError } from '@lockstep/core';
@@ -26,6 +27,7 @@ import {
 import { collectQuorum, quorumOf } from './quorum.js';
 import { redlockLocks } from './redlock.js';
 import { ReleaseFeed } from './release-feed.js';
+import { singleInstanceSemaphores } from './semaphores.js';
 import { parseRedisUrl } from './url.js';
 
 /**
@@ -132,6 +134,7 @@ function singleInstanceDriver(client: Redis, ownsClient: boolean, handoffMs: num
     backend: 'redis',
     capabilities: REDIS_CAPABILITIES,
     locks,
+    semaphores: singleInstanceSemaphores(batch, feed, monitor),
     counters: redisCounters(client),
     close: async () => {
       feed.close();

@@ -1,6 +1,7 @@
 /**
  * A granted lock as core sees it (`LeaseGrant`), built from the three owner-checked
- * operations a Redis lock has. Shared by the single-instance and Redlock drivers.
+ * operations a Redis lock has. Shared by the single-instance and Redlock drivers, and by
+ * semaphores (a permit is one more owner-checked entry).
  * @module
  */
 import { type LeaseGrant, LossFlag } from '@lockstep/core/driver';
@@ -21,6 +22,8 @@ export interface OwnedLockOps {
 export interface GrantDetails {
   readonly key: string;
   readonly owner: string;
+  /** A semaphore permit: how its entry in the sorted set `key` is judged live (see `OwnedKey`). */
+  readonly windowMs?: number;
   readonly fencingToken?: bigint;
   /** Redlock's `start + ttl − drift`; absent for a single instance (core uses sent + ttl). */
   readonly validUntil?: number;
@@ -36,6 +39,7 @@ export function monitoredGrant(ops: OwnedLockOps, monitor: LossMonitor, details:
   const untrack = monitor.track({
     key: details.key,
     owner: details.owner,
+    windowMs: details.windowMs,
     markLost: (why) => lost.abort(new Error(why)),
   });
   return {

@@ -11,6 +11,12 @@
  * | release notifications | channel `P/released/N` |
  * | coordinators waiting for it (handoff) | `P/waiters/N` (hash, expires) |
  * | counter (a plain integer string) | `P/counter/N` |
+ * | semaphore holders (sorted set: owner id → lease deadline, server ms) | `P/sem/N` |
+ * | counts the holders declared (sorted set: owner id → permits) | `P/sem-limits/N` |
+ * | semaphore waiters in arrival order (sorted set: owner id → ticket) | `P/sem-queue/N` |
+ * | when each waiter's registration lapses (sorted set: owner id → server ms) | `P/sem-waiting/N` |
+ * | fencing state of that semaphore (never expires) | `P/sem-fence/N` |
+ * | its wake-ups | channel `P/sem-released/N` |
  *
  * A lock with a `native` location lives at exactly the key the user named, set
  * with `SET key owner NX PX ttl` like node-redlock and redis-semaphore's Mutex do, so they
@@ -19,10 +25,15 @@
  * so every lockstep process sharing a native lock shares its tokens and wake-ups too. A
  * native lock never holds anything but an owner id (no handoff reservations), because the
  * other libraries could not tell a reservation from a holder.
+ *
+ * A semaphore with a `native` location is redis-semaphore's own sorted set at that key (owner
+ * id → the server time of its last acquire or refresh), with the fencing state and channel
+ * beside it as for a native lock. It has no queue and no declared counts: redis-semaphore
+ * would not read them.
  * @module
  */
 import { InvalidArgumentError, MAX_NAME_BYTES, type NativeLockLocation, validateName } from '@lockstep/core';
-import type { CounterRef, LockRef } from '@lockstep/core/driver';
+import type { CounterRef, LockRef, SemaphoreRef } from '@lockstep/core/driver';
 
 /** Where one lock lives. */
 export interface LockKeys {
@@ -63,17 +74,64 @@ export function lockKeys(ref: LockRef): LockKeys {
   };
 }
 
-const keyCache = new WeakMap<LockRef, LockKeys>();
-
-/** {@link lockKeys}, computed once per `LockRef` (core reuses one ref per `coordinator.lock()`). */
-export function cachedLockKeys(ref: LockRef): LockKeys {
-  let keys = keyCache.get(ref);
-  if (!keys) {
-    keys = lockKeys(ref);
-    keyCache.set(ref, keys);
-  }
-  return keys;
+/** Where one semaphore lives. */
+export interface SemaphoreKeys {
+  /** The sorted set of holders. */
+  readonly holders: string;
+  /** The last fencing token issued for a permit of this semaphore. */
+  readonly fence: string;
+  /** The pub/sub channel its wake-ups are announced on. */
+  readonly channel: string;
+  /**
+   * The queue and the counts declared by holders: absent at a native location, where
+   * redis-semaphore keeps neither.
+   */
+  readonly queued?: {
+    readonly limits: string;
+    readonly queue: string;
+    readonly waiting: string;
+  };
+  /** Native semaphores only: the key other libraries change without announcing it (see {@link LockKeys.nativeKey}). */
+  readonly nativeKey?: string;
 }
+
+/** Keys of a semaphore, lockstep-namespaced or native; never those of the lock or counter of the same name. */
+export function semaphoreKeys(ref: SemaphoreRef): SemaphoreKeys {
+  if (typeof ref.native === 'string') {
+    return {
+      holders: ref.native,
+      fence: `${ref.native}:lockstep-fence`,
+      channel: `lockstep-released:${ref.native}`,
+      nativeKey: ref.native,
+    };
+  }
+  const at = (kind: string) => `${ref.prefixSegment}/${kind}/${ref.segment}`;
+  return {
+    holders: at('sem'),
+    fence: at('sem-fence'),
+    channel: at('sem-released'),
+    queued: { limits: at('sem-limits'), queue: at('sem-queue'), waiting: at('sem-waiting') },
+  };
+}
+
+/** `derive`, computed once per ref (core reuses one ref per `coordinator.lock()` or `.semaphore()`). */
+function cachedPer<R extends object, K>(derive: (ref: R) => K): (ref: R) => K {
+  const cache = new WeakMap<R, K>();
+  return (ref) => {
+    let keys = cache.get(ref);
+    if (!keys) {
+      keys = derive(ref);
+      cache.set(ref, keys);
+    }
+    return keys;
+  };
+}
+
+/** {@link lockKeys}, computed once per `LockRef`. */
+export const cachedLockKeys: (ref: LockRef) => LockKeys = cachedPer(lockKeys);
+
+/** {@link semaphoreKeys}, computed once per `SemaphoreRef`. */
+export const cachedSemaphoreKeys: (ref: SemaphoreRef) => SemaphoreKeys = cachedPer(semaphoreKeys);
 
 /** The key of a counter. */
 export function counterKey(ref: CounterRef): string {
@@ -83,7 +141,8 @@ export function counterKey(ref: CounterRef): string {
 /**
  * Accepts a native Redis key: a non-empty, well-formed string of at most
  * {@link MAX_NAME_BYTES} UTF-8 bytes, used verbatim (no prefix, no encoding). Note that
- * redis-semaphore's `Mutex(client, 'x')` stores its lock at `mutex:x`: pass that full key.
+ * redis-semaphore's `Mutex(client, 'x')` stores its lock at `mutex:x`, and its
+ * `Semaphore(client, 'x', n)` its holders at `semaphore:x`: pass that full key.
  * @throws InvalidArgumentError for anything else (bigints and key pairs are Postgres's).
  */
 export function validateNativeKey(native: NativeLockLocation): void {

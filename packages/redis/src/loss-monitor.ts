@@ -3,8 +3,8 @@
  * different server state: a restart without persistence or a failover to a replica that
  * never saw our key. Core's renewal would notice at the next renewal (up to ttl/3
  * later); this notices as soon as the connection is ready again, by asking — in bulk, one MGET
- * per thousand locks — which live grants are still ours, and tripping the `lost` notice of
- * those that definitely are not.
+ * per thousand locks, one script per thousand semaphore permits — which live grants are still
+ * ours, and tripping the `lost` notice of those that definitely are not.
  * @module
  */
 import type { KeyBatch, OwnedKey } from './batch.js';
@@ -51,7 +51,7 @@ export class LossMonitor {
     for (const [i, grant] of grants.entries()) {
       const maybeHeld = answers.filter((owned) => owned === undefined || owned[i]).length;
       if (maybeHeld >= this.#quorum || !this.#grants.delete(grant)) continue;
-      grant.markLost('the lock key was gone or owned by another after the connection came back');
+      grant.markLost('the lock key (or permit) was gone or owned by another after the connection came back');
     }
   }
 

@@ -100,4 +100,42 @@ describe('ReleaseFeed', () => {
     watch.close();
     feed.close();
   });
+
+  it('wakes a semaphore waiter only by a wake-up that names it', async () => {
+    const sub = new FakeSubscriber();
+    const feed = new ReleaseFeed([sub as unknown as Redis]);
+    const semaphore = { channel: 'p/sem-released/s' };
+    const [head, behind] = [feed.watchNamed(semaphore, 'a1'), feed.watchNamed(semaphore, 'b2')];
+    await Promise.all([settle(head), settle(behind)]);
+    const start = performance.now();
+    let behindWoke = false;
+    void behind.next(300, never).then(() => {
+      behindWoke = performance.now() - start < 250;
+    });
+    const woken = head.next(10_000, never);
+    setTimeout(() => sub.emit('message', semaphore.channel, 'w a1'), 30);
+    await woken;
+    expect(performance.now() - start).toBeGreaterThanOrEqual(25);
+    expect(performance.now() - start).toBeLessThan(1_000);
+    // The waiter behind it sleeps on until its own bound.
+    await new Promise((r) => setTimeout(r, 350));
+    expect(behindWoke).toBe(false);
+    head.close();
+    behind.close();
+    feed.close();
+  });
+
+  it('wakes every named waiter of a channel once its subscription is confirmed (a wake-up may have come before)', async () => {
+    const sub = new FakeSubscriber();
+    const feed = new ReleaseFeed([sub as unknown as Redis]);
+    const semaphore = { channel: 'p/sem-released/s' };
+    const watches = [feed.watchNamed(semaphore, 'a1'), feed.watchNamed(semaphore, 'b2')];
+    const start = performance.now();
+    // The first wait subscribes; the confirmation wakes both.
+    await Promise.all(watches.map((w) => w.next(10_000, never)));
+    expect(performance.now() - start).toBeLessThan(1_000);
+    expect(sub.subscribed).toEqual([[semaphore.channel]]);
+    for (const w of watches) w.close();
+    feed.close();
+  });
 });

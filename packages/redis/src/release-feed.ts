@@ -12,11 +12,24 @@
  * holder's lease will end (its PTTL), and a waiter re-checks at that instant at the
  * latest, or at core's fallback re-check if that comes first. No waiter sleeps past the
  * moment the lock could be free.
+ *
+ * Semaphore waiters are woken by name: the server knows which waiters are at the head of the
+ * queue, so its wake-up lists their ids ({@link WAKE_PREFIX}) and only they are woken, each
+ * watching under its own id. Every other message of a channel wakes the longest-waiting
+ * local waiter on it.
  * @module
  */
 import { type LockWatch, ReleaseHub } from '@lockstep/core/driver';
 import type { Redis } from 'ioredis';
-import type { LockKeys } from './keys.js';
+import { WAKE_PREFIX } from './semaphore-scripts.js';
+
+/** What a watch needs to know of a lock or semaphore. */
+export interface WatchedKeys {
+  /** The channel its releases are announced on. */
+  readonly channel: string;
+  /** A native key whose keyspace events are heard too. */
+  readonly nativeKey?: string;
+}
 
 /** How long a channel stays subscribed after its last local waiter left. */
 export const SUBSCRIPTION_LINGER_MS = 5_000;
@@ -24,7 +37,12 @@ export const SUBSCRIPTION_LINGER_MS = 5_000;
 /** The subscriber side of one coordinator. */
 export class ReleaseFeed {
   readonly #subscribers: readonly Redis[];
-  readonly #hub: ReleaseHub;
+  /** Waiters by channel (locks, native semaphores). */
+  readonly #hub = new ReleaseHub();
+  /** Semaphore waiters by their own id. */
+  readonly #named = new ReleaseHub();
+  /** channel → ids of the named waiters on it. */
+  readonly #namedOn = new Map<string, Set<string>>();
   /** channel → `performance.now()` instant when the holder's lease ends, from the last failed attempt. */
   readonly #freeAt = new Map<string, number>();
   /** Subscribed (or subscribing) channels, with the timer that will drop an idle one. */
@@ -44,9 +62,10 @@ export class ReleaseFeed {
   constructor(subscribers: readonly Redis[], onWaitEnded?: (channel: string) => void) {
     this.#subscribers = subscribers;
     this.#onWaitEnded = onWaitEnded;
-    this.#hub = new ReleaseHub({ onIdle: (channel) => this.#idle(channel) });
     for (const subscriber of subscribers) {
-      subscriber.on('message', (channel: string) => this.#hub.notify(this.#aliases.get(channel) ?? channel));
+      subscriber.on('message', (channel: string, message: string) =>
+        this.#deliver(this.#aliases.get(channel) ?? channel, message),
+      );
       let connectedBefore = false;
       subscriber.on('ready', () => {
         // A reconnect: ioredis resubscribes what the server had confirmed, not a SUBSCRIBE that
@@ -56,15 +75,35 @@ export class ReleaseFeed {
         connectedBefore = true;
         // Messages published while we were disconnected are gone: have every waiter re-check.
         this.#hub.notifyAll();
+        this.#named.notifyAll();
       });
       subscriber.on('error', () => {});
     }
   }
 
   /** A watch on a lock's releases; open it before the first attempt (core does). */
-  watch(keys: LockKeys): LockWatch {
+  watch(keys: WatchedKeys): LockWatch {
+    return this.#open(keys, this.#hub.watch(keys.channel), () => {});
+  }
+
+  /**
+   * A watch of one semaphore waiter, woken by the wake-ups that name `waiter` (and by a
+   * reconnect or a new subscription, which may have missed one). Open it before the first attempt.
+   */
+  watchNamed(keys: WatchedKeys, waiter: string): LockWatch {
     const { channel } = keys;
-    const watch = this.#hub.watch(channel);
+    const named = this.#namedOn.get(channel) ?? new Set<string>();
+    this.#namedOn.set(channel, named);
+    named.add(waiter);
+    return this.#open(keys, this.#named.watch(waiter), () => {
+      named.delete(waiter);
+      if (named.size === 0 && this.#namedOn.get(channel) === named) this.#namedOn.delete(channel);
+    });
+  }
+
+  /** Counts `watch` as waiting on its channel, and subscribes when it first waits. */
+  #open(keys: WatchedKeys, watch: LockWatch, onClose: () => void): LockWatch {
+    const { channel } = keys;
     this.#watching.set(channel, (this.#watching.get(channel) ?? 0) + 1);
     let open = true;
     return {
@@ -75,12 +114,16 @@ export class ReleaseFeed {
       close: (granted) => {
         if (!open) return;
         open = false;
-        const left = (this.#watching.get(channel) ?? 1) - 1;
-        if (left > 0) this.#watching.set(channel, left);
-        else this.#watching.delete(channel);
+        onClose();
         // A waiter that got the lock used its wake: passing it on would send the next waiter
         // to try a lock that is held again.
         watch.close(granted);
+        const left = (this.#watching.get(channel) ?? 1) - 1;
+        if (left > 0) this.#watching.set(channel, left);
+        else {
+          this.#watching.delete(channel);
+          this.#idle(channel);
+        }
       },
     };
   }
@@ -106,6 +149,21 @@ export class ReleaseFeed {
     for (const timer of this.#channels.values()) clearTimeout(timer);
     this.#channels.clear();
     for (const subscriber of this.#subscribers) subscriber.disconnect();
+  }
+
+  /** A message on `channel`: a wake-up naming semaphore waiters, or a release. */
+  #deliver(channel: string, message: string): void {
+    if (!message.startsWith(WAKE_PREFIX)) {
+      this.#hub.notify(channel);
+      return;
+    }
+    for (const waiter of message.slice(WAKE_PREFIX.length).split(' ')) this.#named.notify(waiter);
+  }
+
+  /** Wakes the waiters on `channel`: the longest-waiting one by channel, and every named one. */
+  #notifyChannel(channel: string): void {
+    this.#hub.notify(channel);
+    for (const waiter of this.#namedOn.get(channel) ?? []) this.#named.notify(waiter);
   }
 
   #boundDelay(channel: string, maxMs: number): number {
@@ -140,7 +198,7 @@ export class ReleaseFeed {
         clearTimeout(this.#channels.get(channel));
         this.#channels.delete(channel);
       }
-      this.#hub.notify(channel);
+      this.#notifyChannel(channel);
     });
   }
 

@@ -31,6 +31,25 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
+/** Lua that sets `now` to the server clock in ms (every lease is measured on the server's clock). */
+export const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * Lua that sets `token` to the next fencing token of the counter at `fence` (a KEYS entry):
+ * INCR, and when the counter did not exist the server clock in µs instead of 1 (see
+ * {@link ACQUIRE_FENCED}). Part of a grant's script, so the token is issued in the grant's
+ * atomic step.
+ */
+export function nextToken(fence: string): string {
+  return `local token = redis.call('INCR', ${fence})
+if token == 1 then
+  local t = redis.call('TIME')
+  token = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('SET', ${fence}, string.format('%d', token))
+end`;
+}
+
 /**
  * Fenced acquire (single instance). KEYS: lock, fence, waiters. ARGV: owner, ttl ms,
  * coordinator id, waiter-registration ttl ms (`0`: no handoff, plain `SET NX`, as for
@@ -65,12 +84,7 @@ end
 if not free then
   return {0, redis.call('PTTL', KEYS[1])}
 end
-local token = redis.call('INCR', KEYS[2])
-if token == 1 then
-  local t = redis.call('TIME')
-  token = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  redis.call('SET', KEYS[2], string.format('%d', token))
-end
+${nextToken('KEYS[2]')}
 return {1, token}
 `);
 
@@ -121,8 +135,7 @@ local reserve = false
 if ARGV[4] ~= '0' then
   local entries = redis.call('HGETALL', KEYS[2])
   if #entries > 0 then
-    local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    ${NOW_MS}
     for i = 1, #entries, 2 do
       if tonumber(entries[i + 1]) < now then
         redis.call('HDEL', KEYS[2], entries[i])
