@@ -21,10 +21,21 @@
 import type { AcquireRequest, LeaseGrant, LockDriver, LockRef, SemaphoreRef } from '@lockstep/core';
 import { monotonicNowMs } from './clock.js';
 import { withFileLock } from './flock.js';
+import { tellDropped } from './grant.js';
 import type { Layout } from './layout.js';
-import { fits, granted, type LeaseRecord, liveHolders, ticketCounts, withQueue } from './queue.js';
+import {
+  fits,
+  granted,
+  type LeaseRecord,
+  liveHolders,
+  type Ticket,
+  ticketCounts,
+  withQueue,
+} from './queue.js';
 import { readRecord, writeRecord } from './record.js';
 import { grantAt, waitForTurn } from './room.js';
+
+const NOBODY_WAITS: readonly Ticket[] = [];
 
 /** The lease driver over the files `fileOf` names, each request declaring `permitsOf` its ref. */
 class FileLeases<R extends LockRef> implements LockDriver<R> {
@@ -45,7 +56,9 @@ class FileLeases<R extends LockRef> implements LockDriver<R> {
       const now = monotonicNowMs();
       const holders = liveHolders(record, now);
       if (!fits(holders, permits)) return null;
-      const waiting = (record?.queue ?? []).filter((ticket) => ticketCounts(ticket, now));
+      const queue = record?.queue;
+      const waiting =
+        queue === undefined ? NOBODY_WAITS : queue.filter((ticket) => ticketCounts(ticket, now));
       if (waiting.length > 0) {
         // Room, but promised to the first waiter. Drop what no longer counts while here.
         if (waiting.length !== record!.queue!.length) writeRecord(fd, withQueue(record!, waiting));
@@ -53,6 +66,7 @@ class FileLeases<R extends LockRef> implements LockDriver<R> {
       }
       const next = granted(record, holders, request, permits, now, waiting);
       writeRecord(fd, next);
+      tellDropped(record, holders);
       return grantAt(path, next, request.ownerId, request.ttlMs, before);
     });
   }

@@ -10,9 +10,9 @@ import { fstatSync, ftruncateSync, readFileSync, readSync, writeSync } from 'nod
 export function readRecord<T>(fd: number): T | undefined {
   const size = fstatSync(fd).size;
   if (size === 0) return undefined;
-  const buf = Buffer.alloc(size);
-  readSync(fd, buf, 0, size, 0);
-  const text = buf.toString('utf8');
+  // Not zero-filled (a small read comes from the shared pool); only the bytes read are decoded.
+  const buf = Buffer.allocUnsafe(size);
+  const text = buf.toString('utf8', 0, readSync(fd, buf, 0, size, 0));
   const end = text.indexOf('\n');
   return JSON.parse(end < 0 ? text : text.slice(0, end)) as T;
 }

@@ -23,7 +23,7 @@
 import type { AcquireRequest, LeaseGrant } from '@lockstep/core';
 import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { withFileLock } from './flock.js';
-import { leaseGrant } from './grant.js';
+import { leaseGrant, tellDropped } from './grant.js';
 import {
   firstDeadline,
   fits,
@@ -266,7 +266,8 @@ class WaitingRoom {
     }
     const winners = new Set<Waiter>();
     let next = record;
-    let holders = liveHolders(record, now);
+    const live = liveHolders(record, now);
+    let holders = live;
     for (let head = this.#headOf(queue); head && fits(holders, head.permits); head = this.#headOf(queue)) {
       queue.shift();
       next = granted(next, holders, head.request, head.permits, now, NO_TICKETS);
@@ -276,6 +277,7 @@ class WaitingRoom {
     if (winners.size > 0) next = withQueue(next!, queue);
     else if (changed) next = withQueue(record ?? unheld(this.#waiters[0]!.request.lock.name), queue);
     if (next !== record) writeRecord(fd, next);
+    if (winners.size > 0) tellDropped(record, live);
 
     for (const waiter of [...this.#waiters]) {
       if (winners.has(waiter)) {

@@ -244,6 +244,27 @@ describe('file:// semaphores', () => {
     await outsider.next('acquired');
   });
 
+  it('a lapsed holder of this process is told before its permit is given to another here', async () => {
+    for (const primitive of ['lock', 'semaphore'] as const) {
+      const name = `lapsed-first-${primitive}`;
+      const coord = coordinator();
+      const open = (options: { ttlMs?: number; autoExtend?: boolean } = {}) =>
+        primitive === 'lock' ? coord.lock(name, options) : coord.semaphore(name, { ...options, permits: 1 });
+      const lapsing = await open({ ttlMs: 100, autoExtend: false }).acquire();
+      const waiting = open().acquire({ waitMs: 10_000 });
+      await eventually('the waiter ticket', () => ticketsOf(dir, name, primitive).length === 1);
+      // A stalled event loop: when it turns again, the lease is over and every timer is due at
+      // once, the waiter's re-check (due first) among them, before the holder's own expiry.
+      const stalledUntil = performance.now() + 200;
+      while (performance.now() < stalledUntil) {}
+      const next = await waiting;
+      // No yield in between: the old holder must already know.
+      expect(lapsing.signal.aborted, primitive).toBe(true);
+      expect(next.fencingToken).toBeGreaterThan(lapsing.fencingToken);
+      await next.release();
+    }
+  });
+
   it('semaphore x and lock x are different files', async () => {
     const coord = coordinator();
     const lock = await coord.lock('x').tryAcquire();
