@@ -37,6 +37,7 @@ export {
 export {
   BACKEND_NAMES,
   type ConformanceTarget,
+  type HostPort,
   hostList,
   isInProcess,
   isProxyable,

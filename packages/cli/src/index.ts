@@ -2,7 +2,16 @@
  * `lockstep` — the CLI, also callable from code: `main(argv)` resolves with the exit code.
  * @packageDocumentation
  */
-export { type Args, type CounterArgs, parseArgs, type RunArgs, UsageError } from './args.js';
+export {
+  type Args,
+  type CounterArgs,
+  type HelpArgs,
+  type HelpTopic,
+  type LeadArgs,
+  parseArgs,
+  type RunArgs,
+  UsageError,
+} from './args.js';
 export { parseDuration } from './durations.js';
 export {
   EXIT_BUSY,

@@ -51,6 +51,7 @@ import type {
   Lock,
   LockCapabilities,
   LockHandle,
+  LockInspection,
   LockOptions,
   NativeLockLocation,
   ReadWriteLock,
@@ -73,6 +74,7 @@ const COUNTER_OPTION_NAMES = optionNames<CounterOptions>()(['min', 'max']);
 const SEMAPHORE_OPTION_NAMES = optionNames<SemaphoreOptions>()(['permits', 'ttlMs', 'autoExtend', 'native']);
 const READ_WRITE_OPTION_NAMES = optionNames<ReadWriteLockOptions>()(['ttlMs', 'autoExtend', 'native']);
 const ELECTION_OPTION_NAMES = optionNames<ElectionOptions>()(['ttlMs', 'native']);
+const INSPECT_OPTION_NAMES = optionNames<Pick<LockOptions, 'native'>>()(['native']);
 
 /** What differs between the leased primitives: the driver, its guarantees, the events' name. */
 interface LeasedKind {
@@ -249,6 +251,24 @@ class DriverCoordinator implements Coordinator {
       return { name, acquire: leased.acquire, tryAcquire: leased.tryAcquire, withLock: leased.withHeld };
     };
     return { name, read: side('read'), write: side('write') };
+  }
+
+  async inspect(name: string, options: Pick<LockOptions, 'native'> = {}): Promise<LockInspection> {
+    validateName(name);
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('options', 'must be an object');
+    rejectUnknownOptions(options, INSPECT_OPTION_NAMES, 'inspect options');
+    const ref = this.#lockRef(name, options.native);
+    const inspect = this.#driver.locks.inspect;
+    if (!inspect)
+      throw new UnsupportedError(this.backend, 'inspecting locks', 'the driver cannot tell who holds a lock');
+    this.#assertOpen();
+    const found = await inspect.call(this.#driver.locks, ref);
+    return {
+      name,
+      holders: found.holders,
+      ...(found.waiting === undefined ? {} : { waiting: found.waiting }),
+    };
   }
 
   election(name: string, options: ElectionOptions = {}): Election {

@@ -8,7 +8,7 @@
  * @module
  */
 import type { LossFlag, LossNotice } from './loss.js';
-import type { BackendName, Capabilities, NativeLockLocation } from './types.js';
+import type { BackendName, Capabilities, HolderInfo, NativeLockLocation } from './types.js';
 
 /** Where a lock or counter lives. Adapters derive their keys from these fields injectively. */
 export interface ResourceRef {
@@ -167,6 +167,8 @@ export interface LockDriver<R extends LockRef = LockRef> {
    * first attempt so no release can slip between an attempt and the wait.
    */
   watch?(lock: R): LockWatch;
+  /** Who holds `lock` and how many wait, where the backend can tell. */
+  inspect?(lock: R): Promise<{ readonly holders: readonly HolderInfo[]; readonly waiting?: number }>;
   /**
    * Checks a `native` location before any I/O; throws `InvalidArgumentError` when it is not
    * a valid location for this backend. Absent: the backend has no native interop, and

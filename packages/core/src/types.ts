@@ -423,6 +423,23 @@ export interface Election {
   run(fn: (leadership: Leadership) => Promise<void> | void, options: RunOptions): Promise<void>;
 }
 
+/** One holder of a lock, as the backend tells it. Fields the backend cannot tell are absent. */
+export interface HolderInfo {
+  /** The owner id the backend stores for the grant (lockstep's random id, or a native client's). */
+  readonly owner?: string;
+  readonly fencingToken?: bigint;
+  /** How long the holder's lease lasts from now, as the backend counts it. */
+  readonly leftMs?: number;
+}
+
+/** What the backend says about a lock right now: a snapshot, already old when it arrives. */
+export interface LockInspection {
+  readonly name: string;
+  readonly holders: readonly HolderInfo[];
+  /** Contenders waiting, where the backend keeps a queue it can count. */
+  readonly waiting?: number;
+}
+
 /** Options of `coordinator.counter(name, options)`. */
 export interface CounterOptions {
   /** Lowest allowed value, enforced atomically by the backend. */
@@ -496,6 +513,13 @@ export interface Coordinator {
    * @throws InvalidArgumentError for a bad name or options.
    */
   election(name: string, options?: ElectionOptions): Election;
+  /**
+   * Who holds the lock `name` (owner, fencing token, lease left) and how many wait, as the
+   * backend tells it right now. For operators and health views: by the time it returns it may
+   * have changed, so never use it to decide who may write.
+   * @throws UnsupportedError when the backend cannot tell (with the reason).
+   */
+  inspect(name: string, options?: Pick<LockOptions, 'native'>): Promise<LockInspection>;
   /**
    * Listens to what this coordinator does: `acquire`, `granted` (with the wait and the fencing
    * token), `busy`, `timed-out`, `aborted`, `released` (with the held time), `renewal-failed`

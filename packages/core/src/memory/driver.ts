@@ -100,6 +100,7 @@ function leasedDriver<R extends LockRef>(
       );
       return holder ? grantFor(space, key, request.ownerId, holder) : null;
     },
+    inspect: async (ref) => space.inspect(leasedKey(kind, ref)),
     acquire(request, signal) {
       return new Promise<LeaseGrant>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);

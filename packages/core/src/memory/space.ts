@@ -154,6 +154,23 @@ export class MemorySpace {
     return () => entry.watchers?.delete(onChange);
   }
 
+  /** The holders of `key` and how many wait (for inspection). */
+  inspect(key: string): {
+    holders: Array<{ owner: string; fencingToken: bigint; leftMs: number }>;
+    waiting: number;
+  } {
+    const entry = this.#entries.get(key);
+    const now = Date.now();
+    return {
+      holders: [...(entry?.holders.values() ?? [])].map((h) => ({
+        owner: h.owner,
+        fencingToken: h.token,
+        leftMs: Math.max(0, h.expiresAt - now),
+      })),
+      waiting: entry?.queue.length ?? 0,
+    };
+  }
+
   isHeldBy(key: string, owner: string): boolean {
     return this.#entries.get(key)?.holders.has(owner) ?? false;
   }
