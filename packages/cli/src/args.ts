@@ -48,8 +48,16 @@ export interface LeadArgs {
   readonly argv: readonly string[];
 }
 
+/** `lockstep inspect URL NAME [--json]` */
+export interface InspectArgs {
+  readonly command: 'inspect';
+  readonly url: string;
+  readonly name: string;
+  readonly json: boolean;
+}
+
 /** A command's help. */
-export type HelpTopic = 'run' | 'lead' | 'counter';
+export type HelpTopic = 'run' | 'lead' | 'inspect' | 'counter';
 
 /** What `--help` asks for. */
 export interface HelpArgs {
@@ -58,9 +66,9 @@ export interface HelpArgs {
 }
 
 /** One command line. */
-export type Args = RunArgs | LeadArgs | CounterArgs | HelpArgs;
+export type Args = RunArgs | LeadArgs | InspectArgs | CounterArgs | HelpArgs;
 
-const TOPICS: readonly string[] = ['run', 'lead', 'counter'];
+const TOPICS: readonly string[] = ['run', 'lead', 'inspect', 'counter'];
 
 /** Default grace between SIGTERM and SIGKILL when the lock is lost. */
 export const DEFAULT_GRACE_MS = 10_000;
@@ -77,8 +85,9 @@ export function parseArgs(argv: readonly string[]): Args {
   }
   if (command === 'run') return parseRun(rest);
   if (command === 'lead') return parseLead(rest);
+  if (command === 'inspect') return parseInspect(rest);
   if (command === 'counter') return parseCounter(rest);
-  throw new UsageError(`unknown command "${command}": use run, lead or counter (lockstep --help)`);
+  throw new UsageError(`unknown command "${command}": use run, lead, inspect or counter (lockstep --help)`);
 }
 
 function parseRun(argv: readonly string[]): Args {
@@ -142,6 +151,17 @@ function parseLead(argv: readonly string[]): Args {
     json: flags.json === true,
     argv: commandArgv,
   };
+}
+
+function parseInspect(argv: readonly string[]): Args {
+  if (argv.includes('--help') || argv.includes('-h')) return { command: 'help', topic: 'inspect' };
+  const { positional, flags } = splitFlags(argv, [], ['json']);
+  const [url, name, ...extra] = positional;
+  if (url === undefined || name === undefined) {
+    throw new UsageError('inspect needs a URL and a lock name: lockstep inspect URL NAME [--json]');
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected "${extra[0]}"`);
+  return { command: 'inspect', url, name, json: flags.json === true };
 }
 
 function parseCounter(argv: readonly string[]): Args {

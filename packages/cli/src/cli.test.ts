@@ -173,3 +173,21 @@ describe('lockstep lead', () => {
     expect([0, 143]).toContain(code);
   }, 60_000);
 });
+
+describe('lockstep inspect', () => {
+  it('prints the holders and waiters a backend tells, as lines or JSON', async () => {
+    const plain = await lockstep(['inspect', 'memory://cli-inspect', 'job']).done;
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toBe('"job" is free\n0 waiting\n');
+    const json = await lockstep(['inspect', 'memory://cli-inspect', 'job', '--json']).done;
+    expect(JSON.parse(json.stdout)).toEqual({ name: 'job', holders: [], waiting: 0 });
+  }, 60_000);
+
+  it('says in one line when the backend cannot tell (exit 69)', async () => {
+    // file:// keeps no queue or holder it can report yet.
+    const run = await lockstep(['inspect', fileUrl, 'job']).done;
+    expect(run.code).toBe(EXIT_UNAVAILABLE);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/inspecting locks/);
+  }, 60_000);
+});

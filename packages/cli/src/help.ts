@@ -38,6 +38,12 @@ LOCKSTEP_TERM and LOCKSTEP_FENCING_TOKEN (the term: larger for every new leader)
 LOCKSTEP_ELECTION_NAME. --value is what observers see as the leader (default host:pid). A
 command that keeps exiting is restarted with backoff, up to 10 s apart.`;
 
+const INSPECT = `lockstep inspect URL NAME [--json]
+
+Prints who holds the lock NAME (owner id, fencing token, lease left) and how many wait, as the
+backend tells it right now. A snapshot for operators: it may have changed by the time it prints.
+Backends that cannot tell say so (exit ${EXIT_UNAVAILABLE}).`;
+
 const COUNTER = `lockstep counter URL NAME [get | incr [N] | decr [N] | set N] [--json]
 
 Prints the counter's value after the operation (get is the default) on stdout: a number, or
@@ -47,12 +53,15 @@ Prints the counter's value after the operation (get is the default) on stdout: a
 export function helpText(topic: HelpTopic | undefined): string {
   if (topic === 'run') return `${RUN}\n\n${URLS}\n`;
   if (topic === 'lead') return `${LEAD}\n\n${URLS}\n`;
+  if (topic === 'inspect') return `${INSPECT}\n\n${URLS}\n`;
   if (topic === 'counter') return `${COUNTER}\n\n${URLS}\n`;
   return `lockstep — distributed locks and counters from the shell, on any lockstep backend.
 
 ${RUN}
 
 ${LEAD}
+
+${INSPECT}
 
 ${COUNTER}
 

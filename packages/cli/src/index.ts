@@ -7,6 +7,7 @@ export {
   type CounterArgs,
   type HelpArgs,
   type HelpTopic,
+  type InspectArgs,
   type LeadArgs,
   parseArgs,
   type RunArgs,

@@ -7,6 +7,7 @@ import { parseArgs } from './args.js';
 import { counterCommand } from './counter.js';
 import { describeFailure } from './failure.js';
 import { helpText } from './help.js';
+import { inspectCommand } from './inspect.js';
 import { leadWhileElected } from './lead.js';
 import { type Io, PROCESS_IO } from './report.js';
 import { runUnderLock } from './run.js';
@@ -21,6 +22,7 @@ export async function main(argv: readonly string[], io: Io = PROCESS_IO): Promis
     }
     if (args.command === 'run') return await runUnderLock(args, io);
     if (args.command === 'lead') return await leadWhileElected(args, io);
+    if (args.command === 'inspect') return await inspectCommand(args, io);
     return await counterCommand(args, io);
   } catch (error) {
     const { code, line } = describeFailure(error);
