@@ -1,6 +1,6 @@
 /**
  * Checkers that turn recorded histories into verdicts: mutual exclusion of locks (with
- * fencing-token order) and linearizability of counters.
+ * fencing-token order), at most K holders of a semaphore, and linearizability of counters.
  * @module
  */
 
@@ -33,3 +33,4 @@ export {
   type MutexViolation,
   type TokenViolation,
 } from './mutex.js';
+export { checkPermits, type PermitCheckResult, type PermitHold } from './permits.js';

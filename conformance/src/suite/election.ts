@@ -281,11 +281,13 @@ export const electionProclaim: ConformanceTest = {
       );
       return;
     }
+    // One name for the frozen leader, its usurper and the observer (each ctx.name() is a new one).
+    const frozenName = ctx.name('proclaim-frozen');
     const child = spawnChild({
       mode: 'hold',
       url: ctx.target.url,
       adapterModule: ctx.target.adapterModule,
-      names: [ctx.name('proclaim-frozen')],
+      names: [frozenName],
       ttlMs: ctx.ttlMs,
       electionValue: 'frozen',
     });
@@ -293,14 +295,14 @@ export const electionProclaim: ConformanceTest = {
     await child.next('acquired', 30_000);
     child.signal('SIGSTOP');
     const usurper = await successor!
-      .election(ctx.name('proclaim-frozen'), { ttlMs: ctx.ttlMs })
+      .election(frozenName, { ttlMs: ctx.ttlMs })
       .campaign({ value: 'usurper', waitMs: leaderLossBoundMs(ctx, caps), signal: ctx.signal });
     child.signal('SIGCONT');
     child.send('proclaim:stale');
     const proclaimed = await child.next('proclaimed', 15_000);
     check(!proclaimed.ok, 'a leader frozen past its lease proclaimed a value after another took over');
     checkEqual(
-      (await observer!.election(ctx.name('proclaim-frozen')).leader())?.value,
+      (await observer!.election(frozenName).leader())?.value,
       'usurper',
       "the leader's value after the frozen leader's proclaim",
     );
