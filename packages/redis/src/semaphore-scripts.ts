@@ -10,6 +10,12 @@
  * dropped holder) PUBLISHes the ids of the waiters at the head of the queue that now fit,
  * so exactly they are woken.
  *
+ * An entry is live while `score ≥ now − window` (see {@link PERMITS_RENEW}), and dropped only
+ * once the clock has passed that: `now` is the server's µs clock rounded down to a ms, so a
+ * deadline computed from it may lie up to a ms before the true one, and a lease must never end
+ * before the holder's own count of it (from the instant it sent the request) does. Redis's own
+ * PX expiry follows the same rule.
+ *
  * Scores and arguments that reach Redis are written with `%d`: Lua 5.1 would print a
  * number above 10^14 in exponent form, which ZADD and ZRANGE refuse.
  * @module
@@ -28,12 +34,12 @@ export const WAKE_PREFIX = 'w ';
  */
 const QUEUED = `${NOW_MS}
 local function prune()
-  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', now))
   for i = 1, #gone do
     redis.call('ZREM', KEYS[1], gone[i])
     redis.call('ZREM', KEYS[2], gone[i])
   end
-  local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+  local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. string.format('%d', now))
   for i = 1, #lapsed do
     redis.call('ZREM', KEYS[4], lapsed[i])
     redis.call('ZREM', KEYS[3], lapsed[i])
@@ -139,7 +145,7 @@ return 0
  * Renew permits, any number of them. KEYS: holders 1 … n. ARGV per key: owner, ttl ms,
  * window ms. Returns 1 (it was ours and live, and is extended) or 0 per key, in order.
  *
- * A holder's score is judged by its window: live while `score > now − window`. Lockstep's
+ * A holder's score is judged by its window: live while `score ≥ now − window`. Lockstep's
  * own semaphores score the lease deadline (window 0); redis-semaphore scores the time of the
  * last acquire or refresh and every client judges it by its lease (window = that lease), so
  * a renewal for `ttl` writes `now + ttl − window`, live until `now + ttl` by either rule. A
@@ -153,7 +159,7 @@ for i = 1, #KEYS do
   local ttl = tonumber(ARGV[3 * i - 1])
   local window = tonumber(ARGV[3 * i])
   local score = redis.call('ZSCORE', KEYS[i], owner)
-  if score and tonumber(score) > now - window then
+  if score and tonumber(score) >= now - window then
     redis.call('ZADD', KEYS[i], 'XX', string.format('%d', now + ttl - window), owner)
     if window > 0 and redis.call('PTTL', KEYS[i]) < ttl then
       redis.call('PEXPIRE', KEYS[i], ttl)
@@ -174,7 +180,7 @@ export const PERMITS_HELD = new LuaScript(`${NOW_MS}
 local held = {}
 for i = 1, #KEYS do
   local score = redis.call('ZSCORE', KEYS[i], ARGV[2 * i - 1])
-  if score and tonumber(score) > now - tonumber(ARGV[2 * i]) then
+  if score and tonumber(score) >= now - tonumber(ARGV[2 * i]) then
     held[i] = 1
   else
     held[i] = 0
@@ -195,7 +201,7 @@ return held
  */
 export const NATIVE_SEM_ACQUIRE = new LuaScript(`${NOW_MS}
 local ttl = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - ttl))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', now - ttl))
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
   if redis.call('PTTL', KEYS[1]) < ttl then
@@ -214,7 +220,7 @@ return {0, tonumber(oldest[2]) + ttl - now}
  * own clients poll).
  */
 export const NATIVE_SEM_RELEASE = new LuaScript(`${NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - tonumber(ARGV[2])))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[2])))
 local ours = redis.call('ZREM', KEYS[1], ARGV[1])
 if ours == 1 then
   redis.call('PUBLISH', ARGV[3], '1')

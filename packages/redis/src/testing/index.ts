@@ -14,8 +14,8 @@ export {
   type RedisPeer,
   redisPeerScenarios,
   redlockQuorumScenario,
-  withKeyspaceEvents,
 } from './interop.js';
 export { cleanupInstances, REDIS_TEST_TTL_MS, redisProfile } from './profile.js';
-export { deleteByPrefix, rawClient, redisVersion } from './raw.js';
+export { deleteByPrefix, rawClient, redisVersion, scenarioClient, withKeyspaceEvents } from './raw.js';
 export { instanceUrls, redlockProfile } from './redlock-profile.js';
+export { REDIS_SEMAPHORE_INTEROP } from './semaphore-interop.js';

@@ -21,7 +21,8 @@ import {
 import type { Coordinator, LockHandle } from '@lockstep/core';
 import type { Redis } from 'ioredis';
 import { redisSemaphoreKey, redlock4, redlock5 } from './libraries.js';
-import { rawClient } from './raw.js';
+import { scenarioClient, withKeyspaceEvents } from './raw.js';
+import { REDIS_SEMAPHORE_INTEROP } from './semaphore-interop.js';
 
 /** How a peer library takes and gives back a lock; `release` is what a grant returns. */
 export interface RedisPeer {
@@ -86,23 +87,6 @@ export const REDIS_PEERS: readonly RedisPeer[] = [
   },
 ];
 
-/** A raw ioredis client for `url`, disconnected when the scenario ends. */
-async function rawRedis(ctx: Pick<InteropContext, 'defer'>, url: string): Promise<Redis> {
-  const client = await rawClient(url);
-  ctx.defer(() => void client.disconnect());
-  return client;
-}
-
-/**
- * Turns on keyspace notifications for generic and expired events (`Kgx`, so lockstep waiters
- * hear a peer's DEL) until the scenario ends, then restores the server's setting.
- */
-export async function withKeyspaceEvents(ctx: InteropContext, raw: Redis): Promise<void> {
-  const [, before] = (await raw.config('GET', 'notify-keyspace-events')) as [string, string];
-  await raw.config('SET', 'notify-keyspace-events', 'Kgx');
-  ctx.defer(() => raw.config('SET', 'notify-keyspace-events', before ?? ''));
-}
-
 /** Both directions on one key: each side's hold blocks the other; a lockstep waiter gets it after the peer's silent release. */
 async function excludesBothWays(
   peer: RedisPeer,
@@ -110,7 +94,7 @@ async function excludesBothWays(
   ctx: InteropContext,
 ): Promise<void> {
   const coord = await ctx.open();
-  const client = await rawRedis(ctx, target.url);
+  const client = await scenarioClient(ctx, target.url);
   const name = ctx.place('report');
   const key = peer.key(name);
   const lock = coord.lock('reports', { native: key, ttlMs: 5_000 });
@@ -146,12 +130,12 @@ async function excludesBothWays(
 
 /** Two lockstep clients and two peer clients, 8 cycles each: never both inside, tokens increasing. */
 async function contention(peer: RedisPeer, target: ConformanceTarget, ctx: InteropContext): Promise<void> {
-  const raw = await rawRedis(ctx, target.url);
+  const raw = await scenarioClient(ctx, target.url);
   await withKeyspaceEvents(ctx, raw); // lets lockstep waiters hear peers' DELs
   const name = ctx.place('report');
   const key = peer.key(name);
   const coords = [await ctx.open(), await ctx.open()];
-  const peerClients = [await rawRedis(ctx, target.url), await rawRedis(ctx, target.url)];
+  const peerClients = [await scenarioClient(ctx, target.url), await scenarioClient(ctx, target.url)];
   const section = new CriticalSection();
   const tokens: bigint[] = [];
   const lockstepWorker = async (coord: Coordinator) => {
@@ -193,8 +177,11 @@ export function redisPeerScenarios(peer: RedisPeer): InteropScenario[] {
   ];
 }
 
-/** Every Redis interop scenario for a single-instance `redis://` target. */
-export const REDIS_INTEROP: readonly InteropScenario[] = REDIS_PEERS.flatMap(redisPeerScenarios);
+/** Every Redis interop scenario for a single-instance `redis://` target: locks, then semaphores. */
+export const REDIS_INTEROP: readonly InteropScenario[] = [
+  ...REDIS_PEERS.flatMap(redisPeerScenarios),
+  ...REDIS_SEMAPHORE_INTEROP,
+];
 
 /**
  * `interop.redlock` over several instances (`redlock://`): a quorum taken by either side
@@ -206,7 +193,7 @@ export function redlockQuorumScenario(urlsOf: (target: ConformanceTarget) => str
     title: 'redlock@5.0.0-beta.2 over three instances: a quorum taken by either side excludes the other',
     run: async (target, ctx) => {
       const coord = await ctx.open();
-      const clients = await Promise.all(urlsOf(target).map((url) => rawRedis(ctx, url)));
+      const clients = await Promise.all(urlsOf(target).map((url) => scenarioClient(ctx, url)));
       const redlock = await redlock5(clients, { retryCount: 0 });
       const name = ctx.place('report');
       const lock = coord.lock('reports', { native: name, ttlMs: 5_000 });

@@ -50,3 +50,8 @@ export async function redlock5(clients: Redis[], options: RedlockOptions): Promi
 export function redisSemaphoreKey(name: string): string {
   return `mutex:${name}`;
 }
+
+/** The Redis key of redis-semaphore's `Semaphore` for `name`: a sorted set of holder ids. */
+export function redisSemaphoreSetKey(name: string): string {
+  return `semaphore:${name}`;
+}

@@ -14,7 +14,8 @@
  *
  * Peers: see `peers.ts`. Everything a run writes starts with its prefix: lockstep's keys with
  * the prefix's encoded segment, the floors', peers' and scenarios' keys with the prefix itself
- * (redis-semaphore's behind its `mutex:`), so cleanup deletes by those three prefixes.
+ * (redis-semaphore's behind its `mutex:` and `semaphore:`), so cleanup deletes by those four
+ * prefixes.
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,7 +27,7 @@ import {
   scopedName,
 } from '@lockstep/conformance/profile';
 import { encodeName } from '@lockstep/core';
-import { redisSemaphoreKey } from './libraries.js';
+import { redisSemaphoreKey, redisSemaphoreSetKey } from './libraries.js';
 import { CYCLE_TTL_MS, disconnectAll, redisPeers } from './peers.js';
 import { deleteByPrefix, rawClient, redisVersion } from './raw.js';
 
@@ -59,7 +60,12 @@ export async function floorLockCycle(urls: readonly string[], prefix: string): P
 
 /** Deletes everything a run under `prefix` wrote on each of `urls`. */
 export async function cleanupInstances(urls: readonly string[], prefix: string): Promise<void> {
-  const prefixes = [`${encodeName(prefix)}/`, `${prefix}/`, redisSemaphoreKey(`${prefix}/`)];
+  const prefixes = [
+    `${encodeName(prefix)}/`,
+    `${prefix}/`,
+    redisSemaphoreKey(`${prefix}/`),
+    redisSemaphoreSetKey(`${prefix}/`),
+  ];
   await Promise.all(
     urls.map(async (url) => {
       const client = await rawClient(url);

@@ -3,6 +3,7 @@
  * interop scenarios, cleanup), and deletion by key prefix.
  * @module
  */
+import type { InteropContext } from '@lockstep/conformance/interop';
 import { Redis } from 'ioredis';
 
 /** `redis://host:port/db?…` without its query: lockstep's options are not ioredis options. */
@@ -16,6 +17,24 @@ export async function rawClient(url: string): Promise<Redis> {
   client.on('error', () => {});
   await client.connect();
   return client;
+}
+
+/** A raw client for `url`, disconnected when the scenario ends. */
+export async function scenarioClient(ctx: Pick<InteropContext, 'defer'>, url: string): Promise<Redis> {
+  const client = await rawClient(url);
+  ctx.defer(() => void client.disconnect());
+  return client;
+}
+
+/**
+ * Turns on keyspace notifications until the scenario ends, then restores the server's
+ * setting: by default for generic and expired events (`Kgx`, so lockstep waiters hear a peer's
+ * DEL); a sorted set's changes need `z` too.
+ */
+export async function withKeyspaceEvents(ctx: InteropContext, raw: Redis, classes = 'Kgx'): Promise<void> {
+  const [, before] = (await raw.config('GET', 'notify-keyspace-events')) as [string, string];
+  await raw.config('SET', 'notify-keyspace-events', classes);
+  ctx.defer(() => raw.config('SET', 'notify-keyspace-events', before ?? ''));
 }
 
 /** `text` with Redis glob characters escaped, for a MATCH pattern that means `text` literally. */
