@@ -27,6 +27,8 @@ export interface Reading<S> {
 /** Options of {@link follow}. */
 export interface FollowOptions<S> {
   readonly path: string;
+  /** More query parameters of every request (`recurse` for a prefix). */
+  readonly query?: Readonly<Record<string, string>>;
   /** Index to block on first: 0 (default) reads at once; a known index waits for a change. */
   readonly startIndex?: bigint;
   /** The `wait` of each query. */
@@ -62,6 +64,7 @@ export async function follow<S>(http: ConsulHttp, options: FollowOptions<S>): Pr
         method: 'GET',
         path,
         query: {
+          ...options.query,
           index: blocking ? String(index) : undefined,
           wait: blocking ? `${waitSeconds}s` : undefined,
           consistent: options.consistent ? '' : undefined,

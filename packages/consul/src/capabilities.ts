@@ -21,19 +21,27 @@ import { DEFAULT_SESSION_TTL_MIN_MS } from './options.js';
  *   the release; `fairness: 'none'`: every woken waiter tries, any may win.
  * - `faultTolerance: 'replicated'`: Consul servers replicate KV and sessions with Raft.
  * - counters: CAS on ModifyIndex; bounds checked against the value the CAS guards.
+ * - semaphores (api/semaphore.go's layout): each permit's lease is its session's, as for locks;
+ *   `fencing: 'monotonic'`: the token is `.lock`'s ModifyIndex written by the admitting CAS;
+ *   `waiting: 'notify'`: waiters block on the prefix; `fairness: 'fifo'`: contenders queue by
+ *   CreateIndex and a permit goes only to a contender with fewer than the free permits ahead of it
+ *   (clients of api/semaphore.go itself, at a native prefix, do not queue and may go first);
+ *   `mismatch: 'stored'`: the Limit is stored in `.lock` while the semaphore is in use, and a
+ *   client declaring another count is refused.
  */
 export function consulCapabilities(sessionTtlMinMs: number = DEFAULT_SESSION_TTL_MIN_MS): Capabilities {
+  const perSession = {
+    fencing: 'monotonic',
+    lease: 'per-session',
+    minTtlMs: sessionTtlMinMs,
+    ttlGranularityMs: 1000,
+    waiting: 'notify',
+    faultTolerance: 'replicated',
+  } as const;
   return {
-    lock: {
-      fencing: 'monotonic',
-      lease: 'per-session',
-      minTtlMs: sessionTtlMinMs,
-      ttlGranularityMs: 1000,
-      waiting: 'notify',
-      fairness: 'none',
-      faultTolerance: 'replicated',
-    },
+    lock: { ...perSession, fairness: 'none' },
     counter: { supported: true, bounds: true },
+    semaphore: { ...perSession, supported: true, fairness: 'fifo', mismatch: 'stored' },
   };
 }
 

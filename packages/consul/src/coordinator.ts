@@ -1,7 +1,7 @@
 /**
  * Building coordinators: from a `consul://` URL (checked with one request before it is returned),
  * or from your own agent address and `fetch`. Both assemble the same driver: sessions, locks,
- * release watches and counters over one HTTP client; core supplies the rest.
+ * semaphores, release watches and counters over one HTTP client; core supplies the rest.
  * @module
  */
 import { hostname } from 'node:os';
@@ -19,11 +19,14 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+import { ConsulSemaphores } from './semaphores.js';
 import { createSession } from './session.js';
+import { SessionSlots } from './session-slots.js';
+import { TreeFeeds } from './tree-feed.js';
 import { agentUrl } from './url.js';
 import { ReleaseWatches } from './watch.js';
 
-/** `wait` of the waiters' blocking queries. */
+/** `wait` of the waiters' blocking queries (on a lock's key, on a semaphore's prefix). */
 const WATCH_WAIT_MS = 60_000;
 
 /**
@@ -58,20 +61,26 @@ function coordinator(http: ConsulHttp, resolved: ResolvedOptions): Coordinator {
 /** The driver. `close()` destroys its sessions; the HTTP client has nothing to close. */
 function consulDriver(http: ConsulHttp, resolved: ResolvedOptions): BackendDriver {
   const spec = { lockDelayMs: resolved.lockDelayMs, name: `lockstep ${hostname()} pid ${process.pid}` };
-  const sessions = new SessionPool({ create: (ttlMs) => createSession(http, { ...spec, ttlMs }) });
+  const pool = () => new SessionPool({ create: (ttlMs) => createSession(http, { ...spec, ttlMs }) });
+  const sessions = pool();
+  const slots = new SessionSlots(sessions, pool);
   const watches = new ReleaseWatches(http, WATCH_WAIT_MS);
+  const feeds = new TreeFeeds(http, WATCH_WAIT_MS);
   const sweeper = new Sweeper();
+  const scope = { http, watches, sweeper };
   return {
     backend: 'consul',
     capabilities: consulCapabilities(resolved.sessionTtlMinMs),
-    locks: new ConsulLocks({ http, watches, sweeper }, sessions),
+    locks: new ConsulLocks(scope, sessions),
+    semaphores: new ConsulSemaphores(scope, slots, feeds),
     counters: consulCounters(http),
     async close() {
       // Core released every handle first; releases still owed go out before the sessions are
       // destroyed, which then starts no lock-delay.
       watches.close();
+      feeds.close();
       await sweeper.flush();
-      await sessions.close();
+      await Promise.all([slots.close(), sessions.close()]);
     },
   };
 }

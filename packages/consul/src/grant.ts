@@ -39,6 +39,10 @@ export interface GrantFacts {
   readonly native: boolean;
   /** `performance.now()` + TTL of the acquiring transaction: when a pure lease ends. */
   readonly validUntil: number;
+  /** What the claim is on, when not `key` (a semaphore's prefix: one permit per session). */
+  readonly claimKey?: string;
+  /** ModifyIndex of `key` as the grant left it, when it is not the token (a queued contender's). */
+  readonly keyIndex?: bigint;
 }
 
 /** See the module comment. */
@@ -48,19 +52,24 @@ export class ConsulGrant implements LeaseGrant, SessionLock {
   readonly key: string;
   readonly session: ConsulSession;
   readonly validUntil: number;
-  readonly #scope: GrantScope;
+  protected readonly scope: GrantScope;
   readonly #claim: symbol;
+  readonly #claimKey: string;
+  /** The ModifyIndex that guards every release: a later grant on this session has another. */
+  readonly #keyIndex: bigint;
   readonly #native: boolean;
   /** Released or lost: nothing more to do on the server. */
   #settled = false;
 
   constructor(scope: GrantScope, facts: GrantFacts) {
-    this.#scope = scope;
+    this.scope = scope;
     this.session = facts.session;
     this.key = facts.key;
     this.#claim = facts.claim;
+    this.#claimKey = facts.claimKey ?? facts.key;
     this.#native = facts.native;
     this.fencingToken = facts.token;
+    this.#keyIndex = facts.keyIndex ?? facts.token;
     this.validUntil = facts.validUntil;
     this.session.hold(this);
   }
@@ -72,8 +81,7 @@ export class ConsulGrant implements LeaseGrant, SessionLock {
 
   async isHeld(): Promise<boolean> {
     if (this.#settled) return false;
-    const entry = await readKey(this.#scope.http, this.key, 'checking a lock');
-    const held = entry?.session === this.session.id && this.session.owns(this.key, this.#claim);
+    const held = (await this.heldOnServer()) && this.session.owns(this.#claimKey, this.#claim);
     if (!held) this.#lose(new Error(`the key ${this.key} is no longer held by our session`));
     return held && !this.#settled;
   }
@@ -83,21 +91,15 @@ export class ConsulGrant implements LeaseGrant, SessionLock {
     this.#settle();
     const { session, key } = this;
     try {
-      if (!session.owns(key, this.#claim)) return false;
+      if (!session.owns(this.#claimKey, this.#claim)) return false;
       return await this.#releaseOnServer();
     } catch (error) {
-      this.#scope.sweeper.add({
-        // Always guarded by this grant's own index, so a retry can never free a later grant.
-        attempt: async () => {
-          if (session.live)
-            await transaction(this.#scope.http, this.#ops(this.fencingToken), 'releasing a lock');
-          return 'done';
-        },
-      });
+      // Always guarded by this grant's own index, so a retry can never free a later grant.
+      retryInBackground(this.scope, session, this.releaseOps(this.#keyIndex, false), 'releasing a lock');
       throw error;
     } finally {
-      session.unclaim(key, this.#claim);
-      this.#scope.watches.notify(key);
+      session.unclaim(this.#claimKey, this.#claim);
+      this.scope.watches.notify(key);
     }
   }
 
@@ -105,31 +107,55 @@ export class ConsulGrant implements LeaseGrant, SessionLock {
     this.#lose(reason);
   }
 
+  /**
+   * What Consul holds for this grant, read in one request: whether our session still holds `key`.
+   * (A permit also asks whether its semaphore still counts it.)
+   */
+  protected async heldOnServer(): Promise<boolean> {
+    const entry = await readKey(this.scope.http, this.key, 'checking a lock');
+    return entry?.session === this.session.id;
+  }
+
+  /**
+   * The release transaction guarded by `index` (the ModifyIndex of `key` this grant expects).
+   * `tidy`: the first attempt may add operations beyond the release itself (a permit hands itself
+   * to a waiter, or deletes an idle semaphore's `.lock`); when only those fail, the release is sent
+   * again without them.
+   */
+  protected releaseOps(index: bigint, _tidy: boolean): TxnOp[] {
+    return releaseOps(this.key, this.session.id, index, this.#native);
+  }
+
   /** One request when nothing unusual happened; two more if a third party rewrote our key. */
   async #releaseOnServer(): Promise<boolean> {
-    const { http } = this.#scope;
-    const outcome = await transaction(http, this.#ops(this.fencingToken), 'releasing a lock');
+    const { http } = this.scope;
+    const outcome = await transaction(http, this.releaseOps(this.#keyIndex, true), 'releasing a lock');
     if (outcome.committed) return true;
+    const guarded = this.releaseOps(this.#keyIndex, false);
+    const tidyOnly = outcome.errors.length > 0 && outcome.errors.every((e) => e.opIndex >= guarded.length);
+    if (tidyOnly) {
+      return (await transaction(http, guarded, 'releasing a lock')).committed;
+    }
     // A plain PUT by someone else keeps the holder but moves ModifyIndex. The key is still ours if
     // our session holds it: our claim on it means no later grant of this session exists.
     const entry = await readKey(http, this.key, 'releasing a lock');
-    if (entry?.session !== this.session.id || entry.modifyIndex === this.fencingToken) return false;
-    return (await transaction(http, this.#ops(entry.modifyIndex), 'releasing a lock')).committed;
+    if (entry?.session !== this.session.id || entry.modifyIndex === this.#keyIndex) return false;
+    return (await transaction(http, this.releaseOps(entry.modifyIndex, false), 'releasing a lock')).committed;
   }
 
-  #ops(index: bigint): TxnOp[] {
-    return releaseOps(this.key, this.session.id, index, this.#native);
-  }
+  /** Runs once when the grant is released or lost (after which it sends nothing on its own). */
+  protected settled(): void {}
 
   #settle(): void {
     this.#settled = true;
     this.session.drop(this);
+    this.settled();
   }
 
   #lose(reason: Error): void {
     if (this.#settled) return;
     this.#settle();
-    this.session.unclaim(this.key, this.#claim);
+    this.session.unclaim(this.#claimKey, this.#claim);
     this.lost.abort(reason);
   }
 }
@@ -141,4 +167,22 @@ export function releaseOps(key: string, session: string, index: bigint, native =
     { verb: 'check-index', key, index },
     native ? { verb: 'unlock', key, session, flags: LOCK_FLAG_VALUE } : { verb: 'delete', key },
   ];
+}
+
+/**
+ * Hands a guarded delete whose outcome is unknown (the request failed in transit) to the sweeper,
+ * which sends it again until it is answered or the session ends (its keys then go with it).
+ */
+export function retryInBackground(
+  scope: GrantScope,
+  session: ConsulSession,
+  ops: readonly TxnOp[],
+  doing: string,
+): void {
+  scope.sweeper.add({
+    attempt: async () => {
+      if (session.live) await transaction(scope.http, ops, doing);
+      return 'done';
+    },
+  });
 }

@@ -53,6 +53,13 @@ export function kvEntry(raw: unknown): KvEntry {
   };
 }
 
+/** Every entry of a `GET /v1/kv/<prefix>?recurse` answer, in Consul's key order. */
+export function entryList(text: string): KvEntry[] {
+  const parsed = parseConsulJson(text);
+  if (!Array.isArray(parsed)) throw malformed('expected an array of KV entries');
+  return parsed.map(kvEntry);
+}
+
 /** The single entry of a `GET /v1/kv/<key>` answer. */
 export function singleEntry(text: string): KvEntry {
   const parsed = parseConsulJson(text);

@@ -5,6 +5,10 @@
  * <prefix>/lock/<name>       a lock: Session = holder, Value = the holder's owner id
  * <prefix>/counter/<name>    a counter: Value = the decimal value
  * <native>/.lock             a lock at a native location (`consul lock <native>`, api/lock.go)
+ * <prefix>/semaphore/<name>/  a semaphore, laid out as api/semaphore.go lays one out:
+ *     .lock                   { Limit, Holders: { <session>: true } }, changed only by CAS
+ *     <session>               one contender (waiting or holding), acquired with its session
+ * <native>/                   a semaphore at a native location (`consul lock -n N <native>`)
  * ```
  *
  * Not core's `encodeName`: newer agents validate KV keys (`validateKVKey`, on by default) and accept
@@ -14,7 +18,7 @@
  * @module
  */
 import { InvalidArgumentError } from '@lockstep/core';
-import type { CounterRef, LockRef } from '@lockstep/core/driver';
+import type { CounterRef, LockRef, SemaphoreRef } from '@lockstep/core/driver';
 
 const encoder = new TextEncoder();
 const VERBATIM = /^[A-Za-z0-9_-]$/;
@@ -50,6 +54,26 @@ export function lockKey(ref: LockRef): string {
 /** The key of a counter (a different key space from locks: lock `x` and counter `x` never collide). */
 export function counterKey(ref: CounterRef): string {
   return `${keySegment(ref.prefix)}/counter/${keySegment(ref.name)}`;
+}
+
+/**
+ * The KV prefix of a semaphore, without a trailing slash: its native location, or
+ * `<prefix>/semaphore/<name>` (a different key space from locks and counters). Its keys are this
+ * prefix, a slash, and `.lock` or a session ID.
+ */
+export function semaphorePrefix(ref: SemaphoreRef): string {
+  if (typeof ref.native === 'string') return normaliseNativePrefix(ref.native);
+  return `${keySegment(ref.prefix)}/semaphore/${keySegment(ref.name)}`;
+}
+
+/** The coordination key of the semaphore at `prefix`: `<prefix>/.lock` (api.DefaultSemaphoreKey). */
+export function semaphoreLockKey(prefix: string): string {
+  return `${prefix}/${NATIVE_LOCK_SUFFIX}`;
+}
+
+/** The contender key of `session` in the semaphore at `prefix`: `<prefix>/<session>`. */
+export function contenderKey(prefix: string, session: string): string {
+  return `${prefix}/${session}`;
 }
 
 /**

@@ -4,8 +4,9 @@
  * the call sites.
  * @module
  */
-import type { ConsulHttp } from './http.js';
+import type { ConsulHttp, ConsulReply } from './http.js';
 import {
+  entryList,
   type KvEntry,
   kvEntry,
   parseConsulJson,
@@ -26,6 +27,8 @@ export interface TxnOp {
     | 'check-session'
     | 'check-not-exists'
     | 'delete'
+    | 'delete-cas'
+    | 'get-tree'
     | 'cas';
   readonly key: string;
   readonly value?: string;
@@ -93,4 +96,24 @@ export async function readKey(http: ConsulHttp, key: string, doing: string): Pro
 export async function putKey(http: ConsulHttp, key: string, value: string, doing: string): Promise<void> {
   const reply = await http.send({ method: 'PUT', path: kvPath(key), body: value, doing });
   if (reply.status !== 200) throw http.failure(reply, doing);
+}
+
+/** Every entry under a prefix, and the index of the answer that listed them. */
+export interface KvTree {
+  readonly entries: readonly KvEntry[];
+  readonly index: bigint;
+}
+
+/** Lists everything under `<prefix>/` (`GET ?recurse`, one request; the slash keeps `<prefix>x` out). */
+export async function readTree(http: ConsulHttp, prefix: string, doing: string): Promise<KvTree> {
+  const reply = await http.send({ method: 'GET', path: kvPath(`${prefix}/`), query: { recurse: '' }, doing });
+  return treeOf(http, reply, doing);
+}
+
+/** A `?recurse` answer as a {@link KvTree}: 404 means nothing is there (Consul answers so). */
+export function treeOf(http: ConsulHttp, reply: ConsulReply, doing: string): KvTree {
+  const index = reply.index ?? 0n;
+  if (reply.status === 404) return { entries: [], index };
+  if (reply.status !== 200) throw http.failure(reply, doing);
+  return { entries: entryList(reply.text), index };
 }

@@ -12,22 +12,15 @@
  * if it did not change since that read. Two requests.
  * @module
  */
-import { BackendUnavailableError, InvalidArgumentError, type NativeLockLocation } from '@lockstep/core';
-import {
-  type AcquireRequest,
-  backendFailure,
-  type LockDriver,
-  type LockRef,
-  type LockWatch,
-  type SessionPool,
-} from '@lockstep/core/driver';
+import { BackendUnavailableError, type NativeLockLocation } from '@lockstep/core';
+import type { AcquireRequest, LockDriver, LockRef, LockWatch, SessionPool } from '@lockstep/core/driver';
 import { ConsulGrant, type GrantScope, releaseOps } from './grant.js';
 import type { KvEntry } from './json.js';
 import { lockKey, normaliseNativePrefix } from './keys.js';
 import { readKey, type TxnOp, transaction } from './kv.js';
 import { assertLockUse, LOCK_FLAG_VALUE } from './native.js';
-import { SESSION_TTL_MAX_MS } from './options.js';
-import type { ConsulSession } from './session.js';
+import { assertSessionTtl, type ConsulSession } from './session.js';
+import { sessionFor } from './session-slots.js';
 
 /** What one attempt found: the entry it took, another session holding the key, or a refusal on a free key. */
 type Attempt = { readonly entry: KvEntry; readonly sentAt: number } | 'held' | 'refused-while-free';
@@ -43,14 +36,12 @@ export class ConsulLocks implements LockDriver {
   }
 
   async tryAcquire({ lock, ttlMs, ownerId }: AcquireRequest): Promise<ConsulGrant | null> {
-    if (ttlMs > SESSION_TTL_MAX_MS) {
-      throw new InvalidArgumentError('ttlMs', `Consul session TTLs are at most ${SESSION_TTL_MAX_MS} ms`);
-    }
+    assertSessionTtl(ttlMs);
     const key = lockKey(lock);
     const native = lock.native !== undefined;
     // A second round only when our session turned out to be dead (it is replaced first).
     for (let round = 0; round < 2; round++) {
-      const session = this.#sessions.current(ttlMs) ?? (await this.#session(ttlMs));
+      const session = this.#sessions.current(ttlMs) ?? (await sessionFor(this.#sessions, ttlMs));
       const claim = session.claim(key);
       // Another handle of this coordinator holds it (or is acquiring it) with this session.
       if (claim === undefined) return null;
@@ -89,14 +80,6 @@ export class ConsulLocks implements LockDriver {
 
   validateNative(native: NativeLockLocation): void {
     normaliseNativePrefix(native);
-  }
-
-  async #session(ttlMs: number): Promise<ConsulSession> {
-    try {
-      return await this.#sessions.session(ttlMs);
-    } catch (error) {
-      throw backendFailure('consul', 'opening a session', error);
-    }
   }
 
   /** One request: `[lock, get]`. */

@@ -10,12 +10,13 @@
  *   session), so two handles of one coordinator are kept apart here, before any request is sent.
  * @module
  */
-import { BackendUnavailableError } from '@lockstep/core';
+import { BackendUnavailableError, InvalidArgumentError } from '@lockstep/core';
 import { Session, type SessionMember, type SessionStrategy } from '@lockstep/core/driver';
 import { follow } from './blocking.js';
 import type { ConsulHttp, ConsulReply } from './http.js';
 import { parseJson } from './json.js';
 import { TXN_MAX_OPS, transaction } from './kv.js';
+import { SESSION_TTL_MAX_MS } from './options.js';
 
 /** A held lock as its session sees it. */
 export interface SessionLock extends SessionMember {
@@ -35,6 +36,16 @@ const WATCH_DELAY_MS = 250;
 /** At most this many `check-session` transactions per renewal period. */
 const CHECKS_PER_PERIOD = 4;
 const ENDED = new Error('the session ended');
+
+/**
+ * Refuses a lease no Consul session can have (before any request): sessions live at most a day.
+ * @throws InvalidArgumentError
+ */
+export function assertSessionTtl(ttlMs: number): void {
+  if (ttlMs > SESSION_TTL_MAX_MS) {
+    throw new InvalidArgumentError('ttlMs', `Consul session TTLs are at most ${SESSION_TTL_MAX_MS} ms`);
+  }
+}
 
 /** Creates a session; resolves once Consul answered with its ID. */
 export async function createSession(http: ConsulHttp, spec: SessionSpec): Promise<ConsulSession> {
