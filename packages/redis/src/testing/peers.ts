@@ -91,6 +91,35 @@ function peerLockBench(lock: PeerLock, urlsOf: (url: string) => string[]): PeerB
   };
 }
 
+/**
+ * `semaphore.handoff` contenders of redis-semaphore's `Semaphore` (its defaults: 10 ms retry
+ * interval, refresh at 80% of the lease): `n` clients, each its own connection, on one
+ * semaphore of `permits`. Not yet a {@link PeerBench} hook (compare measures semaphores for
+ * lockstep only); benchmarks call it directly.
+ */
+export async function redisSemaphoreContenders(
+  scope: BenchScope,
+  n: number,
+  permits: number,
+): Promise<Contender[]> {
+  const { Semaphore } = await import('redis-semaphore');
+  const name = scopedName(scope.prefix, 'peer-semaphore-handoff');
+  return Promise.all(
+    Array.from({ length: n }, async (): Promise<Contender> => {
+      const client = await rawClient(scope.url);
+      const semaphore = new Semaphore(client, name, permits, {
+        lockTimeout: CYCLE_TTL_MS,
+        acquireTimeout: 60_000,
+      });
+      return {
+        acquire: () => semaphore.acquire(),
+        release: () => semaphore.release(),
+        close: async () => disconnectAll([client]),
+      };
+    }),
+  );
+}
+
 /** The peer libraries users pick instead of lockstep on Redis. */
 export function redisPeers(urlsOf: (url: string) => string[]): Record<string, PeerBench> {
   return {
