@@ -15,7 +15,7 @@ import {
 } from './semaphore-view.js';
 
 const P = 'app/semaphore/exports';
-const owner = (n: number) => n.toString(16).padStart(32, '0');
+const owner = (n: bigint) => n.toString(16).padStart(32, '0');
 
 function entry(key: string, fields: Partial<Omit<KvEntry, 'key' | 'value'>> & { value?: string }): KvEntry {
   const { value = '', ...rest } = fields;
