@@ -31,16 +31,31 @@ export const ZOOKEEPER_MIN_TTL_MS = 1_000;
  *   minority of servers loses nothing.
  * - counters with atomic bounds: a compare-and-swap on the node's version, checked against
  *   the value the comparison guards; reads confirmed through the leader (linearizable).
+ *
+ * Semaphores, read-write locks and elections are the same queue of ephemeral nodes, so each of
+ * their grants has every lock guarantee above (the token is the czxid of the grant's own node):
+ * - semaphore, mismatch `smallest`: each lease stores the count its client declared, and a
+ *   permit is granted only while the leases are no more than the smallest of them; FIFO through
+ *   the turnstile every acquirer takes its turn at.
+ * - read-write, writerProgress `queued`: a reader holds only when no writer is ahead of it in
+ *   the queue, so a waiting writer holds back every later reader.
+ * - election, observe `notify` (watches on the candidates and on the leader's node), vacancies
+ *   reported (`null` when no candidate stands).
  */
+const PER_SESSION_GRANT = {
+  fencing: 'monotonic',
+  lease: 'per-session',
+  minTtlMs: ZOOKEEPER_MIN_TTL_MS,
+  ttlGranularityMs: 1,
+  waiting: 'notify',
+  fairness: 'fifo',
+  faultTolerance: 'replicated',
+} as const;
+
 export const ZOOKEEPER_CAPABILITIES: Capabilities = {
-  lock: {
-    fencing: 'monotonic',
-    lease: 'per-session',
-    minTtlMs: ZOOKEEPER_MIN_TTL_MS,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'replicated',
-  },
+  lock: PER_SESSION_GRANT,
   counter: { supported: true, bounds: true },
+  semaphore: { supported: true, ...PER_SESSION_GRANT, mismatch: 'smallest' },
+  readWrite: { supported: true, ...PER_SESSION_GRANT, writerProgress: 'queued' },
+  election: { supported: true, ...PER_SESSION_GRANT, observe: 'notify', vacancies: true },
 };

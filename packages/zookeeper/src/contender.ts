@@ -1,6 +1,7 @@
 /**
- * Joining a lock's queue: one EPHEMERAL_SEQUENTIAL child with a protected name, its fencing
- * token, and — when anyone else is queued — the queue as it stood right after.
+ * Joining a queue (a lock's, a read-write lock's, an election's, a semaphore's turnstile or
+ * leases): one EPHEMERAL_SEQUENTIAL child with a protected name, its fencing token, and — when
+ * anyone else is queued — the queue as it stood right after.
  *
  * Round trips (pipelined requests leave together and are answered in order):
  * - lockstep layout: `multi(create child, setData queue)` → 1 RTT. The multi is one
@@ -9,7 +10,8 @@
  *   queue node's `numChildren` in the same reply says whether anyone else is queued. Alone, we
  *   hold the lock and nothing needs listing (the common, uncontended case). Otherwise everyone
  *   else was there first (sequence numbers only grow), so a `tryAcquire` already knows it lost;
- *   a waiter lists the queue (`getChildren`, 1 more RTT) to find its predecessor.
+ *   a waiter — or a contender that may hold behind others (a reader, a lease) — lists the queue
+ *   (`getChildren`, 1 more RTT).
  * - native layout: `create child` + `getChildren queue`, then `exists child` for the czxid → 2
  *   RTTs. The queue node there may belong to someone else, so lockstep does not write its data.
  * - queue node missing: its ancestors are created (all pipelined, 1 RTT) and the above retried.
@@ -24,16 +26,29 @@ import { randomUUID } from 'node:crypto';
 import { Backoff, sleep } from '@lockstep/core/driver';
 import { Code, hasCode, isConnectionError, ZkError } from './errors.js';
 import { ancestry, basename, child, contenderPrefix, type LockLayout } from './paths.js';
-import { CreateMode, zxid } from './raw.js';
+import type { QueueRule } from './queue.js';
+import { CreateMode, type RawWatcher, zxid } from './raw.js';
 import type { ZkSession } from './session.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Re-creating a queue node that a concurrent cleanup keeps deleting: give up after this many tries. */
 const MAX_QUEUE_RECREATES = 5;
 
-/** Our child in a lock's queue. */
+/** What a contender joins, and how its node is named. */
+export interface LineShape {
+  readonly layout: LockLayout;
+  /** Who ahead keeps it out, and how the queue is ordered. */
+  readonly rule: QueueRule;
+  /** The recipe's marker in its name (`lock-`, `__READ__`, `lease-`, …). */
+  readonly marker: string;
+  /** Its node's data (a lease's declared permits, a candidate's value); empty when absent. */
+  readonly data?: Buffer;
+}
+
+/** Our child in a queue. */
 export interface Contender {
   readonly session: ZkSession;
+  readonly shape: LineShape;
   readonly layout: LockLayout;
   /** The child's name (`_c_<uuid>-lock-<sequence>`). */
   readonly name: string;
@@ -50,44 +65,53 @@ export interface Contender {
   readonly orphans: readonly string[];
 }
 
-type Created = Omit<Contender, 'session' | 'layout' | 'orphans'>;
+type Created = Omit<Contender, 'session' | 'shape' | 'layout' | 'orphans'>;
 
 /**
- * Creates our child in `layout.queue` over `session`; `onQueueCreated` hears of a queue node
- * created on the way.
+ * Creates our child in `shape.layout.queue` over `session`; `onCreated` hears of each node of
+ * the layout (the queue, its container) created on the way.
  * @throws ZkError, or the session's loss, when it cannot.
  */
 export async function enqueue(
   session: ZkSession,
-  layout: LockLayout,
+  shape: LineShape,
   protectedId: string,
-  onQueueCreated: (queue: string) => void,
+  onCreated: (node: string) => void,
 ): Promise<Contender> {
+  const { layout, marker } = shape;
+  const data = shape.data ?? EMPTY;
   const orphans: string[] = [];
-  let prefix = contenderPrefix(protectedId);
+  let prefix = contenderPrefix(protectedId, marker);
   for (let recreates = 0; ; ) {
     try {
       const created = layout.native
-        ? await createNative(session, layout.queue, prefix)
-        : await createFenced(session, layout.queue, prefix);
-      return { session, layout, ...created, orphans };
+        ? await createNative(session, layout.queue, prefix, data)
+        : await createFenced(session, layout.queue, prefix, data);
+      return { session, shape, layout, ...created, orphans };
     } catch (error) {
       if (hasCode(error, Code.NO_NODE) && recreates++ < MAX_QUEUE_RECREATES) {
-        if (await ensurePath(session, layout.queue)) onQueueCreated(layout.queue);
+        for (const node of await ensurePath(session, layout.queue)) {
+          if (node === layout.queue || node === layout.container) onCreated(node);
+        }
         continue;
       }
       if (!isConnectionError(error) || !session.live) throw error;
       const adopted = await findByPrefix(session, layout.queue, prefix);
-      if (adopted) return { session, layout, ...adopted, orphans };
+      if (adopted) return { session, shape, layout, ...adopted, orphans };
       orphans.push(prefix);
-      prefix = contenderPrefix(randomUUID());
+      prefix = contenderPrefix(randomUUID(), marker);
     }
   }
 }
 
-async function createFenced(session: ZkSession, queue: string, prefix: string): Promise<Created> {
+async function createFenced(
+  session: ZkSession,
+  queue: string,
+  prefix: string,
+  data: Buffer,
+): Promise<Created> {
   const [createResult, touchResult] = await session.multi(`enqueue in ${queue}`, (tx) => {
-    tx.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL);
+    tx.create(child(queue, prefix), data, CreateMode.EPHEMERAL_SEQUENTIAL);
     tx.setData(queue, EMPTY, -1);
   });
   const path = createResult?.path;
@@ -101,9 +125,14 @@ async function createFenced(session: ZkSession, queue: string, prefix: string): 
   return { name, path, token: zxid(stat.mzxid), children };
 }
 
-async function createNative(session: ZkSession, queue: string, prefix: string): Promise<Created> {
+async function createNative(
+  session: ZkSession,
+  queue: string,
+  prefix: string,
+  data: Buffer,
+): Promise<Created> {
   const [created, listed] = session.together(() => [
-    session.create(child(queue, prefix), EMPTY, CreateMode.EPHEMERAL_SEQUENTIAL),
+    session.create(child(queue, prefix), data, CreateMode.EPHEMERAL_SEQUENTIAL),
     session.getChildren(queue),
   ]);
   listed.catch(() => {});
@@ -116,11 +145,12 @@ async function createNative(session: ZkSession, queue: string, prefix: string): 
 
 /**
  * Creates `path` and its ancestors (persistent, empty), all in one pipelined round trip.
- * Resolves `true` when `path` itself was created here (not by someone else first).
+ * Resolves the nodes created here (not by someone else first).
  */
-export async function ensurePath(session: ZkSession, path: string): Promise<boolean> {
+export async function ensurePath(session: ZkSession, path: string): Promise<string[]> {
+  const nodes = ancestry(path);
   const creates = session.together(() =>
-    ancestry(path).map((node) =>
+    nodes.map((node) =>
       session.create(node, EMPTY, CreateMode.PERSISTENT).then(
         () => true,
         (error: unknown) => {
@@ -130,7 +160,8 @@ export async function ensurePath(session: ZkSession, path: string): Promise<bool
       ),
     ),
   );
-  return (await Promise.all(creates)).at(-1) === true;
+  const created = await Promise.all(creates);
+  return nodes.filter((_, i) => created[i]);
 }
 
 /** After a lost create reply: our child, if the create did happen. Retries listing until answered. */
@@ -145,11 +176,16 @@ async function findByPrefix(session: ZkSession, queue: string, prefix: string): 
 
 /**
  * The children of `queue` (none when the queue node is gone), asked until answered while the
- * session lives.
+ * session lives; `watcher` hears of the next change of them.
  */
-export async function listQueue(session: ZkSession, queue: string, signal?: AbortSignal): Promise<string[]> {
+export async function listQueue(
+  session: ZkSession,
+  queue: string,
+  signal?: AbortSignal,
+  watcher?: RawWatcher,
+): Promise<string[]> {
   try {
-    return await patiently(session, () => session.getChildren(queue), signal);
+    return await patiently(session, () => session.getChildren(queue, watcher), signal);
   } catch (error) {
     if (hasCode(error, Code.NO_NODE)) return [];
     throw error;

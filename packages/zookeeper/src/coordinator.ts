@@ -7,9 +7,11 @@ import { type Coordinator, InvalidArgumentError } from '@lockstep/core';
 import { type BackendDriver, createCoordinator, settleWithin } from '@lockstep/core/driver';
 import { ZOOKEEPER_CAPABILITIES } from './capabilities.js';
 import { ZkCounters } from './counters.js';
+import { ZkElections } from './elections.js';
 import { DeletionWatches } from './grant.js';
 import { Leftovers } from './leftovers.js';
-import { ZkLocks } from './locks.js';
+import { ZkLine } from './line.js';
+import { lockShape, readWriteShape, ZkLocks } from './locks.js';
 import {
   resolveOptions,
   ZOOKEEPER_COORDINATOR_OPTION_NAMES,
@@ -17,6 +19,7 @@ import {
   type ZooKeeperCoordinatorOptions,
 } from './options.js';
 import { createRawClient, type ZooKeeperClient } from './raw.js';
+import { ZkSemaphores } from './semaphores.js';
 import { type ClientSupply, SessionSource } from './source.js';
 import { parseZooKeeperUrl } from './url.js';
 
@@ -106,10 +109,14 @@ function createDriver(supply: ClientSupply, base: string, connectTimeoutMs: numb
   const source = new SessionSource(supply, connectTimeoutMs);
   const leftovers = new Leftovers(source);
   const watches = new DeletionWatches();
+  const ctx = { source, base, leftovers, watches, line: new ZkLine({ source, leftovers }) };
   return {
     backend: 'zookeeper',
     capabilities: ZOOKEEPER_CAPABILITIES,
-    locks: new ZkLocks({ source, base, leftovers, watches }),
+    locks: new ZkLocks(ctx, lockShape),
+    semaphores: new ZkSemaphores(ctx),
+    readWriteLocks: new ZkLocks(ctx, readWriteShape),
+    elections: new ZkElections(ctx),
     counters: new ZkCounters(source, base),
     source,
     async close() {

@@ -1,5 +1,6 @@
 /**
- * A held lock: our child at the head of the queue, for as long as our session lives.
+ * A held lock (or read-write grant, permit, leadership): our child holding its place in its
+ * queue, for as long as our session lives.
  *
  * States: `held` → `released` (release()) or `held` → `lost` (the session was lost, or our
  * node was deleted). Loss trips {@link ZkGrant.lost}; core turns that into the handle's
@@ -119,6 +120,15 @@ export class ZkGrant implements LeaseGrant, SessionMember {
       if (!hasCode(error, Code.NO_NODE)) throw error;
       this.#gone('is gone');
     });
+  }
+
+  /**
+   * Gives up a grant the server no longer backs as ours (a leader whose node someone else
+   * wrote): lost at once, and our node deleted so that it keeps nobody else out.
+   */
+  depose(why: string): void {
+    const reason = new BackendUnavailableError('zookeeper', `our node ${this.path} ${why}`);
+    if (this.#settle('lost', reason)) this.#ctx.leftovers.deleteLater(this.#contender.session, this.path);
   }
 
   #gone(what: string): void {

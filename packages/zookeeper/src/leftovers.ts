@@ -6,13 +6,14 @@
  *   nodes of a session the trust clock gave up on while the server kept it (a client you own
  *   may reconnect to it);
  * - nodes a create may still produce after its reply was lost (found by their protected prefix);
- * - lock queue nodes left empty, the job ZooKeeper's CONTAINER nodes would do
- *   (node-zookeeper-client cannot create those). Removal waits until a queue has been unused
- *   here for {@link REAP_DELAY_MS}, so a lock taken again and again does not pay for re-creating
- *   its queue node each time. A delete of a non-empty node fails (NOT_EMPTY) and a contender
- *   whose queue vanished under its create re-creates it, so races with other clients are
- *   harmless. A native queue node is a path someone chose (Curator's lock path, perhaps made by
- *   an operator with its own ACL): it is only removed when this coordinator created it.
+ * - queue nodes left empty, the job ZooKeeper's CONTAINER nodes would do (node-zookeeper-client
+ *   cannot create those), and after them the node they belong to (a semaphore's, once both its
+ *   turnstile and its leases are gone). Removal waits until a queue has been unused here for
+ *   {@link REAP_DELAY_MS}, so a lock taken again and again does not pay for re-creating its
+ *   queue node each time. A delete of a non-empty node fails (NOT_EMPTY) and a contender whose
+ *   queue vanished under its create re-creates it, so races with other clients are harmless. A
+ *   native node is a path someone chose (Curator's lock path, perhaps made by an operator with
+ *   its own ACL): it is only removed when this coordinator created it.
  *
  * Safe by construction: every contender path lockstep deletes carries a per-attempt UUID, so it
  * can only be our own node. A contender entry belongs to one ZooKeeper session; once another
@@ -35,7 +36,7 @@ export class Leftovers {
   readonly #sweeper = new Sweeper({ initialMs: 100, maxMs: 1_000, maxTasks: 50_000 });
   /** Contenders (queued or holding) of this coordinator per queue node. */
   readonly #users = new Map<string, number>();
-  /** Native queue nodes this coordinator created (the only native ones it may remove). */
+  /** Native nodes this coordinator created (the only native ones it may remove). */
   readonly #created = new Set<string>();
   /** Queues scheduled for removal, and since when nobody here uses them (`performance.now()`). */
   readonly #idleSince = new Map<string, number>();
@@ -82,9 +83,9 @@ export class Leftovers {
     });
   }
 
-  /** This coordinator created the queue node `queue`. */
-  created(queue: string): void {
-    this.#created.add(queue);
+  /** This coordinator created `node` (a queue node, or the node a queue belongs to). */
+  created(node: string): void {
+    this.#created.add(node);
   }
 
   /** A contender starts using a queue. */
@@ -93,18 +94,19 @@ export class Leftovers {
   }
 
   /** A contender is done with a queue (released, withdrew, lost or failed). */
-  leave({ queue, native }: LockLayout): void {
+  leave(layout: LockLayout): void {
+    const { queue, native, container } = layout;
     const users = (this.#users.get(queue) ?? 1) - 1;
     if (users > 0) {
       this.#users.set(queue, users);
       return;
     }
     this.#users.delete(queue);
-    if (native && !this.#created.has(queue)) return;
+    if (native && !this.#created.has(queue) && !(container && this.#created.has(container))) return;
     const scheduled = this.#idleSince.has(queue);
     this.#idleSince.set(queue, performance.now());
     if (!scheduled) {
-      this.#sweeper.add({ attempt: () => this.#reap(queue), settled: () => this.#idleSince.delete(queue) });
+      this.#sweeper.add({ attempt: () => this.#reap(layout), settled: () => this.#idleSince.delete(queue) });
     }
   }
 
@@ -114,13 +116,23 @@ export class Leftovers {
     await this.#sweeper.flush();
   }
 
-  async #reap(queue: string): Promise<SweepOutcome> {
+  async #reap({ queue, native, container }: LockLayout): Promise<SweepOutcome> {
     // In use again: its next leave schedules it anew.
     if (this.#users.has(queue)) return 'done';
     if (!this.#closing && performance.now() - this.#idleSince.get(queue)! < REAP_DELAY_MS) return 'retry';
-    this.#created.delete(queue);
+    const session = this.#source.current;
     // NOT_EMPTY: someone queues there; NO_NODE: already gone; connection trouble: left for next time.
-    await this.#source.current?.remove(queue).catch(() => {});
+    const removed = async (node: string) => {
+      if (native && !this.#created.has(node)) return true;
+      const gone = await session?.remove(node).then(
+        () => true,
+        (error: unknown) => hasCode(error, Code.NO_NODE),
+      );
+      if (gone) this.#created.delete(node);
+      return gone === true;
+    };
+    // The container goes once its last queue has (a delete of it fails while the other one stands).
+    if ((await removed(queue)) && container !== undefined) await removed(container);
     return 'done';
   }
 

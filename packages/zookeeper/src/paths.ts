@@ -8,12 +8,18 @@
  * |---|---|
  * | a lock's queue (its contenders are its children) | `B/P/locks/N` |
  * | one contender (EPHEMERAL_SEQUENTIAL) | `B/P/locks/N/_c_<uuid>-lock-<10-digit sequence>` |
+ * | a semaphore's leases (the first ones hold) | `B/P/semaphores/N` |
+ * | one lease (data: the permits its client declared) | `B/P/semaphores/N/_c_<uuid>-lease-of-<permits>-<sequence>` |
+ * | a read-write lock's queue | `B/P/rwlocks/N`, children `_c_<uuid>-__READ__<sequence>` or `-__WRIT__` |
+ * | an election's candidates (data: the proclaimed value) | `B/P/elections/N`, children `_c_<uuid>-latch-<sequence>` |
  * | a counter (the value as a decimal string) | `B/P/counters/N` |
  *
- * Contenders are named exactly as Apache Curator's `InterProcessMutex` names them (a
- * protected create: `_c_` + a per-attempt UUID + `-` + `lock-`, then ZooKeeper's sequence),
- * so a lock with a `native` location only differs in its queue: the path the user
- * gave, under `B`, where Curator clients queue too.
+ * Children are named exactly as Apache Curator's recipes name theirs (a protected create:
+ * `_c_` + a per-attempt UUID + `-` + the recipe's marker, then ZooKeeper's sequence):
+ * `InterProcessMutex`, `InterProcessSemaphoreV2`, `InterProcessReadWriteLock`, `LeaderLatch`.
+ * So a primitive with a `native` location only differs in where it lives: the path the user
+ * gave, under `B`, where Curator clients queue too (a native semaphore also takes Curator's
+ * turnstile, `<path>/locks`, and keeps its leases in `<path>/leases`).
  *
  * `/zookeeper` is reserved by the server at the root: a prefix that encodes to `zookeeper`
  * is written `%7Aookeeper` there (`encodeName` never escapes `z`, so this stays injective).
@@ -26,6 +32,13 @@ import type { LockRef, ResourceRef } from '@lockstep/core/driver';
 export const PROTECTED_PREFIX = '_c_';
 /** The lock node name of Curator's `InterProcessMutex` (`LOCK_NAME`); the sequence follows it. */
 export const LOCK_NAME = 'lock-';
+/** The lease node name of Curator's `InterProcessSemaphoreV2`. */
+export const LEASE_NAME = 'lease-';
+/** The reader's and the writer's node names of Curator's `InterProcessReadWriteLock` (equally long). */
+export const READ_NAME = '__READ__';
+export const WRITE_NAME = '__WRIT__';
+/** The candidate node name of Curator's `LeaderLatch`. */
+export const LATCH_NAME = 'latch-';
 /** Longest native path accepted, in UTF-8 bytes. */
 export const MAX_NATIVE_PATH_BYTES = 4096;
 
@@ -35,12 +48,54 @@ export interface LockLayout {
   readonly queue: string;
   /** Whether this is a native (Curator-shared) location. */
   readonly native: boolean;
+  /**
+   * The node the queue belongs to, removed after it once empty (a semaphore's own node, parent
+   * of its turnstile and its leases); absent when the queue node stands alone.
+   */
+  readonly container?: string;
 }
 
 /** The lock's queue under `base` (the chroot, `''` for none). */
 export function lockLayout(base: string, lock: LockRef): LockLayout {
-  if (lock.native !== undefined) return { queue: base + nativePath(lock.native), native: true };
-  return { queue: `${base}/${rootSegment(lock.prefixSegment)}/locks/${lock.segment}`, native: false };
+  return placeOf(base, lock, 'locks');
+}
+
+/** A read-write lock's queue (readers and writers in one line). */
+export function readWriteLayout(base: string, lock: LockRef): LockLayout {
+  return placeOf(base, lock, 'rwlocks');
+}
+
+/** An election's queue of candidates. */
+export function electionLayout(base: string, election: LockRef): LockLayout {
+  return placeOf(base, election, 'elections');
+}
+
+/** Where a semaphore's leases queue, and the lock guarding them when it is Curator's. */
+export interface SemaphoreLayout {
+  /** The leases (lockstep's own semaphore is this one queue). */
+  readonly leases: LockLayout;
+  /** A native semaphore's turnstile: the lock `InterProcessSemaphoreV2` takes before counting. */
+  readonly turnstile?: LockLayout;
+}
+
+/**
+ * lockstep's own semaphore is one queue, `B/P/semaphores/N`; a native one has Curator's two
+ * children of its path, `locks` (the turnstile) and `leases`.
+ */
+export function semaphoreLayout(base: string, semaphore: LockRef): SemaphoreLayout {
+  const place = placeOf(base, semaphore, 'semaphores');
+  if (!place.native) return { leases: place };
+  const container = place.queue;
+  return {
+    turnstile: { queue: `${container}/locks`, native: true, container },
+    leases: { queue: `${container}/leases`, native: true, container },
+  };
+}
+
+/** The node of one primitive of `ref`: its native path, or lockstep's own under `kind`. */
+function placeOf(base: string, ref: LockRef, kind: string): LockLayout {
+  if (ref.native !== undefined) return { queue: base + nativePath(ref.native), native: true };
+  return { queue: `${base}/${rootSegment(ref.prefixSegment)}/${kind}/${ref.segment}`, native: false };
 }
 
 /** A counter's node under `base`. */
@@ -50,11 +105,11 @@ export function counterPath(base: string, counter: ResourceRef): string {
 
 /**
  * The name a contender asks ZooKeeper for (the sequence is appended by the server):
- * `_c_<uuid>-lock-`. The UUID is per create attempt, so a reply lost with the connection
- * can be found again by this prefix (ZOOKEEPER-1262).
+ * `_c_<uuid>-lock-` (or another recipe's marker). The UUID is per create attempt, so a reply
+ * lost with the connection can be found again by this prefix (ZOOKEEPER-1262).
  */
-export function contenderPrefix(protectedId: string): string {
-  return `${PROTECTED_PREFIX}${protectedId}-${LOCK_NAME}`;
+export function contenderPrefix(protectedId: string, marker: string = LOCK_NAME): string {
+  return `${PROTECTED_PREFIX}${protectedId}-${marker}`;
 }
 
 /** A 32-hex-digit id (core's owner ids) written as a canonical UUID (8-4-4-4-12), the form Curator uses. */
@@ -84,9 +139,9 @@ function rootSegment(prefixSegment: string): string {
 }
 
 /**
- * Checks a native location: an absolute ZooKeeper path, as given to Curator's
- * `new InterProcessMutex(client, path)` (relative to the URL's chroot, as Curator's path is
- * relative to its namespace).
+ * Checks a native location: an absolute ZooKeeper path, as given to Curator's recipes
+ * (`new InterProcessMutex(client, path)`, `InterProcessSemaphoreV2`, `InterProcessReadWriteLock`,
+ * `LeaderLatch`), relative to the URL's chroot as Curator's path is relative to its namespace.
  * @throws InvalidArgumentError for anything else.
  */
 export function validateNativePath(native: NativeLockLocation): void {
@@ -126,7 +181,7 @@ function nativePath(native: NativeLockLocation): string {
   if (typeof native !== 'string') {
     throw new InvalidArgumentError(
       'native',
-      `a ZooKeeper native lock location is a path string (as given to Curator's InterProcessMutex), got ${typeof native}`,
+      `a ZooKeeper native location is a path string (as given to Curator's recipes), got ${typeof native}`,
     );
   }
   validateZnodePath(native, 'native');

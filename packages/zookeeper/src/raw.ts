@@ -63,6 +63,7 @@ export interface ZooKeeperClient extends EventEmitter {
   create(path: string, data: Buffer, mode: number, callback: Reply<string>): void;
   remove(path: string, version: number, callback: (error: RawException | null) => void): void;
   exists(path: string, callback: Reply<ZnodeStat | null>): void;
+  exists(path: string, watcher: RawWatcher, callback: Reply<ZnodeStat | null>): void;
   getData(path: string, watcher: RawWatcher | undefined, callback: Reply<Buffer>): void;
   setData(path: string, data: Buffer, version: number, callback: Reply<ZnodeStat>): void;
   getChildren(path: string, watcher: RawWatcher | undefined, callback: Reply<string[]>): void;

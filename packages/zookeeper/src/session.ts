@@ -84,9 +84,11 @@ export class ZkSession {
     );
   }
 
-  /** The node's stat, or `null` when it does not exist. */
-  exists(path: string): Promise<ZnodeStat | null> {
-    return this.#request(`exists ${path}`, (reply) => this.client.exists(path, reply));
+  /** The node's stat, or `null` when it does not exist; `watcher` hears of its next change (or creation). */
+  exists(path: string, watcher?: RawWatcher): Promise<ZnodeStat | null> {
+    return this.#request(`exists ${path}`, (reply) =>
+      watcher ? this.client.exists(path, watcher, reply) : this.client.exists(path, reply),
+    );
   }
 
   create(path: string, data: Buffer, mode: number): Promise<string> {
