@@ -1,5 +1,6 @@
 /**
- * Runs `CuratorHolder.java` — a small Java program holding Curator's `InterProcessMutex` —
+ * Runs `CuratorHolder.java` — a small Java program holding one of Curator's recipes
+ * (`InterProcessMutex`, `InterProcessSemaphoreV2`, `InterProcessReadWriteLock`, `LeaderLatch`) —
  * against a server: compiled with `javac` into a temp dir (once per process), driven line by line.
  * Needs Java and Debian's Curator jars (`apt-get install -y libcurator-recipes-java`).
  * @module
@@ -11,6 +12,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { check, checkEqual, type InteropContext, skipInterop } from '@lockstep/conformance/interop';
+import { serversOf } from './raw.js';
 
 const JARS_DIR = '/usr/share/java';
 const JARS = [
@@ -75,7 +78,14 @@ export function compiledHolder(): Promise<string> {
   return compiled;
 }
 
-/** One running Java service holding (or not) an InterProcessMutex on `lockPath`. */
+/** The recipe a {@link CuratorProcess} runs, and its arguments (see CuratorHolder.java). */
+export type CuratorRecipe =
+  | readonly ['mutex', path: string, marker: string, tokens: string]
+  | readonly ['semaphore', path: string, maxLeases: string, nodeData?: string]
+  | readonly ['rwlock', path: string]
+  | readonly ['latch', path: string, id: string];
+
+/** One running Java service using one of Curator's recipes. */
 export class CuratorProcess {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #lines: string[] = [];
@@ -83,17 +93,11 @@ export class CuratorProcess {
   readonly exited: Promise<number | null>;
   stderr = '';
 
-  constructor(classpath: string, servers: string, lockPath: string, marker: string, tokens: string) {
-    this.#child = spawn('java', [
-      '-Xmx128m',
-      '-cp',
-      classpath,
-      'CuratorHolder',
-      servers,
-      lockPath,
-      marker,
-      tokens,
-    ]);
+  constructor(classpath: string, servers: string, recipe: CuratorRecipe) {
+    const args = (recipe as readonly (string | undefined)[]).filter(
+      (arg): arg is string => arg !== undefined,
+    );
+    this.#child = spawn('java', ['-Xmx128m', '-cp', classpath, 'CuratorHolder', servers, ...args]);
     this.#child.stderr.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
     });
@@ -142,4 +146,36 @@ export class CuratorProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * A Curator service running `recipe` against `url` for one scenario (skipped, with the reason,
+ * when Java or the jars are missing), stopped when the scenario ends.
+ */
+export async function curatorService(
+  url: string,
+  ctx: InteropContext,
+  recipe: CuratorRecipe,
+): Promise<CuratorProcess> {
+  const unavailable = curatorUnavailable();
+  if (unavailable !== undefined) skipInterop(unavailable);
+  const service = new CuratorProcess(await compiledHolder(), serversOf(url), recipe);
+  ctx.defer(() => service.stop());
+  checkEqual(await service.next(60_000), 'ready', "the Curator service's first line");
+  return service;
+}
+
+/** A directory for files shared with the Java side, removed when the scenario ends. */
+export function scratchDir(ctx: InteropContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-curator-run-'));
+  ctx.defer(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const ACQUIRED = /^(?:acquired|leader) \d+$/;
+
+/** The czxid in Curator's `acquired <czxid>` (or `leader <czxid>`) answer. */
+export function curatorToken(line: string): bigint {
+  check(ACQUIRED.test(line), `Curator answered "${line}", expected "acquired <czxid>"`);
+  return BigInt(line.split(' ')[1]!);
 }

@@ -3,23 +3,14 @@
  * where Apache Curator's `InterProcessMutex(client, PATH)` does (children `_c_<uuid>-lock-<seq>`,
  * ordered by the sequence, each waiter watching its predecessor), so a Java service using the
  * real Curator (Debian's libcurator-recipes-java 5.4) and lockstep clients exclude each other
- * both ways, and the fencing tokens (czxid) increase across both.
+ * both ways, and the fencing tokens (czxid) increase across both. The other recipes' scenarios
+ * live beside this file, one per recipe.
  *
  * Needs `java`/`javac` and the Curator jars in /usr/share/java; the scenarios skip with that
  * reason otherwise.
  * @module
  */
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   check,
@@ -27,40 +18,26 @@ import {
   delay,
   type InteropContext,
   type InteropScenario,
-  skipInterop,
 } from '@lockstep/conformance/interop';
 import type { Coordinator } from '@lockstep/core';
-import { CuratorProcess, compiledHolder, curatorUnavailable } from './curator.js';
-import { calls, errorCode, rawClient, serversOf, ZK_NO_NODE } from './raw.js';
-
-const ACQUIRED = /^acquired \d+$/;
+import { curatorService, scratchDir, curatorToken as tokenOf } from './curator.js';
+import { LEADER_LATCH_INTEROP } from './interop-latch.js';
+import { READ_WRITE_INTEROP } from './interop-rwlock.js';
+import { SEMAPHORE_INTEROP } from './interop-semaphore.js';
+import { childrenUntil } from './raw.js';
 
 /** What a scenario needs: a Curator service on `path`, sharing marker/token files with Node. */
-async function setUp(url: string, ctx: InteropContext) {
-  const unavailable = curatorUnavailable();
-  if (unavailable !== undefined) skipInterop(unavailable);
-  const classpath = await compiledHolder();
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-curator-run-'));
-  ctx.defer(() => rmSync(dir, { recursive: true, force: true }));
+function setUp(url: string, ctx: InteropContext) {
+  const dir = scratchDir(ctx);
   const path = `/${ctx.place('curator')}`;
   const shared = { marker: join(dir, 'inside'), tokens: join(dir, 'tokens') };
-  const curator = async (): Promise<CuratorProcess> => {
-    const process = new CuratorProcess(classpath, serversOf(url), path, shared.marker, shared.tokens);
-    ctx.defer(() => process.stop());
-    checkEqual(await process.next(60_000), 'ready', "the Curator service's first line");
-    return process;
-  };
+  const curator = () => curatorService(url, ctx, ['mutex', path, shared.marker, shared.tokens]);
   return { path, shared, curator };
-}
-
-function tokenOf(line: string): bigint {
-  check(ACQUIRED.test(line), `Curator answered "${line}", expected "acquired <czxid>"`);
-  return BigInt(line.split(' ')[1]!);
 }
 
 /** Curator holds: lockstep cannot get in, queues behind it with the same naming, gets a larger token. */
 async function curatorFirst(url: string, ctx: InteropContext): Promise<void> {
-  const { path, curator } = await setUp(url, ctx);
+  const { path, curator } = setUp(url, ctx);
   const java = await curator();
   const curatorToken = tokenOf(await java.ask('acquire'));
   const node = await ctx.open();
@@ -68,30 +45,11 @@ async function curatorFirst(url: string, ctx: InteropContext): Promise<void> {
   check((await lock.tryAcquire()) === null, 'lockstep got the lock Curator holds');
   const waiting = lock.acquire({ waitMs: 30_000 });
   waiting.catch(() => {});
-  const client = await rawClient(url);
-  try {
-    const childrenOf = () =>
-      calls(client)
-        .getChildren(path)
-        .catch((error: unknown) => {
-          if (errorCode(error) === ZK_NO_NODE) return [];
-          throw error;
-        });
-    let children: string[] = [];
-    for (let i = 0; i < 200 && children.length < 2; i++) {
-      children = await childrenOf();
-      if (children.length < 2) await delay(25);
-    }
-    // Both contenders' nodes look alike: Curator's protected names, ordered by sequence.
-    checkEqual(children.length, 2, 'children of the lock path (Curator and lockstep)');
-    for (const child of children)
-      check(
-        /^_c_[0-9a-f-]{36}-lock-\d{10}$/.test(child),
-        `child "${child}" is not named as Curator names it`,
-      );
-  } finally {
-    client.close();
-  }
+  const children = await childrenUntil(url, path, 2);
+  // Both contenders' nodes look alike: Curator's protected names, ordered by sequence.
+  checkEqual(children.length, 2, 'children of the lock path (Curator and lockstep)');
+  for (const child of children)
+    check(/^_c_[0-9a-f-]{36}-lock-\d{10}$/.test(child), `child "${child}" is not named as Curator names it`);
   checkEqual(await java.ask('release'), 'released', "Curator's release");
   const mine = await waiting;
   check(
@@ -107,7 +65,7 @@ async function curatorFirst(url: string, ctx: InteropContext): Promise<void> {
 
 /** lockstep holds: Curator cannot get in, waits its turn, and gets a larger czxid. */
 async function lockstepFirst(url: string, ctx: InteropContext): Promise<void> {
-  const { path, curator } = await setUp(url, ctx);
+  const { path, curator } = setUp(url, ctx);
   const node = await ctx.open();
   const mine = await node.lock('reports', { native: path }).acquire();
   const java = await curator();
@@ -132,7 +90,7 @@ async function lockstepFirst(url: string, ctx: InteropContext): Promise<void> {
 
 /** Curator and two lockstep clients are never inside together, and tokens only increase. */
 async function contention(url: string, ctx: InteropContext): Promise<void> {
-  const { path, shared, curator } = await setUp(url, ctx);
+  const { path, shared, curator } = setUp(url, ctx);
   const java = await curator();
   const clients: Coordinator[] = [await ctx.open(), await ctx.open()];
   const ROUNDS = 25;
@@ -176,8 +134,8 @@ async function contention(url: string, ctx: InteropContext): Promise<void> {
   check(!/violation/.test(java.stderr), `Curator reported: ${java.stderr}`);
 }
 
-/** Every ZooKeeper interop scenario, all `interop.curator`. */
-export const ZOOKEEPER_INTEROP: readonly InteropScenario[] = [
+/** The `InterProcessMutex` scenarios, `interop.curator`. */
+const MUTEX_INTEROP: readonly InteropScenario[] = [
   {
     id: 'interop.curator',
     title:
@@ -197,4 +155,16 @@ export const ZOOKEEPER_INTEROP: readonly InteropScenario[] = [
     timeoutMs: 180_000,
     run: (target, ctx) => contention(target.url, ctx),
   },
+];
+
+/**
+ * Every ZooKeeper interop scenario: `interop.curator` (InterProcessMutex),
+ * `interop.curator.semaphore` (InterProcessSemaphoreV2), `interop.curator.rwlock`
+ * (InterProcessReadWriteLock), `interop.curator.leader-latch` (LeaderLatch).
+ */
+export const ZOOKEEPER_INTEROP: readonly InteropScenario[] = [
+  ...MUTEX_INTEROP,
+  ...SEMAPHORE_INTEROP,
+  ...READ_WRITE_INTEROP,
+  ...LEADER_LATCH_INTEROP,
 ];

@@ -107,3 +107,23 @@ export async function zookeeperVersion(url: string): Promise<string> {
     ? `ZooKeeper (srvr answered: ${answer.trim() || 'nothing'})`
     : `ZooKeeper ${version}`;
 }
+
+/** The children of `path` (none when it does not exist), polled until there are at least `count`. */
+export async function childrenUntil(url: string, path: string, count: number, ms = 5_000): Promise<string[]> {
+  const client = await rawClient(url);
+  try {
+    const deadline = performance.now() + ms;
+    for (;;) {
+      const children = await calls(client)
+        .getChildren(path)
+        .catch((error: unknown) => {
+          if (errorCode(error) === ZK_NO_NODE) return [];
+          throw error;
+        });
+      if (children.length >= count || performance.now() > deadline) return children;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  } finally {
+    client.close();
+  }
+}
