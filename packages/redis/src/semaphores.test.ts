@@ -29,6 +29,18 @@ import { useRedisServer } from './test-support/servers.js';
 const redis = useRedisServer();
 const url = () => redis.handle.url;
 
+/** `N` coordinators, as a tuple. */
+type Coordinators<N extends number, T extends Coordinator[] = []> = T['length'] extends N
+  ? T
+  : Coordinators<N, [...T, Coordinator]>;
+
+/** `n` coordinators (each its own connections) under `prefix`, closed when the test ends. */
+async function openAll<N extends number>(prefix: string, n: N): Promise<Coordinators<N>> {
+  const coords: Coordinator[] = [];
+  for (let i = 0; i < n; i++) coords.push(await open(url(), { prefix }));
+  return coords as Coordinators<N>;
+}
+
 /** The server's clock in ms, as the scripts read it. */
 async function serverNowMs(raw: ReturnType<typeof rawClient>): Promise<number> {
   const [seconds, micros] = await raw.time();
@@ -90,14 +102,10 @@ describe('redis:// semaphores', () => {
 
   it('grants in arrival order across coordinators, and the releaser coming back queues behind the waiters', async () => {
     const prefix = freshPrefix();
-    const [h, a, b] = [
-      await open(url(), { prefix }),
-      await open(url(), { prefix }),
-      await open(url(), { prefix }),
-    ];
+    const [h, a, b] = await openAll(prefix, 3);
     const raw = rawClient(url());
     const queue = () => raw.zcard(`${prefix}/sem-queue/fifo`);
-    const sem = (coord: typeof h) => coord.semaphore('fifo', { permits: 1 });
+    const sem = (coord: Coordinator) => coord.semaphore('fifo', { permits: 1 });
     let held = await sem(h).acquire();
     const order: string[] = [];
     const waiters = new Map<string, Promise<LockHandle>>();
@@ -139,9 +147,7 @@ describe('redis:// semaphores', () => {
 
   it('a release wakes only the waiters that fit: each grant costs its release and one attempt', async () => {
     const prefix = freshPrefix();
-    const holders = await open(url(), { prefix });
-    const coords: Coordinator[] = [];
-    for (let i = 0; i < 4; i++) coords.push(await open(url(), { prefix }));
+    const [holders, ...coords] = await openAll(prefix, 5);
     const raw = rawClient(url());
     const waiters = 40;
     const first = await Promise.all(
@@ -170,17 +176,13 @@ describe('redis:// semaphores', () => {
 
   it('a wait that times out or is aborted leaves the queue; the next waiter is woken without waiting for its re-check', async () => {
     const prefix = freshPrefix();
-    const [h, a, b] = [
-      await open(url(), { prefix }),
-      await open(url(), { prefix }),
-      await open(url(), { prefix }),
-    ];
+    const [h, a, b] = await openAll(prefix, 3);
     const raw = rawClient(url());
     const queued = async () =>
       [await raw.exists(`${prefix}/sem-queue/leave`), await raw.exists(`${prefix}/sem-waiting/leave`)].join(
         ',',
       );
-    const sem = (coord: typeof h) => coord.semaphore('leave', { permits: 1 });
+    const sem = (coord: Coordinator) => coord.semaphore('leave', { permits: 1 });
     const held = await sem(h).acquire();
 
     await expect(sem(a).acquire({ waitMs: 300 })).rejects.toBeInstanceOf(LockTimeoutError);
@@ -216,7 +218,7 @@ describe('redis:// semaphores', () => {
 
   it('a waiter that died holds its place only until its registration lapses', async () => {
     const prefix = freshPrefix();
-    const [h, b] = [await open(url(), { prefix }), await open(url(), { prefix })];
+    const [h, b] = await openAll(prefix, 2);
     const raw = rawClient(url());
     const held = await h.semaphore('dead', { permits: 1 }).acquire();
     // A waiter that crashed: at the head of the queue, registered for one more second.
@@ -240,7 +242,7 @@ describe('redis:// semaphores', () => {
 
   it('a waiter re-checks when an abandoned lease ends (an expiry publishes nothing), not at its next fallback', async () => {
     const prefix = freshPrefix();
-    const [h, w] = [await open(url(), { prefix }), await open(url(), { prefix })];
+    const [h, w] = await openAll(prefix, 2);
     const stalled = await h.semaphore('lapse', { permits: 1, ttlMs: 1_200, autoExtend: false }).acquire();
     const started = performance.now();
     const permit = await w.semaphore('lapse', { permits: 1 }).acquire({ waitMs: 10_000 });
