@@ -210,8 +210,13 @@ export class ConsulSemaphores implements LockDriver<SemaphoreRef> {
     joined: KvTree,
     signal: AbortSignal,
   ): Promise<ConsulPermit | undefined> {
-    const follower = this.#feeds.follow(attempt.prefix, joined);
-    const queue = new PermitQueue(this.#scope.http, attempt, asker, contender.session, follower);
+    // Followed from the first wait on: an acquire that is granted at once sends no blocking query.
+    let follower: TreeFollower | undefined;
+    const follow = () => {
+      follower ??= this.#feeds.follow(attempt.prefix, queue.latest ?? joined);
+      return follower;
+    };
+    const queue = new PermitQueue(this.#scope.http, attempt, asker, contender.session, follow);
     const left = (why: string, cause: unknown) => new QueueLeft(why, { cause });
     let kept = false;
     try {
@@ -233,7 +238,7 @@ export class ConsulSemaphores implements LockDriver<SemaphoreRef> {
       if (error instanceof QueueLeft) return undefined;
       throw error;
     } finally {
-      if (!kept) follower.close();
+      if (!kept) follower?.close();
     }
   }
 
@@ -358,20 +363,20 @@ class PermitQueue implements QueueStrategy<bigint> {
   readonly #attempt: Attempt;
   readonly #asker: Asker;
   readonly #session: ConsulSession;
-  readonly #follower: TreeFollower;
+  readonly #follow: () => TreeFollower;
 
   constructor(
     http: GrantScope['http'],
     attempt: Attempt,
     asker: Asker,
     session: ConsulSession,
-    follower: TreeFollower,
+    follow: () => TreeFollower,
   ) {
     this.#http = http;
     this.#attempt = attempt;
     this.#asker = asker;
     this.#session = session;
-    this.#follower = follower;
+    this.#follow = follow;
   }
 
   get lost(): ConsulSession['lost'] {
@@ -390,7 +395,8 @@ class PermitQueue implements QueueStrategy<bigint> {
 
   async next(seen: bigint, fallbackMs: number, stop: AbortSignal): Promise<QueueStep<bigint>> {
     const unchanged: QueuePosition<bigint> = { kind: 'waiting', wait: seen };
-    const tree = await this.#follower.next(seen, fallbackMs, [stop, this.lost]);
+    const follower = this.#follow();
+    const tree = await follower.next(seen, fallbackMs, [stop, this.lost]);
     if (tree) return { next: this.position(tree), woke: true };
     if (stop.aborted || this.lost.aborted) return { next: unchanged, woke: false };
     // Nothing heard for a while: read it ourselves, in case a change slipped past the feed.
@@ -400,7 +406,7 @@ class PermitQueue implements QueueStrategy<bigint> {
     } catch {
       return { next: unchanged, woke: false }; // unreachable for now: the next round asks again
     }
-    this.#follower.offer(fresh);
+    follower.offer(fresh);
     return { next: this.position(fresh), woke: false };
   }
 }

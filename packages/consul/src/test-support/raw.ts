@@ -68,6 +68,14 @@ export class RawConsul {
     return parseEntries(await res.text())[0];
   }
 
+  /** Every entry under `prefix` (`?recurse`), in key order. */
+  async list(prefix: string): Promise<RawEntry[]> {
+    const res = await fetch(`${this.httpUrl}/v1/kv/${prefix}?recurse`);
+    if (res.status === 404) return [];
+    if (res.status !== 200) throw new Error(`GET ${prefix}?recurse: ${res.status} ${await res.text()}`);
+    return parseEntries(await res.text());
+  }
+
   async keys(prefix: string): Promise<string[]> {
     const res = await fetch(`${this.httpUrl}/v1/kv/${prefix}?keys`);
     if (res.status === 404) return [];
