@@ -38,7 +38,7 @@ const MAX_QUEUE_RECREATES = 5;
 export interface LineShape {
   readonly layout: LockLayout;
   /** Who ahead keeps it out, and how the queue is ordered. */
-  readonly rule: QueueRule;
+  readonly rule: QueueRule<Contender>;
   /** The recipe's marker in its name (`lock-`, `__READ__`, `lease-`, …). */
   readonly marker: string;
   /** Its node's data (a lease's declared permits, a candidate's value); empty when absent. */

@@ -5,7 +5,7 @@
  */
 import type { LockstepError } from '@lockstep/core';
 import { backendFailure, SessionLostError } from '@lockstep/core/driver';
-import type { RawException } from './raw.js';
+import type { RawError } from './raw.js';
 
 /** ZooKeeper's error codes (the client's `Exception.*`). */
 export const Code = {
@@ -29,9 +29,9 @@ export class ZkError extends Error {
 }
 
 /** Wraps what the client passed to a callback. */
-export function fromRaw(error: RawException, what: string): ZkError {
-  const code = typeof error.getCode === 'function' ? error.getCode() : Number.NaN;
-  const name = typeof error.getName === 'function' ? error.getName() : String(error);
+export function fromRaw(error: RawError, what: string): ZkError {
+  const code = 'getCode' in error ? error.getCode() : Number.NaN;
+  const name = 'getName' in error ? error.getName() : String(error);
   return new ZkError(code, `${what}: ${name}`, { cause: error });
 }
 

@@ -27,7 +27,16 @@ export {
 } from './options.js';
 export { counterPath, type LockLayout, lockLayout } from './paths.js';
 export { queueOrder, sortingKey } from './queue.js';
-export type { ZnodeStat, ZooKeeperClient } from './raw.js';
+export type {
+  RawError,
+  RawException,
+  RawOpResult,
+  RawTransaction,
+  RawWatcher,
+  Reply,
+  ZnodeStat,
+  ZooKeeperClient,
+} from './raw.js';
 export { DEFAULT_ZOOKEEPER_PORT, parseZooKeeperUrl, type ZooKeeperTarget } from './url.js';
 
 registerAdapter({

@@ -48,7 +48,7 @@ interface Waiter extends QueueStrategy<Waiting> {
 }
 
 /** Whether a contender of `rule` may hold with others ahead of it in the queue. */
-function holdsBehindOthers(rule: QueueRule): boolean {
+function holdsBehindOthers(rule: QueueRule<never>): boolean {
   return rule.blockedBy !== undefined || rule.judge !== undefined;
 }
 

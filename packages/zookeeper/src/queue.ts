@@ -11,11 +11,13 @@
  * contenders are one algorithm.
  * @module
  */
-import type { Contender } from './contender.js';
 import { LATCH_NAME, LOCK_NAME, READ_NAME, WRITE_NAME } from './paths.js';
 
-/** Who of the contenders ahead keeps ours out, and which markers order a queue. */
-export interface QueueRule {
+/**
+ * Who of the contenders ahead keeps ours out, and which markers order a queue. `Ours` is what
+ * a {@link QueueRule.judge} is told about our own contender.
+ */
+export interface QueueRule<Ours = unknown> {
   /** The markers whose suffix is the sorting key, applied in order (Curator's `fixForSorting`). */
   readonly markers: readonly string[];
   /** Whether a contender ahead named `name` keeps ours out; absent: every one does. */
@@ -24,7 +26,7 @@ export interface QueueRule {
    * Judges a position other than by {@link positionOf} (a semaphore's, which counts leases and
    * may need to read what some of them declare): `listed` is the queue without our strays.
    */
-  readonly judge?: (listed: readonly string[], ours: Contender) => Position | Promise<Position>;
+  readonly judge?: (listed: readonly string[], ours: Ours) => Position | Promise<Position>;
   /**
    * A contender that comes to hold after waiting bumps its own node's version once, so that the
    * one behind it — which watches it but could not otherwise see it pass from waiting to holding
@@ -103,7 +105,7 @@ export type Position =
 export function positionOf(
   children: readonly string[],
   ours: string,
-  rule: QueueRule = MUTEX_RULE,
+  rule: QueueRule<never> = MUTEX_RULE,
 ): Position {
   const ourIndex = children.indexOf(ours);
   if (ourIndex < 0) return { kind: 'gone' };

@@ -20,11 +20,17 @@ export interface ZnodeStat {
   readonly numChildren: number;
 }
 
-/** An error from the client: `getCode()` is one of ZooKeeper's error codes. */
-export interface RawException extends Error {
+/** The client's `Exception`: `getCode()` is one of ZooKeeper's error codes. */
+export interface RawException {
   getCode(): number;
   getName(): string;
 }
+
+/**
+ * What the client passes to a callback on failure: its `Exception`, or a plain `Error` (the
+ * published typings allow both, so a caller's own client must be accepted with either).
+ */
+export type RawError = Error | RawException;
 
 /** A one-shot watcher (ZooKeeper watches fire once) and the event it gets. */
 export type RawWatcher = (event: { getType(): number; getPath(): string }) => void;
@@ -41,12 +47,13 @@ export interface RawTransaction {
   create(path: string, data: Buffer, mode: number): RawTransaction;
   check(path: string, version: number): RawTransaction;
   setData(path: string, data: Buffer, version: number): RawTransaction;
-  commit(callback: (error: RawException | null, results: RawOpResult[]) => void): void;
+  commit(callback: (error: RawError | null, results: RawOpResult[]) => void): void;
   /** The queued operations (a check of version 0 must be corrected: the library sends `version || -1`). */
   readonly ops?: { version?: number }[];
 }
 
-type Reply<T> = (error: RawException | null, value: T, stat: ZnodeStat) => void;
+/** A request's callback: the failure, or the value and the node's metadata. */
+export type Reply<T> = (error: RawError | null, value: T, stat: ZnodeStat) => void;
 
 /**
  * A node-zookeeper-client `Client`, as returned by `createClient(connectionString, options)`.
@@ -60,13 +67,29 @@ export interface ZooKeeperClient extends EventEmitter {
   getSessionId(): Buffer;
   getSessionTimeout(): number;
   addAuthInfo(scheme: string, auth: Buffer): void;
-  create(path: string, data: Buffer, mode: number, callback: Reply<string>): void;
-  remove(path: string, version: number, callback: (error: RawException | null) => void): void;
-  exists(path: string, callback: Reply<ZnodeStat | null>): void;
-  exists(path: string, watcher: RawWatcher, callback: Reply<ZnodeStat | null>): void;
-  getData(path: string, watcher: RawWatcher | undefined, callback: Reply<Buffer>): void;
-  setData(path: string, data: Buffer, version: number, callback: Reply<ZnodeStat>): void;
-  getChildren(path: string, watcher: RawWatcher | undefined, callback: Reply<string[]>): void;
+  create(
+    path: string,
+    data: Buffer,
+    mode: number,
+    callback: (error: RawError | null, path: string) => void,
+  ): void;
+  remove(path: string, version: number, callback: (error: RawError | null) => void): void;
+  exists(path: string, callback: (error: RawError | null, stat: ZnodeStat | null) => void): void;
+  exists(
+    path: string,
+    watcher: RawWatcher,
+    callback: (error: RawError | null, stat: ZnodeStat | null) => void,
+  ): void;
+  getData(path: string, callback: Reply<Buffer>): void;
+  getData(path: string, watcher: RawWatcher, callback: Reply<Buffer>): void;
+  setData(
+    path: string,
+    data: Buffer,
+    version: number,
+    callback: (error: RawError | null, stat: ZnodeStat) => void,
+  ): void;
+  getChildren(path: string, callback: Reply<string[]>): void;
+  getChildren(path: string, watcher: RawWatcher, callback: Reply<string[]>): void;
   transaction(): RawTransaction;
 }
 

@@ -191,7 +191,7 @@ export class ZkSemaphores implements LockDriver<SemaphoreRef> {
   }
 
   /** lockstep's leases: the first ones within every count declared up to them hold. */
-  #permitRule(): QueueRule {
+  #permitRule(): QueueRule<Contender> {
     return {
       markers: SEQUENCE_MARKERS,
       passOn: true,
@@ -207,7 +207,7 @@ export class ZkSemaphores implements LockDriver<SemaphoreRef> {
    * no more than the smallest count declared by us and by every lease; until then any change
    * of them may let it in.
    */
-  #curatorRule(permits: number): QueueRule {
+  #curatorRule(permits: number): QueueRule<Contender> {
     return {
       markers: SEQUENCE_MARKERS,
       judge: async (listed, lease): Promise<Position> => {

@@ -20,10 +20,11 @@ import { Session, type SessionMember, withTimeout } from '@lockstep/core/driver'
 import { Code, fromRaw, hasCode, isConnectionError, ZkError } from './errors.js';
 import { corked } from './internals.js';
 import type {
-  RawException,
+  RawError,
   RawOpResult,
   RawTransaction,
   RawWatcher,
+  Reply,
   ZnodeStat,
   ZooKeeperClient,
 } from './raw.js';
@@ -36,7 +37,7 @@ export interface ZkSessionOptions {
   readonly closeClient?: (graceful: boolean) => Promise<void>;
 }
 
-type Send<T> = (reply: (error: RawException | null, value: T) => void) => void;
+type Send<T> = (reply: (error: RawError | null, value: T) => void) => void;
 
 /** One session of one client: its requests, its trust window, the locks riding on it. */
 export class ZkSession {
@@ -75,13 +76,17 @@ export class ZkSession {
   }
 
   getChildren(path: string, watcher?: RawWatcher): Promise<string[]> {
-    return this.#request(`getChildren ${path}`, (reply) => this.client.getChildren(path, watcher, reply));
+    return this.#request(`getChildren ${path}`, (reply) =>
+      watcher ? this.client.getChildren(path, watcher, reply) : this.client.getChildren(path, reply),
+    );
   }
 
   getData(path: string, watcher?: RawWatcher): Promise<{ data: Buffer; stat: ZnodeStat }> {
-    return this.#request(`getData ${path}`, (reply) =>
-      this.client.getData(path, watcher, (error, data, stat) => reply(error, { data, stat })),
-    );
+    return this.#request(`getData ${path}`, (reply) => {
+      const answer: Reply<Buffer> = (error, data, stat) => reply(error, { data, stat });
+      if (watcher) this.client.getData(path, watcher, answer);
+      else this.client.getData(path, answer);
+    });
   }
 
   /** The node's stat, or `null` when it does not exist; `watcher` hears of its next change (or creation). */
@@ -128,7 +133,7 @@ export class ZkSession {
     return new Promise<T>((resolve, reject) => {
       const sentAt = performance.now();
       this.#pending.add(reject);
-      const reply = (error: RawException | null, value: T) => {
+      const reply = (error: RawError | null, value: T) => {
         if (!this.#pending.delete(reject)) return; // already rejected: the session is over
         if (!error) {
           this.trust.answered(sentAt);

@@ -14,8 +14,8 @@ export function look(client: ZooKeeperClient) {
   return {
     children: (path: string) =>
       new Promise<string[]>((resolve, reject) =>
-        client.getChildren(path, undefined, (error, children) => {
-          if (error && error.getCode() === -101) resolve([]);
+        client.getChildren(path, (error, children) => {
+          if (error && 'getCode' in error && error.getCode() === -101) resolve([]);
           else if (error) reject(error);
           else resolve(children);
         }),
@@ -26,8 +26,8 @@ export function look(client: ZooKeeperClient) {
       ),
     data: (path: string) =>
       new Promise<string | null>((resolve, reject) =>
-        client.getData(path, undefined, (error, data) => {
-          if (error && error.getCode() === -101) resolve(null);
+        client.getData(path, (error, data) => {
+          if (error && 'getCode' in error && error.getCode() === -101) resolve(null);
           else if (error) reject(error);
           else resolve(data.toString());
         }),

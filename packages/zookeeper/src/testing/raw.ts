@@ -54,10 +54,10 @@ export function calls(client: ZooKeeperClient) {
       new Promise<string>((res, rej) => client.create(path, data, mode, settle(res, rej))),
     remove: (path: string) => new Promise<void>((res, rej) => client.remove(path, -1, settle(res, rej))),
     getChildren: (path: string) =>
-      new Promise<string[]>((res, rej) => client.getChildren(path, undefined, settle(res, rej))),
+      new Promise<string[]>((res, rej) => client.getChildren(path, settle(res, rej))),
     getData: (path: string) =>
       new Promise<{ data: Buffer; stat: ZnodeStat }>((res, rej) =>
-        client.getData(path, undefined, (error, data, stat) => (error ? rej(error) : res({ data, stat }))),
+        client.getData(path, (error, data, stat) => (error ? rej(error) : res({ data, stat }))),
       ),
     setData: (path: string, data: Buffer, version: number) =>
       new Promise<ZnodeStat>((res, rej) => client.setData(path, data, version, settle(res, rej))),
