@@ -6,7 +6,14 @@
  * plain HTTP helpers they share. Needs `@lockstep/conformance` installed.
  * @packageDocumentation
  */
-export { ApiLock, getPair, LOCK_FLAG_VALUE, SEMAPHORE_FLAG_VALUE } from './api-lock.js';
+export {
+  ApiLock,
+  type ApiLockOptions,
+  getPair,
+  LOCK_FLAG_VALUE,
+  type Pair,
+  SEMAPHORE_FLAG_VALUE,
+} from './api-lock.js';
 export { CONSUL_INTEROP } from './interop.js';
 export { CONSUL_EMULATOR_TEST_TTL_MS, CONSUL_TEST_TTL_MS, consulProfile } from './profile.js';
 export { agentOf, consulVersion, deleteTree } from './raw.js';
