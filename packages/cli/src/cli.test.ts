@@ -159,8 +159,9 @@ describe('lockstep lead', () => {
       '-c',
       `echo "$LOCKSTEP_TERM $LOCKSTEP_ELECTION_NAME" >> ${out}; sleep 0.1`,
     ]);
-    // Three terms: the command ended twice and lockstep campaigned again each time.
-    for (let i = 0; i < 3; i++) await run.printed(new RegExp(`("event":"leading".*){${i + 1}}`, 's'));
+    // A fourth term begins only after the third command ended, so three lines are written by
+    // then (at the third term's start its command may not have echoed yet).
+    for (let i = 0; i < 4; i++) await run.printed(new RegExp(`("event":"leading".*){${i + 1}}`, 's'));
     run.child.kill('SIGTERM');
     const { code, stderr } = await run.done;
     const lines = readFileSync(out, 'utf8').trim().split('\n');
