@@ -7,11 +7,12 @@
  * @packageDocumentation
  */
 export { type CompareArgs, parseCompareArgs, USAGE, UsageError } from './args.js';
-export { type BackendJob, type BackendOutcome, runBackend } from './backend.js';
+export { type BackendHooks, type BackendJob, type BackendOutcome, type Row, runBackend } from './backend.js';
 export { DEFAULT_TIME_BOX, type TimeBox } from './bench/measure.js';
-export { type BenchResults, type RunBenchmarksOptions, runBenchmarks } from './bench/run.js';
+export { type BenchResults, type Figures, type RunBenchmarksOptions, runBenchmarks } from './bench/run.js';
 export { lockstepInfo } from './meta.js';
 export { COMPARE_BACKENDS, type CompareBackend, type LoadedProfile, loadProfile } from './profiles.js';
 export * from './report/index.js';
 export { type CompareOptions, type CompareOutcome, runCompare, runPrefix } from './run.js';
+export type { RunningWorker } from './spawn-worker.js';
 export * from './stats.js';
