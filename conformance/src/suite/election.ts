@@ -4,33 +4,14 @@
  * change in order (and vacancies, where declared), and a deposed leader's proclaim refused.
  * @module
  */
-import { type Capabilities, type ElectionCapabilities, type LeaderInfo, LockLostError } from '@lockstep/core';
+import { type ElectionCapabilities, type LeaderInfo, LockLostError } from '@lockstep/core';
 import { checkMutex, type HoldInterval } from '../checkers/mutex.js';
 import { spawnChild } from '../child/spawn.js';
-import { type ConformanceTarget, isInProcess, schemeOf } from '../target.js';
+import { isInProcess } from '../target.js';
 import { check, checkEqual, expectRejection } from './assert.js';
+import { primitiveCaps, requirePrimitive, requirePrimitiveInProcesses } from './support.js';
 import { fmt, leaseSlackMs, median } from './timing.js';
 import type { ConformanceTest, TestContext } from './types.js';
-
-function electionCaps(capabilities: Capabilities): ElectionCapabilities | undefined {
-  const support = capabilities.election;
-  return support?.supported ? support : undefined;
-}
-
-function requireElections(capabilities: Capabilities): string | undefined {
-  const support = capabilities.election;
-  if (support?.supported) return undefined;
-  return `capability election.supported: false declared${support && !support.supported ? ` (${support.reason})` : ''}`;
-}
-
-function requireProcesses(capabilities: Capabilities, target: ConformanceTarget): string | undefined {
-  return (
-    requireElections(capabilities) ??
-    (isInProcess(target)
-      ? `${schemeOf(target.url)}:// keeps its state inside one process: another process cannot lead its elections`
-      : undefined)
-  );
-}
 
 /** How long a dead or frozen leader may keep an election (per-session leases may outlive the TTL). */
 function leaderLossBoundMs(ctx: TestContext, caps: ElectionCapabilities): number {
@@ -43,7 +24,7 @@ const SINGLE_TERMS = 6;
 export const electionSingleLeader: ConformanceTest = {
   id: 'election.single-leader',
   title: 'never two leaders of one term; one leader at a time across clients (checker)',
-  requires: requireElections,
+  requires: requirePrimitive('election'),
   timeoutMs: 120_000,
   async run(ctx) {
     const clients = await ctx.clients(SINGLE_CLIENTS);
@@ -92,7 +73,7 @@ export const electionSingleLeader: ConformanceTest = {
 export const electionTerms: ConformanceTest = {
   id: 'election.terms',
   title: 'terms strictly increase across leaders',
-  requires: requireElections,
+  requires: requirePrimitive('election'),
   async run(ctx) {
     const clients = await ctx.clients(3);
     const name = ctx.name('terms');
@@ -121,10 +102,10 @@ export const electionTerms: ConformanceTest = {
 export const electionFailover: ConformanceTest = {
   id: 'election.failover',
   title: 'a SIGKILLed leader process: a new leader within its lease plus a bound',
-  requires: requireProcesses,
+  requires: requirePrimitiveInProcesses('election', 'lead its elections'),
   timeoutMs: 90_000,
   async run(ctx) {
-    const caps = electionCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'election')!;
     const [parent] = await ctx.clients(1);
     const name = ctx.name('failover');
     const child = spawnChild({
@@ -161,9 +142,9 @@ const RESIGN_ROUNDS = 5;
 export const electionResign: ConformanceTest = {
   id: 'election.resign',
   title: 'after `resign()` the next candidate leads within the handoff bound',
-  requires: requireElections,
+  requires: requirePrimitive('election'),
   async run(ctx) {
-    const caps = electionCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'election')!;
     const [a, b] = await ctx.clients(2);
     const name = ctx.name('resign');
     const medianBound = caps.waiting === 'notify' ? 100 : 600;
@@ -211,9 +192,9 @@ async function collect(
 export const electionObserve: ConformanceTest = {
   id: 'election.observe',
   title: 'observers see every leader change in order, and vacancies',
-  requires: requireElections,
+  requires: requirePrimitive('election'),
   async run(ctx) {
-    const caps = electionCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'election')!;
     const [a, b, observer] = await ctx.clients(3);
     const name = ctx.name('observe');
     const stop = new AbortController();
@@ -246,10 +227,10 @@ export const electionObserve: ConformanceTest = {
 export const electionProclaim: ConformanceTest = {
   id: 'election.proclaim',
   title: '`proclaim` by the current leader is seen by observers; by a deposed one rejects',
-  requires: requireElections,
+  requires: requirePrimitive('election'),
   timeoutMs: 90_000,
   async run(ctx) {
-    const caps = electionCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'election')!;
     const [leaderClient, observer, successor] = await ctx.clients(3);
     const name = ctx.name('proclaim');
     const stop = new AbortController();

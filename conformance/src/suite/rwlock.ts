@@ -1,29 +1,8 @@
-/**
- * Read-write locks: a writer excludes everyone (checked over recorded holds), readers share,
- * a writer is not starved by a stream of readers (where declared), shares of stopped holders
- * come back after their lease, and every grant's token orders it after earlier grants.
- * @module
- */
-import type { Capabilities, LockHandle, ReadWriteCapabilities } from '@lockstep/core';
 import { checkPermits, type PermitHold } from '../checkers/permits.js';
 import { check, checkEqual } from './assert.js';
+import { fencedToken, primitiveCaps, requirePrimitive } from './support.js';
 import { fmt, leaseSlackMs } from './timing.js';
 import type { ConformanceTest } from './types.js';
-
-function readWriteCaps(capabilities: Capabilities): ReadWriteCapabilities | undefined {
-  const support = capabilities.readWrite;
-  return support?.supported ? support : undefined;
-}
-
-function requireReadWrite(capabilities: Capabilities): string | undefined {
-  const support = capabilities.readWrite;
-  if (support?.supported) return undefined;
-  return `capability readWrite.supported: false declared${support && !support.supported ? ` (${support.reason})` : ''}`;
-}
-
-function tokenOf(handle: LockHandle, caps: ReadWriteCapabilities): bigint | undefined {
-  return caps.fencing === 'monotonic' ? handle.fencingToken : undefined;
-}
 
 /** A recorded grant and its side. */
 interface ModeHold extends PermitHold {
@@ -36,10 +15,10 @@ const EXCLUSIVE_CYCLES = 16;
 export const rwlockExclusive: ConformanceTest = {
   id: 'rwlock.exclusive',
   title: 'a writer excludes readers and writers (interval checker)',
-  requires: requireReadWrite,
+  requires: requirePrimitive('readWrite'),
   timeoutMs: 120_000,
   async run(ctx) {
-    const caps = readWriteCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'readWrite')!;
     const clients = await ctx.clients(EXCLUSIVE_CLIENTS);
     const name = ctx.name('rw-exclusive');
     const holds: ModeHold[] = [];
@@ -54,7 +33,7 @@ export const rwlockExclusive: ConformanceTest = {
           const acquiredAt = performance.now();
           await new Promise((resolve) => setTimeout(resolve, 1 + (cycle % 3)));
           const releasedAt = performance.now();
-          const fencingToken = tokenOf(handle, caps);
+          const fencingToken = fencedToken(handle, caps);
           holds.push({
             client: `client-${index}`,
             mode,
@@ -100,7 +79,7 @@ const SHARED_READERS = 3;
 export const rwlockShared: ConformanceTest = {
   id: 'rwlock.shared',
   title: 'K readers hold at once',
-  requires: requireReadWrite,
+  requires: requirePrimitive('readWrite'),
   async run(ctx) {
     const clients = await ctx.clients(SHARED_READERS + 1);
     const name = ctx.name('rw-shared');
@@ -127,7 +106,7 @@ export const rwlockWriterProgress: ConformanceTest = {
   id: 'rwlock.writer-progress',
   title: 'a writer queued behind a continuous stream of readers is granted within a bound',
   requires: (caps) =>
-    requireReadWrite(caps) ??
+    requirePrimitive('readWrite')(caps) ??
     (caps.readWrite?.supported && caps.readWrite.writerProgress === 'queued'
       ? undefined
       : "capability readWrite.writerProgress: 'none' declared (new readers may pass a waiting writer)"),
@@ -171,10 +150,10 @@ export const rwlockWriterProgress: ConformanceTest = {
 export const rwlockExpiry: ConformanceTest = {
   id: 'rwlock.expiry',
   title: 'a reader or writer that stops renewing loses its share after its lease; others then acquire',
-  requires: requireReadWrite,
+  requires: requirePrimitive('readWrite'),
   timeoutMs: 90_000,
   async run(ctx) {
-    const caps = readWriteCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'readWrite')!;
     const [a, b] = await ctx.clients(2);
     const name = ctx.name('rw-expiry');
     const bound = (caps.lease === 'per-session' ? 2 * ctx.ttlMs : ctx.ttlMs) + leaseSlackMs(ctx);
@@ -212,7 +191,7 @@ export const rwlockFencing: ConformanceTest = {
   id: 'rwlock.fencing',
   title: 'every grant, read or write, has a token larger than every earlier grant of the name',
   requires: (caps) =>
-    requireReadWrite(caps) ??
+    requirePrimitive('readWrite')(caps) ??
     (caps.readWrite?.supported && caps.readWrite.fencing === 'monotonic'
       ? undefined
       : "capability readWrite.fencing: 'none' declared"),

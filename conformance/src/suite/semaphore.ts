@@ -5,43 +5,13 @@
  * rule for clients that declare different counts.
  * @module
  */
-import {
-  type Capabilities,
-  InvalidArgumentError,
-  type LockHandle,
-  type SemaphoreCapabilities,
-} from '@lockstep/core';
+import { InvalidArgumentError, type LockHandle, type SemaphoreCapabilities } from '@lockstep/core';
 import { checkPermits, type PermitHold } from '../checkers/permits.js';
 import { type ChildClient, spawnChild } from '../child/spawn.js';
-import { type ConformanceTarget, isInProcess, schemeOf } from '../target.js';
 import { check, checkEqual, expectRejection } from './assert.js';
+import { fencedToken, primitiveCaps, requirePrimitive, requirePrimitiveInProcesses } from './support.js';
 import { fmt, leaseSlackMs, median } from './timing.js';
 import type { ConformanceTest, TestContext } from './types.js';
-
-/** The semaphore capabilities, when the backend declares semaphores. */
-function semaphoreCaps(capabilities: Capabilities): SemaphoreCapabilities | undefined {
-  const support = capabilities.semaphore;
-  return support?.supported ? support : undefined;
-}
-
-function requireSemaphores(capabilities: Capabilities): string | undefined {
-  const support = capabilities.semaphore;
-  if (support?.supported) return undefined;
-  return `capability semaphore.supported: false declared${support && !support.supported ? ` (${support.reason})` : ''}`;
-}
-
-function requireProcesses(capabilities: Capabilities, target: ConformanceTarget): string | undefined {
-  return (
-    requireSemaphores(capabilities) ??
-    (isInProcess(target)
-      ? `${schemeOf(target.url)}:// keeps its state inside one process: another process cannot hold its permits`
-      : undefined)
-  );
-}
-
-function tokenOf(handle: LockHandle, caps: SemaphoreCapabilities): bigint | undefined {
-  return caps.fencing === 'monotonic' ? handle.fencingToken : undefined;
-}
 
 /** The longest a lost permit may take to come back (per-session leases may outlive the TTL). */
 function permitLossBoundMs(ctx: TestContext, caps: SemaphoreCapabilities): number {
@@ -56,10 +26,10 @@ export const semaphoreLimit: ConformanceTest = {
   id: 'semaphore.limit',
   title:
     'N clients x M cycles on a semaphore of K permits: never more than K holders (interval checker), all K used',
-  requires: requireSemaphores,
+  requires: requirePrimitive('semaphore'),
   timeoutMs: 120_000,
   async run(ctx) {
-    const caps = semaphoreCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'semaphore')!;
     const clients = await ctx.clients(LIMIT_CLIENTS);
     const name = ctx.name('limit');
     const holds: PermitHold[] = [];
@@ -76,7 +46,7 @@ export const semaphoreLimit: ConformanceTest = {
           // Hold across a few timer turns so holders really overlap.
           await new Promise((resolve) => setTimeout(resolve, 2 + (cycle % 4)));
           const releasedAt = performance.now();
-          const fencingToken = tokenOf(permit, caps);
+          const fencingToken = fencedToken(permit, caps);
           holds.push({
             client: `client-${index}`,
             requestedAt,
@@ -122,7 +92,7 @@ const TRY_BOUND_MS = 2_000;
 export const semaphoreTry: ConformanceTest = {
   id: 'semaphore.try',
   title: '`tryAcquire` returns `null` at once when every permit is held, and a permit once one is free',
-  requires: requireSemaphores,
+  requires: requirePrimitive('semaphore'),
   async run(ctx) {
     const [a, b, c] = await ctx.clients(3);
     const name = ctx.name('try');
@@ -150,9 +120,9 @@ const HANDOFF_ROUNDS = 5;
 export const semaphoreHandoff: ConformanceTest = {
   id: 'semaphore.handoff',
   title: 'a waiting `acquire` is granted within a small bound after a permit is released',
-  requires: requireSemaphores,
+  requires: requirePrimitive('semaphore'),
   async run(ctx) {
-    const caps = semaphoreCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'semaphore')!;
     const [a, b, waiter] = await ctx.clients(3);
     const name = ctx.name('handoff');
     const medianBound = caps.waiting === 'notify' ? 100 : 600;
@@ -197,10 +167,10 @@ export const semaphoreHandoff: ConformanceTest = {
 export const semaphoreExpiry: ConformanceTest = {
   id: 'semaphore.expiry',
   title: 'permits whose holders stop renewing come back after their lease; others then acquire',
-  requires: requireSemaphores,
+  requires: requirePrimitive('semaphore'),
   timeoutMs: 90_000,
   async run(ctx) {
-    const caps = semaphoreCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'semaphore')!;
     const [a, b] = await ctx.clients(2);
     const name = ctx.name('expiry');
     const stalled = await Promise.all(
@@ -239,10 +209,10 @@ export const semaphoreExpiry: ConformanceTest = {
 export const semaphoreProcessKill: ConformanceTest = {
   id: 'semaphore.process-kill',
   title: 'a SIGKILLed holder process: its permit is free after its lease',
-  requires: requireProcesses,
+  requires: requirePrimitiveInProcesses('semaphore', 'hold its permits'),
   timeoutMs: 90_000,
   async run(ctx) {
-    const caps = semaphoreCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'semaphore')!;
     const [parent] = await ctx.clients(1);
     const name = ctx.name('process-kill');
     const child: ChildClient = spawnChild({
@@ -282,19 +252,19 @@ export const semaphoreFencing: ConformanceTest = {
   id: 'semaphore.fencing',
   title: 'every permit has its own token, and a permit granted after another has a larger one',
   requires: (caps) =>
-    requireSemaphores(caps) ??
+    requirePrimitive('semaphore')(caps) ??
     (caps.semaphore?.supported && caps.semaphore.fencing === 'monotonic'
       ? undefined
       : "capability semaphore.fencing: 'none' declared"),
   async run(ctx) {
-    const caps = semaphoreCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'semaphore')!;
     const clients = await ctx.clients(3);
     const name = ctx.name('fencing');
     const tokens: bigint[] = [];
     // Sequential grants, alternating clients: each token larger than the one before.
     for (let round = 0; round < 9; round++) {
       const permit = await clients[round % 3]!.semaphore(name, { permits: 2 }).acquire({ waitMs: 30_000 });
-      tokens.push(tokenOf(permit, caps)!);
+      tokens.push(fencedToken(permit, caps)!);
       await permit.release();
     }
     for (let i = 1; i < tokens.length; i++) {
@@ -324,9 +294,9 @@ export const semaphoreFencing: ConformanceTest = {
 export const semaphoreMismatch: ConformanceTest = {
   id: 'semaphore.mismatch',
   title: 'clients declaring different `permits` for one name: never more holders than the smaller count',
-  requires: requireSemaphores,
+  requires: requirePrimitive('semaphore'),
   async run(ctx) {
-    const caps = semaphoreCaps(ctx.capabilities)!;
+    const caps = primitiveCaps(ctx.capabilities, 'semaphore')!;
     const [wide, narrow] = await ctx.clients(2);
     const name = ctx.name('mismatch');
     const held: LockHandle[] = [];

@@ -3,14 +3,76 @@
  * missing capabilities, and the fault proxy in front of every host of a target.
  * @module
  */
-import type { Capabilities, LockHandle } from '@lockstep/core';
+import type {
+  Capabilities,
+  ElectionCapabilities,
+  LockCapabilities,
+  LockHandle,
+  ReadWriteCapabilities,
+  SemaphoreCapabilities,
+} from '@lockstep/core';
 import type { FaultProxy } from '@lockstep/testing';
-import { hostList, isProxyable, schemeOf, withHostList } from '../target.js';
+import {
+  type ConformanceTarget,
+  hostList,
+  isInProcess,
+  isProxyable,
+  schemeOf,
+  withHostList,
+} from '../target.js';
 import type { TestContext } from './types.js';
 
 /** The handle's token when the backend declares monotonic fencing, else `undefined`. */
 export function tokenOf(handle: LockHandle, capabilities: Capabilities): bigint | undefined {
-  return capabilities.lock.fencing === 'monotonic' ? handle.fencingToken : undefined;
+  return fencedToken(handle, capabilities.lock);
+}
+
+/** The handle's token when `caps` (a lock's, a permit's, a side's) declare monotonic fencing. */
+export function fencedToken(handle: LockHandle, caps: LockCapabilities): bigint | undefined {
+  return caps.fencing === 'monotonic' ? handle.fencingToken : undefined;
+}
+
+/** What each optional primitive declares once supported. */
+interface PrimitiveCapabilities {
+  readonly semaphore: SemaphoreCapabilities;
+  readonly readWrite: ReadWriteCapabilities;
+  readonly election: ElectionCapabilities;
+}
+
+/** The declared capabilities of an optional primitive, or `undefined` when unsupported. */
+export function primitiveCaps<K extends keyof PrimitiveCapabilities>(
+  capabilities: Capabilities,
+  primitive: K,
+): PrimitiveCapabilities[K] | undefined {
+  const support = capabilities[primitive];
+  return support?.supported ? (support as PrimitiveCapabilities[K]) : undefined;
+}
+
+/** A `requires` that skips tests of a primitive the backend does not declare, with its reason. */
+export function requirePrimitive(
+  primitive: keyof PrimitiveCapabilities,
+): (capabilities: Capabilities) => string | undefined {
+  return (capabilities) => {
+    const support = capabilities[primitive];
+    if (support?.supported) return undefined;
+    return `capability ${primitive}.supported: false declared${support && !support.supported ? ` (${support.reason})` : ''}`;
+  };
+}
+
+/**
+ * A `requires` for tests that run the primitive in other processes: skipped, too, on a backend
+ * whose state lives inside one process. `doing` completes "another process cannot …".
+ */
+export function requirePrimitiveInProcesses(
+  primitive: keyof PrimitiveCapabilities,
+  doing: string,
+): (capabilities: Capabilities, target: ConformanceTarget) => string | undefined {
+  const declared = requirePrimitive(primitive);
+  return (capabilities, target) =>
+    declared(capabilities) ??
+    (isInProcess(target)
+      ? `${schemeOf(target.url)}:// keeps its state inside one process: another process cannot ${doing}`
+      : undefined);
 }
 
 /** Skip reason for counter tests on backends without counters. */
