@@ -21,52 +21,24 @@ import type {
 import type { Capabilities } from '../types.js';
 import { type Claim, type Holder, type MemorySpace, memorySpace } from './space.js';
 
+/** Each grant of memory:// (a lock, a permit, a side, a leadership) is fenced, FIFO, per-lock. */
+const MEMORY_GRANTS = {
+  fencing: 'monotonic',
+  lease: 'per-lock',
+  minTtlMs: 1,
+  ttlGranularityMs: 1,
+  waiting: 'notify',
+  fairness: 'fifo',
+  faultTolerance: 'single-node',
+} as const;
+
 /** What memory:// guarantees: everything, within one process. */
 export const MEMORY_CAPABILITIES: Capabilities = {
-  lock: {
-    fencing: 'monotonic',
-    lease: 'per-lock',
-    minTtlMs: 1,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'single-node',
-  },
+  lock: MEMORY_GRANTS,
   counter: { supported: true, bounds: true },
-  election: {
-    supported: true,
-    fencing: 'monotonic',
-    lease: 'per-lock',
-    minTtlMs: 1,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'single-node',
-    observe: 'notify',
-    vacancies: true,
-  },
-  readWrite: {
-    supported: true,
-    fencing: 'monotonic',
-    lease: 'per-lock',
-    minTtlMs: 1,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'single-node',
-    writerProgress: 'queued',
-  },
-  semaphore: {
-    supported: true,
-    fencing: 'monotonic',
-    lease: 'per-lock',
-    minTtlMs: 1,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'single-node',
-    mismatch: 'smallest',
-  },
+  election: { supported: true, ...MEMORY_GRANTS, observe: 'notify', vacancies: true },
+  readWrite: { supported: true, ...MEMORY_GRANTS, writerProgress: 'queued' },
+  semaphore: { supported: true, ...MEMORY_GRANTS, mismatch: 'smallest' },
 };
 
 /** Keys of each primitive live apart: lock `x`, semaphore `x` and read-write lock `x` never collide. */
