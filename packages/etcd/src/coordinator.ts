@@ -1,7 +1,8 @@
 /**
  * Building coordinators — from a URL (the etcd3 client is lockstep's and closed by
  * `coordinator.close()`) or from the application's own etcd3 client (never closed by
- * lockstep) — and {@link lockOwnership}, the hook for guarding your own etcd writes.
+ * lockstep) — over one driver each: the RPC layer, the leases, one watch stream and one sweeper
+ * shared by its locks; and {@link lockOwnership}, the hook for guarding your own etcd writes.
  * @module
  */
 import {
@@ -11,7 +12,14 @@ import {
   type LockHandle,
   LockLostError,
 } from '@lockstep/core';
-import { createCoordinator, everyHostRefused, refusedError } from '@lockstep/core/driver';
+import {
+  type BackendDriver,
+  createCoordinator,
+  everyHostRefused,
+  refusedError,
+  SessionPool,
+  Sweeper,
+} from '@lockstep/core/driver';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop } from 'cockatiel';
 import {
   CompareResult,
@@ -21,8 +29,12 @@ import {
   isRecoverableError,
   type Namespace,
 } from 'etcd3';
-import { type EtcdDriver, etcdDriver } from './driver.js';
+import { ETCD_CAPABILITIES } from './capabilities.js';
+import { EtcdCounters } from './counters.js';
 import { isRetryable } from './errors.js';
+import type { GrantContext } from './grant.js';
+import { EtcdLocks } from './locks.js';
+import { ExtraLeases } from './native.js';
 import {
   ETCD_COORDINATOR_OPTION_NAMES,
   type EtcdConnectOptions,
@@ -30,7 +42,15 @@ import {
   resolveOptions,
 } from './options.js';
 import { EtcdRpc } from './rpc.js';
+import { grantLease } from './session.js';
 import { DEFAULT_ETCD_PORT, type EtcdTarget, parseEtcdUrl } from './url.js';
+import { WatchChannel } from './watch.js';
+
+/** A coordinator's driver, with what tests and {@link lockOwnership} look at. */
+export interface EtcdDriver extends BackendDriver {
+  readonly locks: EtcdLocks;
+  readonly context: GrantContext;
+}
 
 const drivers = new WeakMap<Coordinator, EtcdDriver>();
 
@@ -49,8 +69,7 @@ const drivers = new WeakMap<Coordinator, EtcdDriver>();
 export function etcdCoordinator(client: Namespace, options: EtcdCoordinatorOptions = {}): Coordinator {
   assertClient(client);
   const resolved = resolveOptions({ ...options }, ETCD_COORDINATOR_OPTION_NAMES, 'etcdCoordinator options');
-  const driver = etcdDriver(client, { ownsClient: false, requestTimeoutMs: resolved.requestTimeoutMs });
-  return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+  return coordinatorOver(client, false, resolved);
 }
 
 /**
@@ -87,8 +106,43 @@ export async function connectFromUrl(url: URL, options: EtcdConnectOptions): Pro
     client.close();
     throw error;
   }
-  const driver = etcdDriver(client, { ownsClient: true, requestTimeoutMs: resolved.requestTimeoutMs });
-  return register(createCoordinator(driver, { prefix: resolved.prefix }), driver);
+  return coordinatorOver(client, true, resolved);
+}
+
+/** The coordinator over `client`, closing it on `close()` when `ownsClient`. */
+function coordinatorOver(
+  client: Namespace & { close?: () => void },
+  ownsClient: boolean,
+  options: { prefix: string | undefined; requestTimeoutMs: number },
+): Coordinator {
+  const rpc = new EtcdRpc(client, options.requestTimeoutMs);
+  const grant = (ttlMs: number) => grantLease(rpc, ttlMs);
+  const context: GrantContext = {
+    rpc,
+    sessions: new SessionPool({ create: grant }),
+    extras: new ExtraLeases(grant),
+    watches: new WatchChannel(rpc),
+    sweeper: new Sweeper(),
+    owners: new Map(),
+  };
+  const driver: EtcdDriver = {
+    backend: 'etcd',
+    capabilities: ETCD_CAPABILITIES,
+    locks: new EtcdLocks(context),
+    counters: new EtcdCounters(rpc),
+    context,
+    async close() {
+      context.sweeper.close();
+      context.watches.close();
+      // Revoking the leases deletes every key still on them (a lock that could not be
+      // released, a leftover queue entry) at once instead of after a TTL.
+      await Promise.all([context.sessions.close(), context.extras.close()]);
+      if (ownsClient) client.close?.();
+    },
+  };
+  const coordinator = createCoordinator(driver, { prefix: options.prefix });
+  drivers.set(coordinator, driver);
+  return coordinator;
 }
 
 /**
@@ -200,11 +254,6 @@ export function lockOwnership(coordinator: Coordinator, handle: LockHandle): Loc
 /** The driver behind an etcd coordinator (internal: tests and benchmarks). */
 export function driverFor(coordinator: Coordinator): EtcdDriver | undefined {
   return drivers.get(coordinator);
-}
-
-function register(coordinator: Coordinator, driver: EtcdDriver): Coordinator {
-  drivers.set(coordinator, driver);
-  return coordinator;
 }
 
 function assertClient(client: unknown): asserts client is Namespace {

@@ -6,8 +6,7 @@
  *
  * The last state this coordinator saw of each counter is remembered (the least recently used
  * forgotten past core's bound), so an add from a warm coordinator is one round trip; a stale
- * memory only costs the retry. Core coalesces
- * concurrent adds into one backend add, which is what makes 64 callers fast.
+ * memory only costs the retry. Core coalesces concurrent adds into one backend add.
  *
  * A failed request whose outcome is unknown (the reply was lost) is reported as
  * `BackendUnavailableError` and never retried blindly: a compare-and-swap retried after it

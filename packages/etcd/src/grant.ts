@@ -7,7 +7,7 @@
 import { type LeaseGrant, LockLostError } from '@lockstep/core';
 import { LossFlag, type SessionPool, type Sweeper } from '@lockstep/core/driver';
 import type { ExtraLeases } from './native.js';
-import { remove, stillQueued } from './queue.js';
+import { remove, stillThere } from './queue.js';
 import type { EtcdRpc } from './rpc.js';
 import type { EtcdSession, LeaseKey } from './session.js';
 import type { WatchChannel } from './watch.js';
@@ -104,11 +104,8 @@ export class EtcdGrant implements LeaseGrant, LeaseKey {
    */
   async renew(ttlMs: number): Promise<boolean> {
     if (ttlMs !== this.#session.ttlMs && !this.#seat.native && !(await this.#moveTo(ttlMs))) return false;
-    const [alive, held] = await Promise.all([
-      this.#session.confirm(),
-      stillQueued(this.#ctx.rpc, this.key, this.fencingToken),
-    ]);
-    return alive && held;
+    const [alive, [held]] = await Promise.all([this.#session.confirm(), stillThere(this.#ctx.rpc, [this])]);
+    return alive && held === true;
   }
 
   async release(): Promise<boolean> {
@@ -126,7 +123,8 @@ export class EtcdGrant implements LeaseGrant, LeaseKey {
 
   async isHeld(): Promise<boolean> {
     if (this.#settled || !this.#session.live) return false;
-    return stillQueued(this.#ctx.rpc, this.key, this.fencingToken);
+    const [held] = await stillThere(this.#ctx.rpc, [this]);
+    return held === true;
   }
 
   async #moveTo(ttlMs: number): Promise<boolean> {

@@ -10,10 +10,10 @@
  * | one contender (one key per acquire in flight, on the coordinator's lease for its TTL) | `P/locks/N/<lease hex>-<slot>` |
  * | a counter (the value as a decimal string) | `P/counters/N` |
  *
- * A lock with a `native` location uses exactly the layout of etcd's
- * `concurrency.Mutex` and `etcdctl lock NATIVE`: the queue is `NATIVE/` and a contender's key
- * is `NATIVE/<lease id in lowercase hex>`, so one lease carries at most one contender of it. Both recipes order
- * the queue by create revision and let the oldest key hold, so they exclude each other.
+ * A lock with a `native` location uses exactly the layout of etcd's `concurrency.Mutex` and
+ * `etcdctl lock NATIVE`: the queue is `NATIVE/` and a contender's key is `NATIVE/<lease id in
+ * lowercase hex>`, so one lease carries at most one contender of it. Both recipes order the
+ * queue by create revision and let the oldest key hold, so they exclude each other.
  *
  * When the coordinator was built over a namespaced etcd3 client (`etcd.namespace('app/')`),
  * the namespace is prepended to every key by the RPC layer, not here.
@@ -29,7 +29,7 @@ export const MAX_NATIVE_PREFIX_BYTES = 4096;
 export interface QueueLayout {
   /** The queue prefix: every contender's key starts with it, and nothing else does. */
   readonly queue: string;
-  /** Whether contenders are named by their lease id alone (native), one lease per acquire. */
+  /** Whether contenders are named by their lease id alone (native). */
   readonly native: boolean;
 }
 

@@ -4,8 +4,7 @@
  * @module
  */
 import { BackendUnavailableError, type NativeLockLocation } from '@lockstep/core';
-import type { AcquireRequest, LeaseGrant, LockDriver, LockRef } from '@lockstep/core/driver';
-import { waitInQueue } from '@lockstep/core/driver';
+import { type AcquireRequest, type LockDriver, type LockRef, waitInQueue } from '@lockstep/core/driver';
 import { isLeaseNotFound, unavailable } from './errors.js';
 import { deleteLater, EtcdGrant, type GrantContext, leaveSeat, type Seat, takeSeat } from './grant.js';
 import { lockQueue, memberKeyHex, type QueueLayout, validateNativePrefix } from './keys.js';
@@ -36,44 +35,41 @@ export class EtcdLocks implements LockDriver {
     validateNativePrefix(native);
   }
 
-  async tryAcquire(request: AcquireRequest): Promise<LeaseGrant | null> {
+  tryAcquire(request: AcquireRequest): Promise<EtcdGrant | null> {
+    return this.#acquire(request, undefined);
+  }
+
+  acquire(request: AcquireRequest, signal: AbortSignal): Promise<EtcdGrant> {
+    // Not async: one promise layer fewer per acquire.
+    return signal.aborted ? Promise.reject(signal.reason) : this.#acquire(request, signal);
+  }
+
+  /** With `signal`, waits in the queue until granted; without, only the light try (`null` when refused). */
+  #acquire(request: AcquireRequest, signal: AbortSignal): Promise<EtcdGrant>;
+  #acquire(request: AcquireRequest, signal: undefined): Promise<EtcdGrant | null>;
+  async #acquire(request: AcquireRequest, signal: AbortSignal | undefined): Promise<EtcdGrant | null> {
     for (let retry = 0; ; retry++) {
       const begun = this.#begin(request);
       const attempt = begun instanceof Promise ? await begun : begun;
-      let token: bigint | undefined;
+      let enqueued: Enqueued | undefined;
       try {
-        token = await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.idText);
+        // The light try inline (not in a helper of its own): one promise layer fewer per acquire.
+        const light = signal === undefined || !attempt.plan.contended;
+        const token = light
+          ? await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.idText)
+          : undefined;
+        if (token !== undefined) enqueued = { token, position: GRANTED };
+        else if (signal) enqueued = await this.#join(attempt);
       } catch (error) {
         if (!this.#leaseVanished(attempt, error)) deleteLater(this.#ctx, attempt.contender.key, attempt.seat);
         else if (retry === 0) continue;
-        throw unavailable('try-acquire', error);
+        throw unavailable(signal ? 'enqueue' : 'try-acquire', error);
       }
-      if (token === undefined) {
+      if (enqueued === undefined) {
         leaveSeat(attempt.seat);
         return null;
       }
-      return this.#grant(attempt, request, token);
-    }
-  }
-
-  async acquire(request: AcquireRequest, signal: AbortSignal): Promise<LeaseGrant> {
-    signal.throwIfAborted();
-    for (let retry = 0; ; retry++) {
-      const begun = this.#begin(request);
-      const attempt = begun instanceof Promise ? await begun : begun;
-      let enqueued: Enqueued;
-      try {
-        // The light try inline (not in a helper of its own): one promise layer fewer per acquire.
-        const token = attempt.plan.contended
-          ? undefined
-          : await tryEnqueue(this.#ctx.rpc, attempt.contender, attempt.seat.session.idText);
-        enqueued = token !== undefined ? { token, position: GRANTED } : await this.#join(attempt);
-      } catch (error) {
-        if (!this.#leaseVanished(attempt, error)) deleteLater(this.#ctx, attempt.contender.key, attempt.seat);
-        else if (retry === 0) continue;
-        throw unavailable('enqueue', error);
-      }
-      if (enqueued.position.kind !== 'granted' || signal.aborted) {
+      if (signal && (enqueued.position.kind !== 'granted' || signal.aborted)) {
         try {
           await this.#wait(attempt, enqueued, signal);
           // The grant may have raced an abort: the caller has gone, so give it back.
@@ -83,7 +79,7 @@ export class EtcdLocks implements LockDriver {
           throw signal.aborted ? signal.reason : error;
         }
       }
-      return this.#grant(attempt, request, enqueued.token);
+      return new EtcdGrant(this.#ctx, attempt.seat, attempt.contender.key, enqueued.token, request.lock.name);
     }
   }
 
@@ -169,10 +165,6 @@ export class EtcdLocks implements LockDriver {
     } catch {
       deleteLater(this.#ctx, attempt.contender.key, attempt.seat);
     }
-  }
-
-  #grant(attempt: Attempt, request: AcquireRequest, token: bigint): EtcdGrant {
-    return new EtcdGrant(this.#ctx, attempt.seat, attempt.contender.key, token, request.lock.name);
   }
 }
 

@@ -12,7 +12,6 @@ import { isBrokenCircuitError } from 'cockatiel';
 import type {
   IDeleteRangeResponse,
   IDuplexStream,
-  ILeaseKeepAliveRequest,
   ILeaseKeepAliveResponse,
   ILeaseTimeToLiveResponse,
   IRangeRequest,
@@ -60,25 +59,14 @@ export class EtcdRpc {
    * few keys again and again): never modify the returned buffer.
    */
   key(key: string): Buffer {
-    let bytes = this.#keyBytes.get(key);
-    if (bytes === undefined) {
-      bytes =
-        this.#namespace.length === 0 ? Buffer.from(key) : Buffer.concat([this.#namespace, Buffer.from(key)]);
-      if (this.#keyBytes.size >= KEY_CACHE_SIZE) this.#keyBytes.clear();
-      this.#keyBytes.set(key, bytes);
-    }
-    return bytes;
+    return (
+      this.#keyBytes.get(key) ?? kept(this.#keyBytes, key, Buffer.concat([this.#namespace, Buffer.from(key)]))
+    );
   }
 
   /** The end of the range of every key starting with `prefix` (cached like {@link key}). */
   prefixEnd(prefix: string): Buffer {
-    let end = this.#prefixEnds.get(prefix);
-    if (end === undefined) {
-      end = prefixEnd(this.key(prefix));
-      if (this.#prefixEnds.size >= KEY_CACHE_SIZE) this.#prefixEnds.clear();
-      this.#prefixEnds.set(prefix, end);
-    }
-    return end;
+    return this.#prefixEnds.get(prefix) ?? kept(this.#prefixEnds, prefix, prefixEnd(this.key(prefix)));
   }
 
   /** A key as the user's (namespaced) client would name it. */
@@ -105,31 +93,28 @@ export class EtcdRpc {
     return this.#call(what, 'idempotent', (deadline) => this.#client.kv.deleteRange({ key }, { deadline }));
   }
 
+  /** Reads keys. Idempotent. */
   range(request: IRangeRequest, what: string): Promise<IRangeResponse> {
     return this.#call(what, 'idempotent', (deadline) => this.#client.kv.range(request, { deadline }));
   }
 
-  /** Grants a lease; resolves with its id and the TTL the server actually granted (seconds). */
-  async grant(ttlSeconds: number): Promise<{ id: bigint; ttlSeconds: number }> {
+  /** Grants a lease; resolves with its id. */
+  async grant(ttlSeconds: number): Promise<bigint> {
     // Not idempotent (a retry could leave an orphan lease), but an orphan only expires.
     const res = await this.#call('lease grant', 'unsent-only', (deadline) =>
       this.#client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }, { deadline }),
     );
     if (res.error) throw unavailable('lease grant', new Error(res.error));
-    return { id: BigInt(res.ID), ttlSeconds: Number(res.TTL) };
+    return BigInt(res.ID);
   }
 
-  /** Revokes a lease (deleting its keys). `false` when it no longer existed. */
-  async revoke(id: bigint): Promise<boolean> {
-    try {
-      await this.#call('lease revoke', 'idempotent', (deadline) =>
-        this.#client.leaseClient.leaseRevoke({ ID: id.toString() }, { deadline }),
-      );
-      return true;
-    } catch (error) {
-      if (isLeaseNotFound(error)) return false;
-      throw error;
-    }
+  /** Revokes a lease (deleting its keys); one that no longer exists counts as revoked. */
+  async revoke(id: bigint): Promise<void> {
+    await this.#call('lease revoke', 'idempotent', (deadline) =>
+      this.#client.leaseClient.leaseRevoke({ ID: id.toString() }, { deadline }),
+    ).catch((error: unknown) => {
+      if (!isLeaseNotFound(error)) throw error;
+    });
   }
 
   /** A lease's remaining TTL (seconds, negative when it is gone) and every key attached to it. */
@@ -139,9 +124,29 @@ export class EtcdRpc {
     );
   }
 
-  /** Opens a lease keep-alive stream (on some member). */
-  keepAliveStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
-    return this.#client.leaseClient.leaseKeepAlive().catch(this.#rethrowReal);
+  /**
+   * One keep-alive of lease `id`, on a stream of its own (etcd has no unary keep-alive): the TTL
+   * (seconds) the lease was reset to, 0 when it is gone. A fresh stream per keep-alive costs one
+   * frame on the open connection, and lets the next keep-alive reach another member when this
+   * one's did not answer in time.
+   */
+  async keepAlive(id: string, timeoutMs: number): Promise<number> {
+    const stream = await this.#client.leaseClient
+      .leaseKeepAlive({ deadline: Date.now() + timeoutMs })
+      .catch(this.#rethrowReal);
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        stream.on('data', (res: ILeaseKeepAliveResponse) => resolve(Number(res.TTL)));
+        stream.on('error', reject);
+        stream.on('end', () => reject(new Error('the stream ended unanswered')));
+        stream.write({ ID: id });
+      });
+    } catch (error) {
+      this.#noteFailure(error);
+      throw unavailable('lease keep-alive', this.#realCause(error));
+    } finally {
+      stream.end();
+    }
   }
 
   /** Opens a watch stream (on some member). */
@@ -201,4 +206,11 @@ export class EtcdRpc {
   #realCause(error: unknown): unknown {
     return isBrokenCircuitError(error) ? (this.#lastServerFailure ?? error) : error;
   }
+}
+
+/** Keeps `value` as `map`'s for `key` (the map starts over past its size bound). */
+function kept(map: Map<string, Buffer>, key: string, value: Buffer): Buffer {
+  if (map.size >= KEY_CACHE_SIZE) map.clear();
+  map.set(key, value);
+  return value;
 }

@@ -4,8 +4,8 @@
  *
  * Round trips, per lease rather than per lock:
  * - grant: ONE `LeaseGrant` when a coordinator first uses a TTL (shared by every acquire meanwhile).
- * - keep-alive: ONE message on the coordinator's keep-alive stream every TTL/3, answered with
- *   the TTL the lease was reset to (0 when it is gone).
+ * - keep-alive: ONE keep-alive message every TTL/3, answered with the TTL the lease was reset to
+ *   (0 when it is gone).
  * - check: after each confirmed keep-alive, ONE `LeaseTimeToLive` with `keys: true` lists every key
  *   still on the lease, so a lock whose key someone deleted is noticed within a period without a
  *   read per lock. A key missing from the list is read once more before its lock is declared lost:
@@ -15,7 +15,7 @@
  * @module
  */
 import { Session, type SessionMember } from '@lockstep/core/driver';
-import type { KeepAliveChannel } from './keepalive.js';
+import { stillThere } from './queue.js';
 import type { EtcdRpc } from './rpc.js';
 
 /** A key on a lease (a held lock, or a contender in a queue), told when the lease loses it. */
@@ -32,14 +32,9 @@ export interface LeaseKey extends SessionMember {
 const CONFIRM_BATCH = 64;
 
 /** Grants a lease of `ttlMs` (whole seconds): one round trip. */
-export async function grantLease(
-  rpc: EtcdRpc,
-  channel: KeepAliveChannel,
-  ttlMs: number,
-): Promise<EtcdSession> {
+export async function grantLease(rpc: EtcdRpc, ttlMs: number): Promise<EtcdSession> {
   const sentAt = performance.now();
-  const { id } = await rpc.grant(ttlMs / 1000);
-  return new EtcdSession(rpc, channel, id, ttlMs, sentAt);
+  return new EtcdSession(rpc, await rpc.grant(ttlMs / 1000), ttlMs, sentAt);
 }
 
 /** One lease and the keys on it. */
@@ -51,13 +46,13 @@ export class EtcdSession extends Session<LeaseKey> {
   /** Per queue, the slots in use by this lease's keys (see {@link claimSlot}). */
   readonly #slots = new Map<string, Set<number>>();
 
-  constructor(rpc: EtcdRpc, channel: KeepAliveChannel, id: bigint, ttlMs: number, grantedAt: number) {
+  constructor(rpc: EtcdRpc, id: bigint, ttlMs: number, grantedAt: number) {
     const idText = id.toString();
     super(
       {
-        keepAlive: async (timeoutMs) => (await channel.keepAlive(idText, timeoutMs)) > 0,
+        keepAlive: async (timeoutMs) => (await rpc.keepAlive(idText, timeoutMs)) > 0,
         verify: (keys) => missingKeys(rpc, idText, keys),
-        end: () => rpc.revoke(id).then(() => {}),
+        end: () => rpc.revoke(id),
       },
       {
         ttlMs,
@@ -104,8 +99,8 @@ export class EtcdSession extends Session<LeaseKey> {
 }
 
 /**
- * Which of `keys` are no longer on lease `id`: the lease's key list, then a linearizable read of
- * each key it lacks. Keys written after the list was asked for are not judged by it.
+ * Which of `keys` are no longer on lease `id`: the lease's key list, then one linearizable read
+ * of the keys it lacks. Keys written after the list was asked for are not judged by it.
  */
 async function missingKeys(rpc: EtcdRpc, id: string, keys: ReadonlySet<LeaseKey>): Promise<LeaseKey[]> {
   const askedAt = performance.now();
@@ -116,18 +111,7 @@ async function missingKeys(rpc: EtcdRpc, id: string, keys: ReadonlySet<LeaseKey>
   const missing: LeaseKey[] = [];
   for (let at = 0; at < suspects.length; at += CONFIRM_BATCH) {
     const batch = suspects.slice(at, at + CONFIRM_BATCH);
-    const read = await rpc.txn(
-      {
-        compare: [],
-        success: batch.map((k) => ({ request_range: { key: rpc.key(k.key), keys_only: true } })),
-        failure: [],
-      },
-      'checking held keys',
-    );
-    for (const [i, k] of batch.entries()) {
-      const kv = read.responses[i]?.response_range?.kvs[0];
-      if (kv === undefined || BigInt(kv.create_revision) !== k.token) missing.push(k);
-    }
+    for (const [i, there] of (await stillThere(rpc, batch)).entries()) if (!there) missing.push(batch[i]!);
   }
   return missing;
 }

@@ -14,13 +14,26 @@
  */
 import { Backoff, jitter, LossFlag, type QueueStep, type QueueStrategy, sleep } from '@lockstep/core/driver';
 import { isLeaseNotFound } from './errors.js';
-import type { GrantContext } from './grant.js';
-import type { Attempt, EtcdLocks } from './locks.js';
-import { type Position, type Predecessor, recheck } from './queue.js';
+import type { GrantContext, Seat } from './grant.js';
+import { type Contender, type Position, type Predecessor, recheck } from './queue.js';
 import type { EtcdSession, LeaseKey } from './session.js';
 
 /** Most fallback re-checks per second of all the waiters of one coordinator together. */
 export const FALLBACK_RATE = 25;
+
+/** What the waits of one coordinator count together. */
+export interface WaitStats {
+  /** Why waiters woke up (for tests: a release must wake exactly the next waiter). */
+  readonly wakes: { deleted: number; broken: number; timer: number };
+  /** Waits in progress: their fallback re-checks share one budget. */
+  waiting: number;
+}
+
+/** The acquire that waits: its seat and its key. */
+export interface QueuedAttempt {
+  readonly seat: Seat;
+  readonly contender: Contender;
+}
 
 /** What ended a pause. */
 type Outcome =
@@ -40,8 +53,8 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
   /** Trips when our lease (or our key on it) is gone. */
   readonly lost = new LossFlag();
   readonly #ctx: GrantContext;
-  readonly #locks: EtcdLocks;
-  readonly #attempt: Attempt;
+  readonly #locks: WaitStats;
+  readonly #attempt: QueuedAttempt;
   readonly #session: EtcdSession;
   /** The predecessor the open watch covers, and how to cancel it. */
   #watched: Buffer | undefined;
@@ -52,7 +65,7 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
   #stop: AbortSignal | undefined;
   readonly #onStop = () => this.#resume?.(STOP);
 
-  constructor(ctx: GrantContext, locks: EtcdLocks, attempt: Attempt, token: bigint) {
+  constructor(ctx: GrantContext, locks: WaitStats, attempt: QueuedAttempt, token: bigint) {
     this.#ctx = ctx;
     this.#locks = locks;
     this.#attempt = attempt;

@@ -13,9 +13,10 @@
  * too: they re-read the queue, which is always safe, and watch again.
  * @module
  */
-import { FilterType, type IWatchRequest, type IWatchResponse } from 'etcd3';
+import { FilterType, type IDuplexStream, type IWatchRequest, type IWatchResponse } from 'etcd3';
 import type { EtcdRpc } from './rpc.js';
-import { SharedStream } from './stream.js';
+
+type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
 /** What a waiter hears of its watches. After `deleted` or `broken` it hears nothing more. */
 export interface DeleteWatcher {
@@ -37,18 +38,15 @@ interface Entry {
 
 /** Delete-watches multiplexed over one stream. */
 export class WatchChannel {
-  readonly #stream: SharedStream<IWatchRequest, IWatchResponse>;
+  readonly #rpc: EtcdRpc;
+  /** The stream in use (or being opened); opened on first use and after it broke. */
+  #stream: Promise<WatchStream> | undefined;
   readonly #entries = new Map<string, Entry>();
   #nextId = 1;
   #closed = false;
-  /** Watches created, for tests. */
-  created = 0;
 
   constructor(rpc: EtcdRpc) {
-    this.#stream = new SharedStream(() => rpc.watchStream(), {
-      data: (res) => this.#onResponse(res),
-      broken: () => this.#breakAll(),
-    });
+    this.#rpc = rpc;
   }
 
   /** Watches deletes of `keys`; returns the cancel (idempotent; nothing is reported after it). */
@@ -64,11 +62,10 @@ export class WatchChannel {
       liveAfter: 0n,
     };
     for (const id of entry.ids) this.#entries.set(id, entry);
-    this.#stream.open().then(
+    this.#open().then(
       (stream) => {
         if (!this.#entries.has(entry.ids[0]!)) return;
         for (const [i, key] of keys.entries()) {
-          this.created++;
           stream.write({ create_request: { key, filters: [FilterType.Noput], watch_id: entry.ids[i]! } });
         }
       },
@@ -103,10 +100,10 @@ export class WatchChannel {
   #end(entry: Entry): DeleteWatcher | undefined {
     if (!this.#entries.delete(entry.ids[0]!)) return undefined;
     for (const id of entry.ids.slice(1)) this.#entries.delete(id);
-    const stream = this.#stream.current;
+    const stream = this.#stream;
     stream?.then(
       (s) => {
-        if (this.#stream.current !== stream) return;
+        if (this.#stream !== stream) return;
         try {
           for (const id of entry.ids) s.write({ cancel_request: { watch_id: id } });
         } catch {
@@ -118,8 +115,27 @@ export class WatchChannel {
     return entry.watcher;
   }
 
+  #open(): Promise<WatchStream> {
+    if (this.#stream) return this.#stream;
+    const opening = this.#rpc.watchStream().then((stream) => {
+      // Events of a stream that was dropped are not ours to report.
+      stream.on('data', (res: IWatchResponse) => this.#stream === opening && this.#onResponse(res));
+      stream.on('error', () => this.#stream === opening && this.#breakAll());
+      stream.on('end', () => this.#stream === opening && this.#breakAll());
+      return stream;
+    });
+    opening.catch(() => {
+      if (this.#stream === opening) this.#stream = undefined;
+    });
+    this.#stream = opening;
+    return opening;
+  }
+
+  /** Drops the stream (the next watch opens another, maybe on a healthier member); every waiter is told. */
   #breakAll(): void {
-    this.#stream.drop();
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.then((s) => s.cancel()).catch(() => {});
     const entries = new Set(this.#entries.values());
     this.#entries.clear();
     for (const entry of entries) entry.watcher.broken();

@@ -4,8 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Coordinator } from '@lockstep/core';
-import { driverFor } from '../coordinator.js';
-import type { EtcdDriver } from '../driver.js';
+import { driverFor, type EtcdDriver } from '../coordinator.js';
 
 /** The driver behind an etcd coordinator, for looking at round-trip counts, sessions and wake-ups. */
 export function driverOf(coordinator: Coordinator): EtcdDriver {
