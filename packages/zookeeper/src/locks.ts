@@ -13,20 +13,25 @@
  * costs nothing per lock: the session keeps them all.
  * @module
  */
-import type { NativeLockLocation } from '@lockstep/core';
+import type { HolderInfo, NativeLockLocation } from '@lockstep/core';
 import type { AcquireRequest, LockDriver, LockRef, ReadWriteRef } from '@lockstep/core/driver';
-import type { Contender, LineShape } from './contender.js';
+import { type Contender, type LineShape, listQueue } from './contender.js';
+import { Code, hasCode, unavailable } from './errors.js';
 import { type GrantContext, ZkGrant } from './grant.js';
 import type { ZkLine } from './line.js';
 import {
+  child,
   LOCK_NAME,
   lockLayout,
+  PROTECTED_PREFIX,
   READ_NAME,
   readWriteLayout,
   validateNativePath,
   WRITE_NAME,
 } from './paths.js';
-import { MUTEX_RULE, READER_RULE, WRITER_RULE } from './queue.js';
+import { MUTEX_RULE, queueOrder, READER_RULE, WRITER_RULE } from './queue.js';
+import { zxid } from './raw.js';
+import type { SessionSource } from './source.js';
 
 /** The shape of a lock's contender under `base` (the chroot, `''` for none). */
 export function lockShape(base: string, lock: LockRef): LineShape {
@@ -44,6 +49,7 @@ export function readWriteShape(base: string, lock: ReadWriteRef): LineShape {
 /** What the lock drivers need from their coordinator. */
 export interface LockContext extends GrantContext {
   readonly line: ZkLine;
+  readonly source: SessionSource;
   /** The chroot every path starts with (`''` for none). */
   readonly base: string;
 }
@@ -72,6 +78,30 @@ export class ZkLocks<R extends LockRef = LockRef> implements LockDriver<R> {
     return this.#ctx.line.join(this.#shape(request.lock), request.ownerId, signal, this.#granter(request));
   }
 
+  /**
+   * Who holds and how many wait: one listing of the queue, then the holders' czxids (their
+   * tokens). A holder's lease is its session's, which only the server's session tracker knows:
+   * no `leftMs`. The owner is the id in the protected prefix of the child's name, absent for a
+   * native contender that did not use one.
+   */
+  async inspect(ref: R): Promise<{ holders: HolderInfo[]; waiting: number }> {
+    const shape = this.#shape(ref);
+    try {
+      const session = this.#ctx.source.current ?? (await this.#ctx.source.ready());
+      const queue = queueOrder(await listQueue(session, shape.layout.queue), shape.rule.markers);
+      const holding = holdersOf(queue, shape);
+      const holders: HolderInfo[] = [];
+      for (const name of holding) {
+        const stat = await session.exists(child(shape.layout.queue, name));
+        if (stat) holders.push({ fencingToken: zxid(stat.czxid), ...ownerOf(name) });
+      }
+      return { holders, waiting: queue.length - holding.length };
+    } catch (error) {
+      if (hasCode(error, Code.NO_NODE)) return { holders: [], waiting: 0 };
+      throw unavailable('inspect', error);
+    }
+  }
+
   #granter(request: AcquireRequest<R>): (contender: Contender) => ZkGrant {
     return (contender) => new ZkGrant(this.#ctx, contender, request.ttlMs);
   }
@@ -84,4 +114,23 @@ export class ZkLocks<R extends LockRef = LockRef> implements LockDriver<R> {
     }
     return shape;
   }
+}
+
+/** The children that hold, in queue order: the first, and for readers every one before a writer. */
+function holdersOf(queue: readonly string[], shape: LineShape): readonly string[] {
+  const { blockedBy } = shape.rule;
+  if (!blockedBy || queue.length === 0) return queue.slice(0, 1);
+  const firstBlocker = queue.findIndex(blockedBy);
+  return firstBlocker === 0
+    ? queue.slice(0, 1)
+    : queue.slice(0, firstBlocker < 0 ? queue.length : firstBlocker);
+}
+
+/** lockstep's owner id (32 hex digits) from a child's protected prefix, when it has one. */
+function ownerOf(name: string): { owner?: string } {
+  if (!name.startsWith(PROTECTED_PREFIX)) return {};
+  const uuid = name.slice(PROTECTED_PREFIX.length, PROTECTED_PREFIX.length + 36);
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid)
+    ? { owner: uuid.replaceAll('-', '') }
+    : {};
 }

@@ -51,6 +51,27 @@ const unique = (what: string) => `${what}-${Math.random().toString(36).slice(2, 
 const queueOf = (name: string, prefix = 'lockstep') => `/${prefix}/locks/${encodeName(name)}`;
 const PROTECTED = /^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-lock-\d{10}$/;
 
+describe('inspect', () => {
+  it('tells the holder (owner id, czxid token) and how many wait; a free lock has none', async () => {
+    const [a, b] = [await coordinator(), await coordinator()];
+    const name = unique('inspected');
+    expect(await a.inspect(name)).toEqual({ name, holders: [], waiting: 0 });
+    const held = await a.lock(name).acquire();
+    const tree = await raw();
+    const waiters = [b.lock(name).acquire(), b.lock(name).acquire()];
+    await until('both waiters queued', async () => (await tree.children(queueOf(name))).length === 3);
+    const seen = await b.inspect(name);
+    expect(seen.holders).toHaveLength(1);
+    expect(seen.holders[0]!.fencingToken).toBe(held.fencingToken);
+    expect(seen.holders[0]!.owner).toMatch(/^[0-9a-f]{32}$/);
+    expect(seen.holders[0]!.leftMs).toBeUndefined();
+    expect(seen.waiting).toBe(2);
+    await held.release();
+    for (const waiter of waiters) await (await waiter).release();
+    expect(await a.inspect(name)).toEqual({ name, holders: [], waiting: 0 });
+  }, 30_000);
+});
+
 describe('layout, naming and tokens', () => {
   it("names contenders as Curator does and uses the node's czxid as the fencing token", async () => {
     const c = await coordinator();
