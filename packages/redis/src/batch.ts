@@ -16,8 +16,8 @@
  * @module
  */
 import type { Redis } from 'ioredis';
+import { PERMITS_HELD, PERMITS_RENEW } from './queue-scripts.js';
 import { EXTEND_MANY, type LuaScript } from './scripts.js';
-import { PERMITS_HELD, PERMITS_RENEW } from './semaphore-scripts.js';
 
 /** Longest wait of a renewal for others to share its round trip. */
 export const RENEWAL_WINDOW_MS = 20;

@@ -30,11 +30,20 @@ export const REDIS_MIN_TTL_MS = 10;
  * - semaphores: each permit is fenced (the token counter INCR'd in the grant's script, floored
  *   at the server clock like the lock's), leased per permit (an entry scored by its deadline,
  *   dropped by the next script once it passed), notify-based and `fifo` — waiters queue on the
- *   server and a free permit goes to the head; among waiters declaring different counts, one
- *   that fits may pass a head that does not. `mismatch: 'smallest'`: a permit is granted only
- *   while the holders are fewer than the smallest count declared by the requester and every
- *   holder. At a native location (redis-semaphore's key) there is no queue (fairness is a
+ *   server, a free permit goes to the head, and nobody passes a waiter that does not fit.
+ *   `mismatch: 'smallest'`: a permit is granted only while the holders and the waiters ahead
+ *   of it are fewer than the smallest count declared by the requester, every holder and every
+ *   waiter ahead. At a native location (redis-semaphore's key) there is no queue (fairness is a
  *   race) and each client admits by its own count, as redis-semaphore does.
+ * - read-write locks: the semaphore's queued lease, a writer declaring 1 and a reader more than
+ *   any count of holders, so every grant (read or write) has its own lease and its own token
+ *   from one counter (`monotonic`), waiters are woken by name (`notify`) in arrival order
+ *   (`fifo`), and a reader that comes after a waiting writer queues behind it
+ *   (`writerProgress: 'queued'`).
+ * - elections: the same queue with every candidate declaring 1; the term is the grant's token
+ *   (`monotonic`). Observers are told of grants, proclaims and releases by pub/sub (`notify`);
+ *   a lease that lapses publishes nothing, so each observer re-reads when the lease it last
+ *   heard of ends and tells the vacancy then (`vacancies: true`).
  * - counters with atomic bounds: one Lua script checks and INCRBYs. Atomic, but no more
  *   durable than the server's data: the same restart (or failover) sets a counter back — to 0
  *   when its key is gone — so increments acknowledged before it are lost and later increments
@@ -63,6 +72,29 @@ export const REDIS_CAPABILITIES: Capabilities = {
     faultTolerance: 'single-node',
     mismatch: 'smallest',
   },
+  readWrite: {
+    supported: true,
+    fencing: 'monotonic',
+    lease: 'per-lock',
+    minTtlMs: REDIS_MIN_TTL_MS,
+    ttlGranularityMs: 1,
+    waiting: 'notify',
+    fairness: 'fifo',
+    faultTolerance: 'single-node',
+    writerProgress: 'queued',
+  },
+  election: {
+    supported: true,
+    fencing: 'monotonic',
+    lease: 'per-lock',
+    minTtlMs: REDIS_MIN_TTL_MS,
+    ttlGranularityMs: 1,
+    waiting: 'notify',
+    fairness: 'fifo',
+    faultTolerance: 'single-node',
+    observe: 'notify',
+    vacancies: true,
+  },
   counter: { supported: true, bounds: true },
 };
 
@@ -78,6 +110,23 @@ export const REDLOCK_SEMAPHORE_REASON =
   'a majority of independent servers cannot count holders: with 3 servers and 2 permits, three clients can each hold a different pair of servers while every server counts only two; use redis:// (one server) or a consensus backend (etcd, ZooKeeper, Consul)';
 
 /**
+ * Why `redlock://` has no read-write locks. What keeps a stream of readers from starving a
+ * writer is the writer's place in a queue that later readers wait behind; independent servers
+ * keep independent queues, so two writers can each be first on a different server and hold
+ * each other (and every reader) back. Without that queue writers could starve.
+ */
+export const REDLOCK_READ_WRITE_REASON =
+  'a waiting writer holds back later readers by its place in a queue, and independent servers keep independent queues: two writers first on different servers would hold each other back; use redis:// (one server) or a consensus backend (etcd, ZooKeeper, Consul)';
+
+/**
+ * Why `redlock://` has no elections. An election's term is a fencing token that strictly
+ * increases across leaders, which needs one agreed order of grants (consensus); Redlock's
+ * instances each count for themselves (see {@link REDLOCK_CAPABILITIES}).
+ */
+export const REDLOCK_ELECTION_REASON =
+  "an election's term must strictly increase across leaders, which needs one agreed order of grants, and independent servers each count for themselves; use redis:// (one server) or a consensus backend (etcd, ZooKeeper, Consul)";
+
+/**
  * `redlock://h1:p1,h2:p2,h3:p3` — the Redlock algorithm over N independent servers.
  *
  * - fencing `none`: a token that strictly increases across grants needs one agreed order
@@ -91,7 +140,8 @@ export const REDLOCK_SEMAPHORE_REASON =
  *   `BackendUnavailableError`.
  * - counters unsupported: a counter needs one authoritative value; across independent
  *   instances there is none (`UnsupportedError`).
- * - semaphores unsupported: see {@link REDLOCK_SEMAPHORE_REASON}.
+ * - semaphores unsupported: see {@link REDLOCK_SEMAPHORE_REASON}; read-write locks: see
+ *   {@link REDLOCK_READ_WRITE_REASON}; elections: see {@link REDLOCK_ELECTION_REASON}.
  */
 export const REDLOCK_CAPABILITIES: Capabilities = {
   lock: {
@@ -104,5 +154,7 @@ export const REDLOCK_CAPABILITIES: Capabilities = {
     faultTolerance: 'quorum',
   },
   semaphore: { supported: false, reason: REDLOCK_SEMAPHORE_REASON },
+  readWrite: { supported: false, reason: REDLOCK_READ_WRITE_REASON },
+  election: { supported: false, reason: REDLOCK_ELECTION_REASON },
   counter: { supported: false, bounds: false },
 };

@@ -3,7 +3,7 @@
  * application's own ioredis client(s) (never closed by lockstep). The two drivers — one server,
  * or Redlock over several — share the release feed (one subscriber connection per server), the
  * bulk renewals and the loss monitor; only their lock recipes differ, and only one server has
- * semaphores and counters.
+ * semaphores, read-write locks, elections and counters.
  * @module
  */
 import { type Coordinator, InvalidArgumentError } from '@lockstep/core';
@@ -13,6 +13,7 @@ import { KeyBatch } from './batch.js';
 import { REDIS_CAPABILITIES, REDLOCK_CAPABILITIES } from './capabilities.js';
 import { commandClient, connectWithin, subscriberFor } from './connection.js';
 import { redisCounters } from './counters.js';
+import { singleInstanceElections } from './elections.js';
 import { connectFailure, type EndpointFailure } from './errors.js';
 import { singleInstanceLocks } from './locks.js';
 import { LossMonitor } from './loss-monitor.js';
@@ -25,6 +26,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { collectQuorum, quorumOf } from './quorum.js';
+import { singleInstanceReadWriteLocks } from './read-write.js';
 import { redlockLocks } from './redlock.js';
 import { ReleaseFeed } from './release-feed.js';
 import { singleInstanceSemaphores } from './semaphores.js';
@@ -135,6 +137,8 @@ function singleInstanceDriver(client: Redis, ownsClient: boolean, handoffMs: num
     capabilities: REDIS_CAPABILITIES,
     locks,
     semaphores: singleInstanceSemaphores(batch, feed, monitor),
+    readWriteLocks: singleInstanceReadWriteLocks(batch, feed, monitor),
+    elections: singleInstanceElections(batch, feed, monitor),
     counters: redisCounters(client),
     close: async () => {
       feed.close();

@@ -13,10 +13,15 @@
  * | counter (a plain integer string) | `P/counter/N` |
  * | semaphore holders (sorted set: owner id → lease deadline, server ms) | `P/sem/N` |
  * | counts the holders declared (sorted set: owner id → permits) | `P/sem-limits/N` |
+ * | each holder's fencing token (sorted set: owner id → token) | `P/sem-tokens/N` |
  * | semaphore waiters in arrival order (sorted set: owner id → ticket) | `P/sem-queue/N` |
  * | when each waiter's registration lapses (sorted set: owner id → server ms) | `P/sem-waiting/N` |
+ * | counts the waiters declared (sorted set: owner id → permits) | `P/sem-asks/N` |
  * | fencing state of that semaphore (never expires) | `P/sem-fence/N` |
  * | its wake-ups | channel `P/sem-released/N` |
+ * | read-write lock: the same seven, a writer declaring 1 and a reader the largest safe integer | `P/rw/N`, `P/rw-limits/N`, … `P/rw-fence/N`, channel `P/rw-released/N` |
+ * | election: the same seven, every candidate declaring 1 | `P/elect/N`, `P/elect-limits/N`, … |
+ * | the leader's record (hash: owner, term, version, value) | `P/elect-leader/N` |
  *
  * A lock with a `native` location lives at exactly the key the user named, set
  * with `SET key owner NX PX ttl` like node-redlock and redis-semaphore's Mutex do, so they
@@ -74,6 +79,15 @@ export function lockKeys(ref: LockRef): LockKeys {
   };
 }
 
+/** The sorted sets of a lease with a queue of waiters (see the layout above), in the scripts' KEYS order after the holders. */
+export interface QueueKeys {
+  readonly limits: string;
+  readonly tokens: string;
+  readonly queue: string;
+  readonly waiting: string;
+  readonly asks: string;
+}
+
 /** Where one semaphore lives. */
 export interface SemaphoreKeys {
   /** The sorted set of holders. */
@@ -83,16 +97,49 @@ export interface SemaphoreKeys {
   /** The pub/sub channel its wake-ups are announced on. */
   readonly channel: string;
   /**
-   * The queue and the counts declared by holders: absent at a native location, where
-   * redis-semaphore keeps neither.
+   * The queue, and the counts and tokens of holders and waiters: absent at a native location,
+   * where redis-semaphore keeps none of them.
    */
-  readonly queued?: {
-    readonly limits: string;
-    readonly queue: string;
-    readonly waiting: string;
-  };
+  readonly queued?: QueueKeys;
   /** Native semaphores only: the key other libraries change without announcing it (see {@link LockKeys.nativeKey}). */
   readonly nativeKey?: string;
+}
+
+/** Where a queued lease lives (a lockstep semaphore, a read-write lock, an election). */
+export interface QueuedKeys extends SemaphoreKeys {
+  readonly queued: QueueKeys;
+  /** Every key its scripts declare, in KEYS order: holders, the {@link QueueKeys}, fence, then `extra`. */
+  readonly scriptKeys: readonly string[];
+}
+
+/** The keys of a queued lease of `kind` (`sem`, `rw`, `elect`), plus `extra` kinds its scripts also touch. */
+function queuedKeys(ref: LockRef, kind: string, extra: readonly string[] = []): QueuedKeys {
+  const at = (suffix: string) => `${ref.prefixSegment}/${kind}${suffix}/${ref.segment}`;
+  const queued = {
+    limits: at('-limits'),
+    tokens: at('-tokens'),
+    queue: at('-queue'),
+    waiting: at('-waiting'),
+    asks: at('-asks'),
+  };
+  const holders = at('');
+  const fence = at('-fence');
+  return {
+    holders,
+    fence,
+    channel: at('-released'),
+    queued,
+    scriptKeys: [
+      holders,
+      queued.limits,
+      queued.tokens,
+      queued.queue,
+      queued.waiting,
+      queued.asks,
+      fence,
+      ...extra.map(at),
+    ],
+  };
 }
 
 /** Keys of a semaphore, lockstep-namespaced or native; never those of the lock or counter of the same name. */
@@ -105,14 +152,17 @@ export function semaphoreKeys(ref: SemaphoreRef): SemaphoreKeys {
       nativeKey: ref.native,
     };
   }
-  const at = (kind: string) => `${ref.prefixSegment}/${kind}/${ref.segment}`;
-  return {
-    holders: at('sem'),
-    fence: at('sem-fence'),
-    channel: at('sem-released'),
-    queued: { limits: at('sem-limits'), queue: at('sem-queue'), waiting: at('sem-waiting') },
-  };
+  return queuedKeys(ref, 'sem');
 }
+
+/** Keys of a read-write lock (both sides share them). */
+export const readWriteKeys = (ref: LockRef): QueuedKeys => queuedKeys(ref, 'rw');
+
+/** Keys of an election; the last script key is the leader's record. */
+export const electionKeys = (ref: LockRef): QueuedKeys & { readonly leader: string } => {
+  const keys = queuedKeys(ref, 'elect', ['-leader']);
+  return { ...keys, leader: keys.scriptKeys.at(-1)! };
+};
 
 /** `derive`, computed once per ref (core reuses one ref per `coordinator.lock()` or `.semaphore()`). */
 function cachedPer<R extends object, K>(derive: (ref: R) => K): (ref: R) => K {
@@ -132,6 +182,12 @@ export const cachedLockKeys: (ref: LockRef) => LockKeys = cachedPer(lockKeys);
 
 /** {@link semaphoreKeys}, computed once per `SemaphoreRef`. */
 export const cachedSemaphoreKeys: (ref: SemaphoreRef) => SemaphoreKeys = cachedPer(semaphoreKeys);
+
+/** {@link readWriteKeys}, computed once per ref (each side has its own). */
+export const cachedReadWriteKeys: (ref: LockRef) => QueuedKeys = cachedPer(readWriteKeys);
+
+/** {@link electionKeys}, computed once per ref. */
+export const cachedElectionKeys: (ref: LockRef) => ReturnType<typeof electionKeys> = cachedPer(electionKeys);
 
 /** The key of a counter. */
 export function counterKey(ref: CounterRef): string {

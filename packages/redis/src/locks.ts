@@ -10,6 +10,10 @@
  * window instead of deleting it, so a woken waiter — not the releaser coming straight
  * back — gets the lock. When the last local waiter on a lock stops waiting, the
  * registration is withdrawn (fire-and-forget; it also expires by itself).
+ *
+ * Inspection tells the holder (owner, token, lease left) in one script; it cannot count
+ * waiters — they are not queued, only their coordinators register — and a native key's holder
+ * may be another library's, so its token is not told.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -20,7 +24,7 @@ import { monitoredGrant } from './grant.js';
 import { cachedLockKeys, type LockKeys, validateNativeKey } from './keys.js';
 import type { LossMonitor } from './loss-monitor.js';
 import type { ReleaseFeed } from './release-feed.js';
-import { ACQUIRE_FENCED, RELEASE } from './scripts.js';
+import { ACQUIRE_FENCED, LOCK_INSPECT, RELEASE } from './scripts.js';
 
 /**
  * How long a waiter's registration lives without being refreshed. Waiters refresh it on
@@ -80,6 +84,26 @@ export function singleInstanceLocks(
       });
     },
     watch: (lock: LockRef) => feed.watch(cachedLockKeys(lock)),
+    async inspect(lock: LockRef) {
+      const keys = cachedLockKeys(lock);
+      const [owner, leftMs, token] = await answer(
+        LOCK_INSPECT.run(client, [keys.lock, keys.fence], []),
+        'inspect',
+        (reply) => reply as [string, number, string],
+      );
+      // A handoff reservation is nobody's lock.
+      const native = keys.waiters === undefined;
+      if (owner === '' || (!native && owner.startsWith('handoff:'))) return { holders: [] };
+      return {
+        holders: [
+          {
+            owner,
+            ...(native || token === '' ? {} : { fencingToken: BigInt(token) }),
+            ...(Number(leftMs) >= 0 ? { leftMs: Number(leftMs) } : {}),
+          },
+        ],
+      };
+    },
     validateNative: validateNativeKey,
     waitEnded(channel: string) {
       const waiters = registered.get(channel);

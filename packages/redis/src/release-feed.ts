@@ -16,12 +16,12 @@
  * Semaphore waiters are woken by name: the server knows which waiters are at the head of the
  * queue, so its wake-up lists their ids ({@link WAKE_PREFIX}) and only they are woken, each
  * watching under its own id. Every other message of a channel wakes the longest-waiting
- * local waiter on it.
+ * local waiter on it, and is handed to the channel's listeners (election observers).
  * @module
  */
 import { type LockWatch, ReleaseHub } from '@lockstep/core/driver';
 import type { Redis } from 'ioredis';
-import { WAKE_PREFIX } from './semaphore-scripts.js';
+import { WAKE_PREFIX } from './queue-scripts.js';
 
 /** What a watch needs to know of a lock or semaphore. */
 export interface WatchedKeys {
@@ -29,6 +29,13 @@ export interface WatchedKeys {
   readonly channel: string;
   /** A native key whose keyspace events are heard too. */
   readonly nativeKey?: string;
+}
+
+/** Hears one channel's messages (an election observer). */
+export interface ChannelListener {
+  onMessage(message: string): void;
+  /** Messages may have been missed: read the state again. */
+  onGap(): void;
 }
 
 /** How long a channel stays subscribed after its last local waiter left. */
@@ -49,8 +56,12 @@ export class ReleaseFeed {
   readonly #channels = new Map<string, NodeJS.Timeout | undefined>();
   /** Keyspace-event channel of a native key → the lock's own channel. */
   readonly #aliases = new Map<string, string>();
-  /** Open watches per channel: someone in this coordinator is waiting for that lock. */
+  /** Open watches and listeners per channel: someone in this coordinator is waiting for that lock. */
   readonly #watching = new Map<string, number>();
+  /** channel → the SUBSCRIBE of it, settled once the server confirmed it (or refused). */
+  readonly #confirmed = new Map<string, Promise<void>>();
+  /** channel → its listeners: every message, and a call when messages may have been missed. */
+  readonly #listeners = new Map<string, Set<ChannelListener>>();
   #closed = false;
 
   readonly #onWaitEnded: ((channel: string) => void) | undefined;
@@ -76,6 +87,7 @@ export class ReleaseFeed {
         // Messages published while we were disconnected are gone: have every waiter re-check.
         this.#hub.notifyAll();
         this.#named.notifyAll();
+        for (const listeners of this.#listeners.values()) for (const l of listeners) l.onGap();
       });
       subscriber.on('error', () => {});
     }
@@ -101,14 +113,52 @@ export class ReleaseFeed {
     });
   }
 
+  /**
+   * Hands every message of `channel` but wake-ups to `listener.onMessage`, and calls
+   * `listener.onGap` whenever some may have been missed (the subscription confirmed, a
+   * reconnect). `subscribed` settles once the server confirmed the subscription.
+   */
+  listen(channel: string, listener: ChannelListener): { readonly subscribed: Promise<void>; close(): void } {
+    const listeners = this.#listeners.get(channel) ?? new Set<ChannelListener>();
+    this.#listeners.set(channel, listeners);
+    listeners.add(listener);
+    this.#counted(channel);
+    const subscribed = this.#subscribe(channel, undefined);
+    let open = true;
+    return {
+      subscribed,
+      close: () => {
+        if (!open) return;
+        open = false;
+        listeners.delete(listener);
+        if (listeners.size === 0 && this.#listeners.get(channel) === listeners)
+          this.#listeners.delete(channel);
+        this.#uncounted(channel);
+      },
+    };
+  }
+
+  #counted(channel: string): void {
+    this.#watching.set(channel, (this.#watching.get(channel) ?? 0) + 1);
+  }
+
+  #uncounted(channel: string): void {
+    const left = (this.#watching.get(channel) ?? 1) - 1;
+    if (left > 0) this.#watching.set(channel, left);
+    else {
+      this.#watching.delete(channel);
+      this.#idle(channel);
+    }
+  }
+
   /** Counts `watch` as waiting on its channel, and subscribes when it first waits. */
   #open(keys: WatchedKeys, watch: LockWatch, onClose: () => void): LockWatch {
     const { channel } = keys;
-    this.#watching.set(channel, (this.#watching.get(channel) ?? 0) + 1);
+    this.#counted(channel);
     let open = true;
     return {
       next: (maxMs, signal) => {
-        this.#subscribe(channel, keys.nativeKey);
+        void this.#subscribe(channel, keys.nativeKey);
         return watch.next(this.#boundDelay(channel, maxMs), signal);
       },
       close: (granted) => {
@@ -118,12 +168,7 @@ export class ReleaseFeed {
         // A waiter that got the lock used its wake: passing it on would send the next waiter
         // to try a lock that is held again.
         watch.close(granted);
-        const left = (this.#watching.get(channel) ?? 1) - 1;
-        if (left > 0) this.#watching.set(channel, left);
-        else {
-          this.#watching.delete(channel);
-          this.#idle(channel);
-        }
+        this.#uncounted(channel);
       },
     };
   }
@@ -155,6 +200,7 @@ export class ReleaseFeed {
   #deliver(channel: string, message: string): void {
     if (!message.startsWith(WAKE_PREFIX)) {
       this.#hub.notify(channel);
+      for (const listener of this.#listeners.get(channel) ?? []) listener.onMessage(message);
       return;
     }
     for (const waiter of message.slice(WAKE_PREFIX.length).split(' ')) this.#named.notify(waiter);
@@ -164,6 +210,7 @@ export class ReleaseFeed {
   #notifyChannel(channel: string): void {
     this.#hub.notify(channel);
     for (const waiter of this.#namedOn.get(channel) ?? []) this.#named.notify(waiter);
+    for (const listener of this.#listeners.get(channel) ?? []) listener.onGap();
   }
 
   #boundDelay(channel: string, maxMs: number): number {
@@ -173,12 +220,13 @@ export class ReleaseFeed {
     return Math.min(maxMs, Math.max(0, freeAt - performance.now()) + 1);
   }
 
-  #subscribe(channel: string, nativeKey: string | undefined): void {
-    if (this.#closed) return;
+  /** Subscribes to `channel` unless it is already; settles once the server answered the SUBSCRIBE. */
+  #subscribe(channel: string, nativeKey: string | undefined): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     if (this.#channels.has(channel)) {
       clearTimeout(this.#channels.get(channel)); // lingering: keep it
       this.#channels.set(channel, undefined);
-      return;
+      return this.#confirmed.get(channel) ?? Promise.resolve();
     }
     this.#channels.set(channel, undefined);
     const subscribed = this.#subscribers.map((subscriber) => {
@@ -193,13 +241,16 @@ export class ReleaseFeed {
     // A release published between the failed attempt and the moment the server confirmed
     // this subscription was not seen: wake the waiters for one more attempt. A SUBSCRIBE that
     // failed is forgotten, so the next wait subscribes again instead of relying on re-checks.
-    void Promise.allSettled(subscribed).then((results) => {
+    const confirmed = Promise.allSettled(subscribed).then((results) => {
       if (results.some((r) => r.status === 'rejected') && this.#channels.has(channel)) {
         clearTimeout(this.#channels.get(channel));
         this.#channels.delete(channel);
+        this.#confirmed.delete(channel);
       }
       this.#notifyChannel(channel);
     });
+    this.#confirmed.set(channel, confirmed);
+    return confirmed;
   }
 
   #resubscribe(subscriber: Redis): void {
@@ -215,6 +266,7 @@ export class ReleaseFeed {
     if (this.#closed || !this.#channels.has(channel)) return;
     const timer = setTimeout(() => {
       this.#channels.delete(channel);
+      this.#confirmed.delete(channel);
       const aliases = [...this.#aliases].filter(([, target]) => target === channel).map(([alias]) => alias);
       for (const alias of aliases) this.#aliases.delete(alias);
       for (const subscriber of this.#subscribers) subscriber.unsubscribe(channel, ...aliases).catch(() => {});

@@ -187,3 +187,12 @@ if current == tonumber(ARGV[1]) then
 end
 return 0
 `);
+
+/**
+ * Who holds a lock, read without changing anything. KEYS: lock, fence. Returns `{owner, ms
+ * left, last token}`, with `''` for an absent owner or token. A lock's holder is always its
+ * name's last grant (any later grant would have replaced the key), so the last token is its.
+ */
+export const LOCK_INSPECT = new LuaScript(`
+return {redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]) or ''}
+`);

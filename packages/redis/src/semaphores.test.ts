@@ -145,6 +145,27 @@ describe('redis:// semaphores', () => {
     expect(await queue()).toBe(0);
   }, 30_000);
 
+  it('nobody passes a waiter that does not fit: a larger count waits behind a head declaring a smaller one', async () => {
+    const prefix = freshPrefix();
+    const [h, a, b] = await openAll(prefix, 3);
+    const raw = rawClient(url());
+    const queue = () => raw.zcard(`${prefix}/sem-queue/mixed`);
+    const held = await h.semaphore('mixed', { permits: 3 }).acquire();
+    // One holder: a head declaring 1 does not fit; a newcomer declaring 3 would, but waits behind it.
+    const head = timed(a.semaphore('mixed', { permits: 1 }).acquire({ waitMs: 20_000 }));
+    await eventually(async () => expect(await queue()).toBe(1));
+    expect(await b.semaphore('mixed', { permits: 3 }).tryAcquire()).toBeNull();
+    const behind = timed(b.semaphore('mixed', { permits: 3 }).acquire({ waitMs: 20_000 }));
+    await eventually(async () => expect(await queue()).toBe(2));
+    await held.release();
+    const alone = await head.done;
+    await delay(100);
+    expect(behind.at()).toBeUndefined();
+    await alone.release();
+    await (await behind.done).release();
+    expect(behind.at()! > head.at()!).toBe(true);
+  }, 30_000);
+
   it('a release wakes only the waiters that fit: each grant costs its release and one attempt', async () => {
     const prefix = freshPrefix();
     const [holders, ...coords] = await openAll(prefix, 5);
