@@ -103,13 +103,10 @@ export type KeyState =
   | { readonly exists: true; readonly entry: KvEntry }
   | { readonly exists: false; readonly index: bigint };
 
-/** {@link follow} on one KV key. */
-export function followKey(
-  http: ConsulHttp,
-  options: Omit<FollowOptions<KeyState>, 'path' | 'read'> & { readonly key: string },
-): Promise<void> {
-  const doing = `watching ${options.key}`;
-  const read = (reply: ConsulReply): Reading<KeyState> => {
+/** Reads one answer of a KV key (`GET /v1/kv/<key>`, blocking or not) as a {@link KeyState}. */
+export function keyReading(http: ConsulHttp, key: string): (reply: ConsulReply) => Reading<KeyState> {
+  const doing = `watching ${key}`;
+  return (reply) => {
     const index = reply.index ?? 0n;
     if (reply.status === 404)
       return { state: { exists: false, index }, signature: `missing@${index}`, tableIndexed: true };
@@ -121,5 +118,12 @@ export function followKey(
       tableIndexed: false,
     };
   };
-  return follow(http, { ...options, path: kvPath(options.key), read });
+}
+
+/** {@link follow} on one KV key. */
+export function followKey(
+  http: ConsulHttp,
+  options: Omit<FollowOptions<KeyState>, 'path' | 'read'> & { readonly key: string },
+): Promise<void> {
+  return follow(http, { ...options, path: kvPath(options.key), read: keyReading(http, options.key) });
 }

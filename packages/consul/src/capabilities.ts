@@ -28,6 +28,18 @@ import { DEFAULT_SESSION_TTL_MIN_MS } from './options.js';
  *   (clients of api/semaphore.go itself, at a native prefix, do not queue and may go first);
  *   `mismatch: 'stored'`: the Limit is stored in `.lock` while the semaphore is in use, and a
  *   client declaring another count is refused.
+ * - read-write locks (a queue of contenders `<prefix>/rwlock/<name>/<session>`): each grant's lease
+ *   is its session's; `fencing: 'monotonic'`: the token is the contender's CreateIndex, written by
+ *   the request that queued it; `waiting: 'notify'`: waiters block on the prefix;
+ *   `fairness: 'fifo'`: grants follow the queue (CreateIndex) order, readers with no writer ahead
+ *   together; `writerProgress: 'queued'`: a waiting writer is ahead of every later reader, which
+ *   waits behind it.
+ * - elections (Consul's documented leader election: a session acquires the election's key, its
+ *   value is the leader's): `fencing: 'monotonic'`: the term is the key's CreateIndex, and every
+ *   leadership creates the key; `waiting: 'notify'` and `observe: 'notify'`: candidates and
+ *   observers block on the key; `fairness: 'none'`: any woken candidate may win;
+ *   `vacancies: true`: a key no session holds (or no key) is a vacancy, and one missed between two
+ *   answers of the blocking query is told anyway (two terms mean the key was deleted in between).
  */
 export function consulCapabilities(sessionTtlMinMs: number = DEFAULT_SESSION_TTL_MIN_MS): Capabilities {
   const perSession = {
@@ -42,6 +54,8 @@ export function consulCapabilities(sessionTtlMinMs: number = DEFAULT_SESSION_TTL
     lock: { ...perSession, fairness: 'none' },
     counter: { supported: true, bounds: true },
     semaphore: { ...perSession, supported: true, fairness: 'fifo', mismatch: 'stored' },
+    readWrite: { ...perSession, supported: true, fairness: 'fifo', writerProgress: 'queued' },
+    election: { ...perSession, supported: true, fairness: 'none', observe: 'notify', vacancies: true },
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Building coordinators: from a `consul://` URL (checked with one request before it is returned),
  * or from your own agent address and `fetch`. Both assemble the same driver: sessions, locks,
- * semaphores, release watches and counters over one HTTP client; core supplies the rest.
+ * semaphores, read-write locks, elections, release watches and counters over one HTTP client; core
+ * supplies the rest.
  * @module
  */
 import { hostname } from 'node:os';
@@ -9,6 +10,7 @@ import { BackendUnavailableError, type Coordinator, InvalidArgumentError } from 
 import { type BackendDriver, createCoordinator, SessionPool, Sweeper } from '@lockstep/core/driver';
 import { consulCapabilities } from './capabilities.js';
 import { consulCounters } from './counters.js';
+import { ConsulElections } from './elections.js';
 import { ConsulHttp } from './http.js';
 import { parseJson } from './json.js';
 import { ConsulLocks } from './locks.js';
@@ -19,6 +21,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+import { ConsulReadWriteLocks } from './rwlocks.js';
 import { ConsulSemaphores } from './semaphores.js';
 import { createSession } from './session.js';
 import { SessionSlots } from './session-slots.js';
@@ -26,7 +29,7 @@ import { TreeFeeds } from './tree-feed.js';
 import { agentUrl } from './url.js';
 import { ReleaseWatches } from './watch.js';
 
-/** `wait` of the waiters' blocking queries (on a lock's key, on a semaphore's prefix). */
+/** `wait` of the blocking queries (on a lock's or election's key, on a semaphore's or read-write lock's prefix). */
 const WATCH_WAIT_MS = 60_000;
 
 /**
@@ -73,6 +76,8 @@ function consulDriver(http: ConsulHttp, resolved: ResolvedOptions): BackendDrive
     capabilities: consulCapabilities(resolved.sessionTtlMinMs),
     locks: new ConsulLocks(scope, sessions),
     semaphores: new ConsulSemaphores(scope, slots, feeds),
+    readWriteLocks: new ConsulReadWriteLocks(scope, slots, feeds),
+    elections: new ConsulElections(scope, sessions, WATCH_WAIT_MS),
     counters: consulCounters(http),
     async close() {
       // Core released every handle first; releases still owed go out before the sessions are

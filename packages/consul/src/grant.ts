@@ -56,7 +56,7 @@ export class ConsulGrant implements LeaseGrant, SessionLock {
   readonly #claim: symbol;
   readonly #claimKey: string;
   /** The ModifyIndex that guards every release: a later grant on this session has another. */
-  readonly #keyIndex: bigint;
+  #keyIndex: bigint;
   readonly #native: boolean;
   /** Released or lost: nothing more to do on the server. */
   #settled = false;
@@ -141,6 +141,16 @@ export class ConsulGrant implements LeaseGrant, SessionLock {
     const entry = await readKey(http, this.key, 'releasing a lock');
     if (entry?.session !== this.session.id || entry.modifyIndex === this.#keyIndex) return false;
     return (await transaction(http, this.releaseOps(entry.modifyIndex, false), 'releasing a lock')).committed;
+  }
+
+  /** This grant itself wrote `key` again (a proclaimed value): its release is guarded by `index` now. */
+  protected rewrote(index: bigint): void {
+    if (index > this.#keyIndex) this.#keyIndex = index;
+  }
+
+  /** The ModifyIndex of `key` this grant expects. */
+  protected get keyIndex(): bigint {
+    return this.#keyIndex;
   }
 
   /** Runs once when the grant is released or lost (after which it sends nothing on its own). */

@@ -9,6 +9,9 @@
  *     .lock                   { Limit, Holders: { <session>: true } }, changed only by CAS
  *     <session>               one contender (waiting or holding), acquired with its session
  * <native>/                   a semaphore at a native location (`consul lock -n N <native>`)
+ * <prefix>/election/<name>   an election: Session = the leader's, Value = its proclaimed value
+ * <prefix>/rwlock/<name>/    a read-write lock:
+ *     <session>               one contender (`read <owner>` or `write <owner>`), acquired with its session
  * ```
  *
  * Not core's `encodeName`: newer agents validate KV keys (`validateKVKey`, on by default) and accept
@@ -18,7 +21,7 @@
  * @module
  */
 import { InvalidArgumentError } from '@lockstep/core';
-import type { CounterRef, LockRef, SemaphoreRef } from '@lockstep/core/driver';
+import type { CounterRef, LockRef, ReadWriteRef, SemaphoreRef } from '@lockstep/core/driver';
 
 const encoder = new TextEncoder();
 const VERBATIM = /^[A-Za-z0-9_-]$/;
@@ -64,6 +67,19 @@ export function counterKey(ref: CounterRef): string {
 export function semaphorePrefix(ref: SemaphoreRef): string {
   if (typeof ref.native === 'string') return normaliseNativePrefix(ref.native);
   return `${keySegment(ref.prefix)}/semaphore/${keySegment(ref.name)}`;
+}
+
+/** The key of an election (apart from the lock, semaphore, read-write lock and counter of its name). */
+export function electionKey(ref: LockRef): string {
+  return `${keySegment(ref.prefix)}/election/${keySegment(ref.name)}`;
+}
+
+/**
+ * The KV prefix of a read-write lock, without a trailing slash (apart from every other primitive
+ * of its name). Its keys are this prefix, a slash, and a session ID.
+ */
+export function readWritePrefix(ref: ReadWriteRef): string {
+  return `${keySegment(ref.prefix)}/rwlock/${keySegment(ref.name)}`;
 }
 
 /** The coordination key of the semaphore at `prefix`: `<prefix>/.lock` (api.DefaultSemaphoreKey). */

@@ -5,10 +5,16 @@
  */
 import { type LockHandle, LockLostError } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
-import { type ConsulCoordinatorOptions, consulCoordinator } from './index.js';
+import type { ConsulCoordinatorOptions } from './index.js';
 import { lockKey } from './keys.js';
-import { abortedWithin, delay, freshPrefix, open, track } from './test-support/helpers.js';
-import { countingFetch, RawConsul } from './test-support/raw.js';
+import {
+  abortedWithin,
+  counted as countedCoordinator,
+  delay,
+  freshPrefix,
+  open,
+} from './test-support/helpers.js';
+import { RawConsul } from './test-support/raw.js';
 import { IS_EMULATOR, MIN_TTL_MS, SERVER_LABEL, SKIP_REASON, useConsul } from './test-support/server.js';
 
 const consul = useConsul();
@@ -16,18 +22,8 @@ const raw = () => new RawConsul(consul().httpUrl);
 const keyOf = (prefix: string, name: string) => lockKey({ name, prefix, segment: '', prefixSegment: '' });
 
 /** A coordinator on the test server (sessions down to MIN_TTL_MS) whose requests are recorded. */
-function counted(options: Partial<ConsulCoordinatorOptions> = {}) {
-  const counting = countingFetch();
-  const coord = track(
-    consulCoordinator({
-      url: consul().httpUrl,
-      sessionTtlMinMs: MIN_TTL_MS,
-      fetch: counting.fetch,
-      ...options,
-    }),
-  );
-  return { coord, counting };
-}
+const counted = (options: Partial<ConsulCoordinatorOptions> = {}) =>
+  countedCoordinator(consul().httpUrl, MIN_TTL_MS, options);
 
 describe.skipIf(SKIP_REASON !== undefined)(`consul:// locks (${SERVER_LABEL})`, () => {
   it(`acquires in ONE /v1/txn request once the session exists, at <prefix>/lock/<name> (${SERVER_LABEL})`, async () => {
@@ -289,6 +285,20 @@ describe.skipIf(SKIP_REASON !== undefined)(`consul:// lock-delay and loss (${SER
 });
 
 describe.skipIf(!IS_EMULATOR)('emulator only', () => {
+  it(`inspects a lock: the holder's owner id and token, nobody once released (${SERVER_LABEL})`, async () => {
+    const prefix = freshPrefix();
+    const coord = await open(consul().url, { prefix });
+    expect(await coord.inspect('i')).toEqual({ name: 'i', holders: [] });
+    const held = await coord.lock('i', { ttlMs: MIN_TTL_MS }).acquire();
+    const entry = await raw().get(`${prefix}/lock/i`);
+    expect(await coord.inspect('i')).toEqual({
+      name: 'i',
+      holders: [{ owner: entry?.Value, fencingToken: held.fencingToken }],
+    });
+    await held.release();
+    expect((await coord.inspect('i')).holders).toEqual([]);
+  });
+
   it('reports itself as the emulator, so results are labelled emulator', async () => {
     const res = await fetch(`${consul().httpUrl}/v1/status/leader`);
     expect(res.headers.get('X-Lockstep-Emulator')).toBe('true');

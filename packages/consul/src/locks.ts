@@ -12,9 +12,9 @@
  * if it did not change since that read. Two requests.
  * @module
  */
-import { BackendUnavailableError, type NativeLockLocation } from '@lockstep/core';
+import { BackendUnavailableError, type HolderInfo, type NativeLockLocation } from '@lockstep/core';
 import type { AcquireRequest, LockDriver, LockRef, LockWatch, SessionPool } from '@lockstep/core/driver';
-import { ConsulGrant, type GrantScope, releaseOps } from './grant.js';
+import { ConsulGrant, type GrantFacts, type GrantScope, releaseOps } from './grant.js';
 import type { KvEntry } from './json.js';
 import { lockKey, normaliseNativePrefix } from './keys.js';
 import { readKey, type TxnOp, transaction } from './kv.js';
@@ -23,22 +23,49 @@ import { assertSessionTtl, type ConsulSession } from './session.js';
 import { sessionFor } from './session-slots.js';
 
 /** What one attempt found: the entry it took, another session holding the key, or a refusal on a free key. */
-type Attempt = { readonly entry: KvEntry; readonly sentAt: number } | 'held' | 'refused-while-free';
+export type Attempt = { readonly entry: KvEntry; readonly sentAt: number } | 'held' | 'refused-while-free';
 
-/** The lock half of the Consul driver. */
+/** The lock half of the Consul driver (and, through its hooks, the key an election's leader takes). */
 export class ConsulLocks implements LockDriver {
-  readonly #scope: GrantScope;
+  protected readonly scope: GrantScope;
   readonly #sessions: SessionPool<ConsulSession>;
 
   constructor(scope: GrantScope, sessions: SessionPool<ConsulSession>) {
-    this.#scope = scope;
+    this.scope = scope;
     this.#sessions = sessions;
   }
 
-  async tryAcquire({ lock, ttlMs, ownerId }: AcquireRequest): Promise<ConsulGrant | null> {
+  tryAcquire({ lock, ttlMs, ownerId }: AcquireRequest): Promise<ConsulGrant | null> {
     assertSessionTtl(ttlMs);
-    const key = lockKey(lock);
-    const native = lock.native !== undefined;
+    return this.take(lockKey(lock), lock.native !== undefined, ownerId, ttlMs);
+  }
+
+  watch(lock: LockRef): LockWatch {
+    return this.scope.watches.watch(lockKey(lock));
+  }
+
+  /**
+   * Who holds the lock, in one read: the holding session's owner id and the token of its grant
+   * (the key's ModifyIndex). Consul keeps no queue of lock waiters, so their number is not told.
+   */
+  async inspect(lock: LockRef): Promise<{ readonly holders: readonly HolderInfo[] }> {
+    const entry = await readKey(this.scope.http, lockKey(lock), 'inspecting a lock');
+    if (entry === undefined || entry.session === '') return { holders: [] };
+    const owner = entry.value.toString('utf8');
+    return { holders: [{ ...(owner === '' ? {} : { owner }), fencingToken: entry.modifyIndex }] };
+  }
+
+  validateNative(native: NativeLockLocation): void {
+    normaliseNativePrefix(native);
+  }
+
+  /** Takes `key` with this coordinator's session for `ttlMs`, writing `value`; `null` when held. */
+  protected async take(
+    key: string,
+    native: boolean,
+    value: string,
+    ttlMs: number,
+  ): Promise<ConsulGrant | null> {
     // A second round only when our session turned out to be dead (it is replaced first).
     for (let round = 0; round < 2; round++) {
       const session = this.#sessions.current(ttlMs) ?? (await sessionFor(this.#sessions, ttlMs));
@@ -47,9 +74,7 @@ export class ConsulLocks implements LockDriver {
       if (claim === undefined) return null;
       let grant: ConsulGrant | undefined;
       try {
-        const attempt = native
-          ? await this.#attemptNative(session, key, ownerId)
-          : await this.#attempt(session, key, ownerId);
+        const attempt = await this.attempt(session, key, value, native);
         if (attempt === 'held') return null;
         if (attempt === 'refused-while-free') {
           if (await session.existsOnServer()) return null; // a lock-delay is running: wait it out
@@ -59,12 +84,12 @@ export class ConsulLocks implements LockDriver {
         const token = attempt.entry.modifyIndex;
         if (session.live && performance.now() < session.certainUntil) {
           const validUntil = attempt.sentAt + ttlMs;
-          grant = new ConsulGrant(this.#scope, { session, key, claim, token, native, validUntil });
+          grant = this.grant({ session, key, claim, token, native, validUntil }, attempt.entry);
           return grant;
         }
         // Granted to a session we have meanwhile given up on: nobody could release or trust this
         // lock, so hand it back (best effort) and try again on a new one.
-        void transaction(this.#scope.http, releaseOps(key, session.id, token), 'handing back a lock').catch(
+        void transaction(this.scope.http, releaseOps(key, session.id, token), 'handing back a lock').catch(
           () => {},
         );
       } finally {
@@ -74,29 +99,31 @@ export class ConsulLocks implements LockDriver {
     return null;
   }
 
-  watch(lock: LockRef): LockWatch {
-    return this.#scope.watches.watch(lockKey(lock));
+  /** One attempt at `key`: one request, two at a native location. */
+  protected attempt(session: ConsulSession, key: string, value: string, native: boolean): Promise<Attempt> {
+    return native ? this.#attemptNative(session, key, value) : this.#attempt(session, key, value);
   }
 
-  validateNative(native: NativeLockLocation): void {
-    normaliseNativePrefix(native);
+  /** The grant an attempt won (`facts.token` is the acquiring write's ModifyIndex, `entry` what it wrote). */
+  protected grant(facts: GrantFacts, _entry: KvEntry): ConsulGrant {
+    return new ConsulGrant(this.scope, facts);
   }
 
   /** One request: `[lock, get]`. */
   async #attempt(session: ConsulSession, key: string, ownerId: string): Promise<Attempt> {
     const sentAt = performance.now();
-    const outcome = await transaction(this.#scope.http, lockOps(session, key, ownerId), 'acquiring a lock');
+    const outcome = await transaction(this.scope.http, lockOps(session, key, ownerId), 'acquiring a lock');
     if (outcome.committed) return taken(session, outcome.entries, sentAt);
-    return this.#diagnose(session, await readKey(this.#scope.http, key, 'reading a lock'));
+    return this.diagnose(session, await readKey(this.scope.http, key, 'reading a lock'));
   }
 
   /** Two requests: read (flags and holder), then `[check, lock, get]`. */
   async #attemptNative(session: ConsulSession, key: string, ownerId: string): Promise<Attempt> {
-    const { http } = this.#scope;
+    const { http } = this.scope;
     const current = await readKey(http, key, 'reading a lock');
     assertLockUse(current);
     if (current && current.session !== '' && current.session !== session.id)
-      return this.#diagnose(session, current);
+      return this.diagnose(session, current);
     const unchanged: TxnOp = current
       ? { verb: 'check-index', key, index: current.modifyIndex }
       : { verb: 'check-not-exists', key };
@@ -105,14 +132,15 @@ export class ConsulLocks implements LockDriver {
     if (outcome.committed) return taken(session, outcome.entries, sentAt);
     const now = await readKey(http, key, 'reading a lock');
     assertLockUse(now);
-    return this.#diagnose(session, now);
+    return this.diagnose(session, now);
   }
 
-  #diagnose(session: ConsulSession, entry: KvEntry | undefined): Attempt {
+  /** What a refused attempt means, from a read of the key after it. */
+  protected diagnose(session: ConsulSession, entry: KvEntry | undefined): Attempt {
     if (entry === undefined || entry.session === '' || entry.session === session.id)
       return 'refused-while-free';
     // A waiter's blocking query can start from this read instead of reading again.
-    this.#scope.watches.sawHeld(entry.key, entry.modifyIndex);
+    this.scope.watches.sawHeld(entry.key, entry.modifyIndex);
     return 'held';
   }
 }
@@ -131,7 +159,7 @@ function lockOps(session: ConsulSession, key: string, ownerId: string, unchanged
   return unchanged ? [unchanged, ...take] : take;
 }
 
-function taken(session: ConsulSession, entries: readonly KvEntry[], sentAt: number): Attempt {
+export function taken(session: ConsulSession, entries: readonly KvEntry[], sentAt: number): Attempt {
   const entry = entries[entries.length - 1];
   if (entry?.session !== session.id) {
     throw new BackendUnavailableError(

@@ -6,10 +6,16 @@
  */
 import { InvalidArgumentError, type LockHandle, LockTimeoutError } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
-import { type ConsulCoordinatorOptions, consulCoordinator } from './index.js';
+import type { ConsulCoordinatorOptions } from './index.js';
 import { SEMAPHORE_FLAG_VALUE } from './native.js';
-import { abortedWithin, eventually, freshPrefix, open, track } from './test-support/helpers.js';
-import { countingFetch, RawConsul } from './test-support/raw.js';
+import {
+  abortedWithin,
+  counted as countedCoordinator,
+  eventually,
+  freshPrefix,
+  open,
+} from './test-support/helpers.js';
+import { RawConsul } from './test-support/raw.js';
 import { MIN_TTL_MS, SERVER_LABEL, SKIP_REASON, useConsul } from './test-support/server.js';
 
 const consul = useConsul();
@@ -17,19 +23,9 @@ const raw = () => new RawConsul(consul().httpUrl);
 /** Tokens are the granting write's index × 2^20 + the grant's rank in that write. */
 const RANKS = 1n << 20n;
 
-/** A coordinator on the test server whose requests are recorded. */
-function counted(options: Partial<ConsulCoordinatorOptions> = {}) {
-  const counting = countingFetch();
-  const coord = track(
-    consulCoordinator({
-      url: consul().httpUrl,
-      sessionTtlMinMs: MIN_TTL_MS,
-      fetch: counting.fetch,
-      ...options,
-    }),
-  );
-  return { coord, counting };
-}
+/** A coordinator on the test server (sessions down to MIN_TTL_MS) whose requests are recorded. */
+const counted = (options: Partial<ConsulCoordinatorOptions> = {}) =>
+  countedCoordinator(consul().httpUrl, MIN_TTL_MS, options);
 
 /** The contender keys (not `.lock`) under a semaphore's prefix. */
 async function contenders(prefix: string): Promise<string[]> {

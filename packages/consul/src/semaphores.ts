@@ -27,8 +27,6 @@ import {
   type AcquireRequest,
   type LockDriver,
   type QueuePosition,
-  type QueueStep,
-  type QueueStrategy,
   type SemaphoreRef,
   waitInQueue,
 } from '@lockstep/core/driver';
@@ -48,7 +46,7 @@ import {
 } from './semaphore-view.js';
 import { assertSessionTtl, type ConsulSession } from './session.js';
 import type { SessionSlots } from './session-slots.js';
-import type { TreeFeeds, TreeFollower } from './tree-feed.js';
+import { PrefixQueue, QueueLeft, type TreeFeeds, type TreeFollower } from './tree-feed.js';
 
 /** A `tryAcquire` that loses this many CAS races in a row (each to a new admission) gives up. */
 const MAX_TRY_RACES = 5;
@@ -85,9 +83,6 @@ interface Listing {
   readonly tree: KvTree;
   readonly view: SemaphoreView;
 }
-
-/** The queue wait ended without a permit: the contender or its session is gone. */
-class QueueLeft extends Error {}
 
 /** What one judged step led to. */
 type Step = ConsulPermit | 'full' | 'raced' | 'rejoin';
@@ -216,7 +211,8 @@ export class ConsulSemaphores implements LockDriver<SemaphoreRef> {
       follower ??= this.#feeds.follow(attempt.prefix, queue.latest ?? joined);
       return follower;
     };
-    const queue = new PermitQueue(this.#scope.http, attempt, asker, contender.session, follow);
+    const judge = (tree: KvTree) => permitPosition(attempt, asker, tree);
+    const queue = new PrefixQueue(this.#scope.http, attempt.prefix, contender.session.lost, follow, judge);
     const left = (why: string, cause: unknown) => new QueueLeft(why, { cause });
     let kept = false;
     try {
@@ -355,60 +351,13 @@ export class ConsulSemaphores implements LockDriver<SemaphoreRef> {
   }
 }
 
-/** The queue wait of one contender: where each listing of the prefix puts it. */
-class PermitQueue implements QueueStrategy<bigint> {
-  /** The last listing judged. */
-  latest: KvTree | undefined;
-  readonly #http: GrantScope['http'];
-  readonly #attempt: Attempt;
-  readonly #asker: Asker;
-  readonly #session: ConsulSession;
-  readonly #follow: () => TreeFollower;
-
-  constructor(
-    http: GrantScope['http'],
-    attempt: Attempt,
-    asker: Asker,
-    session: ConsulSession,
-    follow: () => TreeFollower,
-  ) {
-    this.#http = http;
-    this.#attempt = attempt;
-    this.#asker = asker;
-    this.#session = session;
-    this.#follow = follow;
-  }
-
-  get lost(): ConsulSession['lost'] {
-    return this.#session.lost;
-  }
-
-  /** Where a listing puts us: `granted` means there is something to do (take, or keep, a permit). */
-  position(tree: KvTree): QueuePosition<bigint> {
-    this.latest = tree;
-    const view = semaphoreView(this.#attempt.prefix, tree.index, tree.entries);
-    const judged = admission(view, this.#asker, this.#attempt.permits);
-    if (judged.kind === 'gone') return { kind: 'gone', why: 'its contender is gone' };
-    if (judged.kind === 'full') return { kind: 'waiting', wait: tree.index };
-    return { kind: 'granted' };
-  }
-
-  async next(seen: bigint, fallbackMs: number, stop: AbortSignal): Promise<QueueStep<bigint>> {
-    const unchanged: QueuePosition<bigint> = { kind: 'waiting', wait: seen };
-    const follower = this.#follow();
-    const tree = await follower.next(seen, fallbackMs, [stop, this.lost]);
-    if (tree) return { next: this.position(tree), woke: true };
-    if (stop.aborted || this.lost.aborted) return { next: unchanged, woke: false };
-    // Nothing heard for a while: read it ourselves, in case a change slipped past the feed.
-    let fresh: KvTree;
-    try {
-      fresh = await readTree(this.#http, this.#attempt.prefix, 'reading a semaphore');
-    } catch {
-      return { next: unchanged, woke: false }; // unreachable for now: the next round asks again
-    }
-    follower.offer(fresh);
-    return { next: this.position(fresh), woke: false };
-  }
+/** Where a listing of the prefix puts `asker`: `granted` means there is something to do (take, or keep, a permit). */
+function permitPosition(attempt: Attempt, asker: Asker, tree: KvTree): QueuePosition<bigint> {
+  const view = semaphoreView(attempt.prefix, tree.index, tree.entries);
+  const judged = admission(view, asker, attempt.permits);
+  if (judged.kind === 'gone') return { kind: 'gone', why: 'its contender is gone' };
+  if (judged.kind === 'full') return { kind: 'waiting', wait: tree.index };
+  return { kind: 'granted' };
 }
 
 function attemptOf({ lock, ttlMs, ownerId }: AcquireRequest<SemaphoreRef>): Attempt {

@@ -10,11 +10,11 @@
  * joined with is not repeated.
  * @module
  */
-import type { LossNotice } from '@lockstep/core/driver';
+import type { LossNotice, QueuePosition, QueueStep, QueueStrategy } from '@lockstep/core/driver';
 import { follow } from './blocking.js';
 import type { ConsulHttp } from './http.js';
 import { kvPath } from './keys.js';
-import { type KvTree, treeOf } from './kv.js';
+import { type KvTree, readTree, treeOf } from './kv.js';
 
 /** One waiter's view of a followed prefix. */
 export interface TreeFollower {
@@ -128,4 +128,60 @@ function next(
     for (const stop of stops) stop.addEventListener('abort', stopped, { once: true });
     feed.waiting.add(waiter);
   });
+}
+
+/** A queue wait ended without a grant: the contender or its session is gone. */
+export class QueueLeft extends Error {}
+
+/**
+ * One contender's wait in the queue under a followed prefix (a semaphore's, a read-write lock's):
+ * each listing is judged by `judge`, the feed's answers wake it, and a re-check reads the prefix
+ * itself when the feed has been silent for the fallback delay.
+ */
+export class PrefixQueue implements QueueStrategy<bigint> {
+  /** The last listing judged. */
+  latest: KvTree | undefined;
+  readonly lost: LossNotice;
+  readonly #http: ConsulHttp;
+  readonly #prefix: string;
+  readonly #follow: () => TreeFollower;
+  readonly #judge: (tree: KvTree) => QueuePosition<bigint>;
+
+  /** `lost`: the contender's session; `follow`: the follower, opened at the first wait. */
+  constructor(
+    http: ConsulHttp,
+    prefix: string,
+    lost: LossNotice,
+    follow: () => TreeFollower,
+    judge: (tree: KvTree) => QueuePosition<bigint>,
+  ) {
+    this.#http = http;
+    this.#prefix = prefix;
+    this.lost = lost;
+    this.#follow = follow;
+    this.#judge = judge;
+  }
+
+  /** Where a listing puts the contender. */
+  position(tree: KvTree): QueuePosition<bigint> {
+    this.latest = tree;
+    return this.#judge(tree);
+  }
+
+  async next(seen: bigint, fallbackMs: number, stop: AbortSignal): Promise<QueueStep<bigint>> {
+    const unchanged: QueuePosition<bigint> = { kind: 'waiting', wait: seen };
+    const follower = this.#follow();
+    const tree = await follower.next(seen, fallbackMs, [stop, this.lost]);
+    if (tree) return { next: this.position(tree), woke: true };
+    if (stop.aborted || this.lost.aborted) return { next: unchanged, woke: false };
+    // Nothing heard for a while: read it ourselves, in case a change slipped past the feed.
+    let fresh: KvTree;
+    try {
+      fresh = await readTree(this.#http, this.#prefix, `reading ${this.#prefix}/`);
+    } catch {
+      return { next: unchanged, woke: false }; // unreachable for now: the next round asks again
+    }
+    follower.offer(fresh);
+    return { next: this.position(fresh), woke: false };
+  }
 }

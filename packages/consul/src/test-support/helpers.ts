@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { type Coordinator, connect } from '@lockstep/core';
 import { afterEach } from 'vitest';
-import '../index.js';
+import { type ConsulCoordinatorOptions, consulCoordinator } from '../index.js';
+import { countingFetch } from './raw.js';
 
 const opened: Coordinator[] = [];
 afterEach(async () => {
@@ -56,4 +57,20 @@ export async function eventually(check: () => Promise<boolean> | boolean, within
     if (performance.now() - start > withinMs) throw new Error(`condition not met within ${withinMs} ms`);
     await delay(20);
   }
+}
+
+/**
+ * A coordinator over the agent at `httpUrl` (sessions down to `sessionTtlMinMs`) whose requests
+ * are recorded, closed after the test.
+ */
+export function counted(
+  httpUrl: string,
+  sessionTtlMinMs: number,
+  options: Partial<ConsulCoordinatorOptions> = {},
+): { coord: Coordinator; counting: ReturnType<typeof countingFetch> } {
+  const counting = countingFetch();
+  const coord = track(
+    consulCoordinator({ url: httpUrl, sessionTtlMinMs, fetch: counting.fetch, ...options }),
+  );
+  return { coord, counting };
 }
