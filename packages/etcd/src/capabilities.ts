@@ -33,16 +33,25 @@ export const ETCD_TTL_GRANULARITY_MS = 1_000;
  *   read or write; losing a minority of members loses nothing.
  * - counters with atomic bounds: a compare-and-swap on the key's mod revision, checked
  *   against the value the comparison guards.
+ *
+ * Semaphores are the same queue of keys on the same leases, so each permit has every lock
+ * guarantee above (its token is its own key's create revision):
+ * - semaphore, mismatch `smallest`: each key holds the count its client declared, and a permit is
+ *   granted only while the keys ahead of it are fewer than the smallest of those counts and its
+ *   own; FIFO in create-revision order.
  */
+const QUEUED_GRANT = {
+  fencing: 'monotonic',
+  lease: 'per-session',
+  minTtlMs: ETCD_MIN_TTL_MS,
+  ttlGranularityMs: ETCD_TTL_GRANULARITY_MS,
+  waiting: 'notify',
+  fairness: 'fifo',
+  faultTolerance: 'replicated',
+} as const;
+
 export const ETCD_CAPABILITIES: Capabilities = {
-  lock: {
-    fencing: 'monotonic',
-    lease: 'per-session',
-    minTtlMs: ETCD_MIN_TTL_MS,
-    ttlGranularityMs: ETCD_TTL_GRANULARITY_MS,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'replicated',
-  },
+  lock: QUEUED_GRANT,
   counter: { supported: true, bounds: true },
+  semaphore: { supported: true, ...QUEUED_GRANT, mismatch: 'smallest' },
 };

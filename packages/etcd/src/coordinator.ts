@@ -42,6 +42,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { EtcdRpc } from './rpc.js';
+import { etcdSemaphores } from './semaphores.js';
 import { grantLease } from './session.js';
 import { DEFAULT_ETCD_PORT, type EtcdTarget, parseEtcdUrl } from './url.js';
 import { WatchChannel } from './watch.js';
@@ -124,11 +125,13 @@ function coordinatorOver(
     watches: new WatchChannel(rpc),
     sweeper: new Sweeper(),
     owners: new Map(),
+    waits: { wakes: { deleted: 0, broken: 0, timer: 0 }, waiting: 0 },
   };
   const driver: EtcdDriver = {
     backend: 'etcd',
     capabilities: ETCD_CAPABILITIES,
     locks: new EtcdLocks(context),
+    semaphores: etcdSemaphores(context),
     counters: new EtcdCounters(rpc),
     context,
     async close() {

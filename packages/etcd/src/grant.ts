@@ -22,6 +22,16 @@ export interface GrantContext {
   readonly sweeper: Sweeper;
   /** Held locks by fencing token → their key, for `lockOwnership`. */
   readonly owners: Map<bigint, string>;
+  /** What every wait of the coordinator (locks, permits, candidacies) counts together. */
+  readonly waits: WaitStats;
+}
+
+/** What the waits of one coordinator count together. */
+export interface WaitStats {
+  /** Why waiters woke up (for tests: a release must wake exactly the waiters it can let in). */
+  readonly wakes: { deleted: number; broken: number; timer: number };
+  /** Waits in progress: their fallback re-checks share one budget. */
+  waiting: number;
 }
 
 /** Where one acquire's key is named: the lease it was first put on, and a slot of its queue. */

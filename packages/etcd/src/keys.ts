@@ -9,6 +9,11 @@
  * | a lock's queue (every contender's key lives directly under it) | `P/locks/N/` |
  * | one contender (one key per acquire in flight, on the coordinator's lease for its TTL) | `P/locks/N/<lease hex>-<slot>` |
  * | a counter (the value as a decimal string) | `P/counters/N` |
+ * | a semaphore's queue (each key holds the permits its client declared) | `P/semaphores/N/` |
+ * | a read-write lock's readers and writers (one queue, two parts) | `P/rwlocks/N/read/`, `P/rwlocks/N/write/` |
+ * | an election's candidates (each key holds its candidate's value) | `P/elections/N/` |
+ *
+ * Contenders of every queue are named `<lease hex>-<slot>` under it.
  *
  * A lock with a `native` location uses exactly the layout of etcd's `concurrency.Mutex` and
  * `etcdctl lock NATIVE`: the queue is `NATIVE/` and a contender's key is `NATIVE/<lease id in
@@ -37,6 +42,21 @@ export interface QueueLayout {
 export function lockQueue(lock: LockRef): QueueLayout {
   if (lock.native !== undefined) return { queue: `${nativePrefix(lock.native)}/`, native: true };
   return { queue: `${lock.prefixSegment}/locks/${lock.segment}/`, native: false };
+}
+
+/** A semaphore's queue. */
+export function semaphoreQueue(semaphore: ResourceRef): QueueLayout {
+  return { queue: `${semaphore.prefixSegment}/semaphores/${semaphore.segment}/`, native: false };
+}
+
+/** A read-write lock's whole queue: a writer waits for every key in it that is older than its own. */
+export function readWriteQueue(lock: ResourceRef): string {
+  return `${lock.prefixSegment}/rwlocks/${lock.segment}/`;
+}
+
+/** An election's candidates. */
+export function electionQueue(election: ResourceRef): QueueLayout {
+  return { queue: `${election.prefixSegment}/elections/${election.segment}/`, native: false };
 }
 
 /**

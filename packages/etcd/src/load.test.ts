@@ -176,7 +176,7 @@ describe('etcd under load', () => {
         expect(quantile(0.99)).toBeLessThan(1_000);
         expect(warnings).toEqual([]);
         expect(watchersLeft).toBe(0);
-        for (const c of waiters) expect(driverOf(c).locks.waiting).toBe(0);
+        for (const c of waiters) expect(driverOf(c).context.waits.waiting).toBe(0);
       } finally {
         process.off('warning', onWarning);
         raw.close();

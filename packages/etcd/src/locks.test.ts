@@ -126,7 +126,7 @@ describe('etcd locks: round trips and the queue', () => {
     expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
     // The wake-up's re-check: served from the member's own state, which includes the delete.
     expect(rechecks.slice(before)).toEqual([true]);
-    expect(driverOf(b).locks.wakes.deleted).toBe(1);
+    expect(driverOf(b).context.waits.wakes.deleted).toBe(1);
     await next.release();
   });
 
@@ -162,7 +162,7 @@ describe('etcd locks: round trips and the queue', () => {
       waits.push(w.lock('x').acquire());
       await queued('herd', 'x', i + 2);
     }
-    const deletedWakes = () => waiters.map((w) => driverOf(w).locks.wakes.deleted);
+    const deletedWakes = () => waiters.map((w) => driverOf(w).context.waits.wakes.deleted);
     const before = deletedWakes();
     await held.release();
     const first = await waits[0]!;

@@ -1,17 +1,24 @@
 /**
- * The lock algorithm, after etcd's `concurrency.Mutex`: every contender puts its own key under
- * the lock's queue prefix; the key with the smallest create revision holds the lock; the
- * others each watch only the key just ahead of them, and re-check when it goes.
+ * The queue algorithm, after etcd's `concurrency.Mutex` and its recipes: every contender puts
+ * its own key under a queue prefix, and the create revision orders them. Who may hold is one
+ * rule over the keys older than ours: a lock's (and an election candidate's, and a writer's) none
+ * at all; a reader's no writer among them (etcd's `RWMutex`: readers wait only for earlier
+ * writers); a semaphore permit's fewer than the smallest count declared by itself and by each of
+ * them. A waiter watches the keys older than ours that the rule reads — for a lock, a writer and
+ * a reader the one just ahead; for a semaphore of N permits the N just ahead, because the
+ * release of any of them can let it in and none further ahead can (until one of those N goes,
+ * it stays N or more from the front) — and re-checks when one goes.
  *
  * Round trips:
- * - try: ONE transaction that puts our key only if the queue is empty. An acquire starts with it
- *   too: uncontended, acquiring is this one (small) round trip.
- * - enqueue: ONE transaction. Empty queue: it puts our key and we hold the lock. Otherwise it
- *   puts our key and reads the two newest keys of the queue: ours is the newest, so the other
- *   is our predecessor. An acquire sends it when the try was refused, or at once when its lock
- *   was last found taken.
+ * - try: ONE transaction that puts our key only if no key can hold us back. An acquire starts
+ *   with it too: uncontended, acquiring is this one (small) round trip. (A semaphore has no such
+ *   try: "fewer than N" is no comparison etcd can make; its try is the enqueue.)
+ * - enqueue: ONE transaction. Nobody ahead: it puts our key and we hold. Otherwise it puts our
+ *   key and reads the newest keys that can hold us back: ours is the newest of the queue, so the
+ *   others are just ahead of us. An acquire sends it when the try was refused, or at once when
+ *   its lock was last found taken.
  * - re-check: ONE read-only transaction that confirms our key still exists with our revision
- *   and reads the newest key older than ours.
+ *   and reads the newest keys older than ours that can hold us back.
  * - release: ONE delete of our key.
  *
  * Every request is safe to repeat after a lost reply: the key name belongs to this acquire
@@ -19,22 +26,34 @@
  * @module
  */
 import type { QueuePosition } from '@lockstep/core/driver';
-import { CompareResult, CompareTarget, SortOrder, SortTarget } from 'etcd3';
+import { CompareResult, CompareTarget, type IKeyValue, SortOrder, SortTarget } from 'etcd3';
 import type { EtcdRpc } from './rpc.js';
 
-/** One contender: its queue and key (strings; the RPC layer adds the client's namespace). */
+/** One contender (strings; the RPC layer adds the client's namespace). */
 export interface Contender {
-  readonly queue: string;
+  /** Our key. */
   readonly key: string;
+  /**
+   * The prefix whose keys older than ours can hold us back: our queue (which holds our key), or
+   * only the writers' part of it (a reader's).
+   */
+  readonly queue: string;
+  /**
+   * A semaphore's: the permits we declared, written as our key's value. Each key ahead holds its
+   * own, and we hold while fewer keys than the smallest of them are ahead. Absent: one permit.
+   */
+  readonly permits?: number;
+  /** What our key holds otherwise (a candidate's value); empty when absent. */
+  readonly value?: Buffer;
 }
 
-/** What a waiter waits for: the newest key older than ours, as of revision `seenAt`. */
+/** What a waiter waits for: the keys ahead that can let it in, as of revision `seenAt`. */
 export interface Predecessor {
-  readonly key: Buffer;
+  readonly keys: readonly Buffer[];
   readonly seenAt: bigint;
 }
 
-/** Where a contender stands (`granted`: our key is the oldest in the queue). */
+/** Where a contender stands (`granted`: it holds). */
 export type Position = QueuePosition<Predecessor>;
 
 /** The result of enqueueing: our key's create revision (the fencing token) and our position. */
@@ -49,13 +68,14 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * Puts our key (on `lease`, its id in decimal) at the end of the queue and learns our position.
- * An empty queue is the fast branch; otherwise a nested transaction puts our key — unless it
- * exists: an earlier attempt whose reply was lost — and reads the two newest keys.
+ * Nobody ahead is the fast branch; otherwise a nested transaction puts our key — unless it
+ * exists: an earlier attempt whose reply was lost — and reads the newest keys that can hold us
+ * back (ours among them when they share our prefix).
  */
 export async function enqueue(rpc: EtcdRpc, c: Contender, lease: string): Promise<Enqueued> {
   const key = rpc.key(c.key);
-  const put = { request_put: { key, value: EMPTY, lease } };
-  const newestTwo = { ...olderThan(rpc, c.queue, undefined), limit: 2 };
+  const put = { request_put: { key, value: keyValue(c), lease } };
+  const newest = { ...olderThan(rpc, c, undefined), limit: depth(c) + (c.key.startsWith(c.queue) ? 1 : 0) };
   const res = await rpc.txn(
     {
       compare: [queueIsEmpty(rpc, c.queue)],
@@ -64,7 +84,7 @@ export async function enqueue(rpc: EtcdRpc, c: Contender, lease: string): Promis
         {
           request_txn: {
             compare: [createRevisionIs(key, 0n)],
-            success: [put, { request_range: newestTwo }],
+            success: [put, { request_range: newest }],
             failure: [{ request_range: { key, keys_only: true } }],
           },
         },
@@ -73,28 +93,28 @@ export async function enqueue(rpc: EtcdRpc, c: Contender, lease: string): Promis
     'enqueue',
   );
   if (res.succeeded) return { token: BigInt(res.header.revision), position: GRANTED };
-  const nested = res.responses[0]?.response_txn;
-  if (!nested?.succeeded) {
-    const existing = nested?.responses[0]?.response_range?.kvs[0];
-    if (existing === undefined) return enqueue(rpc, c, lease);
-    const token = BigInt(existing.create_revision);
+  const nested = res.responses[0]!.response_txn!;
+  if (!nested.succeeded) {
+    // Our key exists: an earlier attempt whose reply was lost wrote it. Carry on with it.
+    const token = BigInt(nested.responses[0]!.response_range!.kvs[0]!.create_revision);
     return { token, position: await recheck(rpc, c, token) };
   }
   const token = BigInt(res.header.revision);
-  const predecessor = nested.responses[1]?.response_range?.kvs.find(
-    (kv) => BigInt(kv.create_revision) < token,
-  );
-  return { token, position: predecessor ? waitingFor(predecessor.key, token) : GRANTED };
+  const ahead = nested.responses[1]?.response_range?.kvs.filter((kv) => BigInt(kv.create_revision) < token);
+  return { token, position: judge(c, ahead ?? [], token) };
 }
 
-/** Puts our key only if the queue is empty. Our token, or `undefined` (nothing was written). */
+/**
+ * Puts our key only if no key can hold us back (not for semaphores). Our token, or `undefined`
+ * (nothing was written).
+ */
 export async function tryEnqueue(rpc: EtcdRpc, c: Contender, lease: string): Promise<bigint | undefined> {
   const key = rpc.key(c.key);
   const compare = [queueIsEmpty(rpc, c.queue)];
-  const success = [{ request_put: { key, value: EMPTY, lease } }];
+  const success = [{ request_put: { key, value: keyValue(c), lease } }];
   const res = await rpc.txn(
     // Only a retry can find our own key in the queue (an earlier attempt whose reply was
-    // lost): only a retry asks for it. (The read costs the client ~30 µs of encoding.)
+    // lost), so only a retry asks for it back: the first attempt stays lean.
     (attempt) => ({
       compare,
       success,
@@ -116,12 +136,12 @@ export async function tryEnqueue(rpc: EtcdRpc, c: Contender, lease: string): Pro
  *
  * `seenDeleteAt`: we were woken by a delete at that revision. Then the read may be served from
  * the local state of whichever member answers (serializable: no ReadIndex, no waiting behind
- * writes in flight — on a busy lock those are the other contenders re-enqueueing), provided
- * that state already includes the delete. A state at or after it is as good as the latest for
- * our question: keys older than ours can only disappear, never appear, so "none older" stays
- * true; a stale "one older" makes us watch a key that may be gone already, and the re-read
- * that follows a watch going live after our read catches that. A member behind the delete is
- * asked again, linearizably.
+ * raft), provided the revision it answers at is at least `seenDeleteAt` — a member's state is
+ * a prefix of the log, so that state already includes the delete. A state at or after it is as
+ * good as the latest for our question: keys older than ours can only disappear, never appear,
+ * so "none older" stays true; a stale "one older" makes us watch a key that may be gone already,
+ * and the re-read that follows a watch going live after our read catches that. A member behind
+ * the delete is asked again, linearizably.
  */
 export async function recheck(
   rpc: EtcdRpc,
@@ -133,7 +153,7 @@ export async function recheck(
     rpc.txn(
       {
         compare: [createRevisionIs(rpc.key(c.key), token)],
-        success: [{ request_range: { ...olderThan(rpc, c.queue, token), limit: 1, serializable } }],
+        success: [{ request_range: { ...olderThan(rpc, c, token), limit: depth(c), serializable } }],
         failure: [],
       },
       're-check',
@@ -141,8 +161,38 @@ export async function recheck(
   let res = await read(seenDeleteAt !== undefined);
   if (seenDeleteAt !== undefined && BigInt(res.header.revision) < seenDeleteAt) res = await read(false);
   if (!res.succeeded) return GONE;
-  const predecessor = res.responses[0]?.response_range?.kvs[0];
-  return predecessor ? waitingFor(predecessor.key, BigInt(res.header.revision)) : GRANTED;
+  return judge(c, res.responses[0]?.response_range?.kvs ?? [], BigInt(res.header.revision));
+}
+
+/**
+ * Our position from the newest keys ahead of us that can hold us back (at most {@link depth}).
+ * A semaphore permit holds while they are fewer than our count and than every count they
+ * declared: when fewer than our count came back, they are all the keys ahead.
+ */
+function judge(c: Contender, ahead: readonly IKeyValue[], seenAt: bigint): Position {
+  if (ahead.length === 0) return GRANTED;
+  if (c.permits !== undefined && ahead.length < c.permits) {
+    let smallest = c.permits;
+    for (const kv of ahead) smallest = Math.min(smallest, declaredPermits(kv));
+    if (ahead.length < smallest) return GRANTED;
+  }
+  return { kind: 'waiting', wait: { keys: ahead.map((kv) => kv.key), seenAt } };
+}
+
+/** The permits a semaphore key declared (a value that is no count holds everyone back). */
+function declaredPermits(kv: IKeyValue): number {
+  const n = Number(kv.value.toString());
+  return Number.isSafeInteger(n) && n >= 1 ? n : 1;
+}
+
+/** How many keys ahead one check reads. */
+function depth(c: Contender): number {
+  return c.permits ?? 1;
+}
+
+/** What our key holds. */
+function keyValue(c: Contender): Buffer {
+  return c.permits !== undefined ? Buffer.from(String(c.permits)) : (c.value ?? EMPTY);
 }
 
 /**
@@ -168,19 +218,18 @@ export async function stillThere(
   });
 }
 
-function waitingFor(key: Buffer, seenAt: bigint): Position {
-  return { kind: 'waiting', wait: { key, seenAt } };
-}
-
-/** The queue's keys, newest first: all of them, or those older than `token`. */
-function olderThan(rpc: EtcdRpc, queue: string, token: bigint | undefined) {
+/**
+ * The keys that can hold `c` back, newest first: all of them, or those older than `token`; with
+ * their values for a semaphore (the counts they declared).
+ */
+function olderThan(rpc: EtcdRpc, c: Contender, token: bigint | undefined) {
   return {
-    key: rpc.key(queue),
-    range_end: rpc.prefixEnd(queue),
+    key: rpc.key(c.queue),
+    range_end: rpc.prefixEnd(c.queue),
     max_create_revision: token === undefined ? undefined : (token - 1n).toString(),
     sort_target: SortTarget.Create,
     sort_order: SortOrder.Descend,
-    keys_only: true,
+    keys_only: c.permits === undefined,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * A queued contender's half of core's `waitInQueue`: watch the key just ahead of ours — and our
- * own, so that if our lease ends while we wait, our key's delete wakes us instead of a
+ * A queued contender's half of core's `waitInQueue`: watch the keys ahead of ours that can let
+ * it in (for a lock the one just ahead) — and our own, so that if our lease ends while we wait, our key's delete wakes us instead of a
  * predecessor that may hold for hours (etcd issue 19597) — and read our position again when
  * either goes, or when the fallback timer runs out.
  *
@@ -20,14 +20,6 @@ import type { EtcdSession, LeaseKey } from './session.js';
 
 /** Most fallback re-checks per second of all the waiters of one coordinator together. */
 export const FALLBACK_RATE = 25;
-
-/** What the waits of one coordinator count together. */
-export interface WaitStats {
-  /** Why waiters woke up (for tests: a release must wake exactly the next waiter). */
-  readonly wakes: { deleted: number; broken: number; timer: number };
-  /** Waits in progress: their fallback re-checks share one budget. */
-  waiting: number;
-}
 
 /** The acquire that waits: its seat and its key. */
 export interface QueuedAttempt {
@@ -53,11 +45,10 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
   /** Trips when our lease (or our key on it) is gone. */
   readonly lost = new LossFlag();
   readonly #ctx: GrantContext;
-  readonly #locks: WaitStats;
   readonly #attempt: QueuedAttempt;
   readonly #session: EtcdSession;
-  /** The predecessor the open watch covers, and how to cancel it. */
-  #watched: Buffer | undefined;
+  /** The keys ahead the open watch covers, and how to cancel it. */
+  #watched: readonly Buffer[] | undefined;
   #cancel: (() => void) | undefined;
   /** What happened while nobody was pausing (the next pause returns it at once). */
   #pending: Outcome | undefined;
@@ -65,9 +56,8 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
   #stop: AbortSignal | undefined;
   readonly #onStop = () => this.#resume?.(STOP);
 
-  constructor(ctx: GrantContext, locks: WaitStats, attempt: QueuedAttempt, token: bigint) {
+  constructor(ctx: GrantContext, attempt: QueuedAttempt, token: bigint) {
     this.#ctx = ctx;
-    this.#locks = locks;
     this.#attempt = attempt;
     this.#session = attempt.seat.session;
     this.key = attempt.contender.key;
@@ -80,7 +70,7 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
       this.#stop = stop;
       stop.addEventListener('abort', this.#onStop, { once: true });
     }
-    if (!this.#watched?.equals(wait.key)) this.#watch(wait.key);
+    if (this.#watched === undefined || !sameKeys(this.#watched, wait.keys)) this.#watch(wait.keys);
     for (;;) {
       const outcome = await this.#pause(fallbackMs, stop);
       if (outcome.kind === 'stop') return { next: { kind: 'waiting', wait }, woke: false };
@@ -89,9 +79,9 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
         // happened in between, read again: the same predecessor then means the watch covers it.
         if (outcome.revision <= wait.seenAt) continue;
         const next = await this.#read(stop);
-        return { next, woke: next.kind !== 'waiting' || !next.wait.key.equals(wait.key) };
+        return { next, woke: next.kind !== 'waiting' || !sameKeys(next.wait.keys, wait.keys) };
       }
-      this.#locks.wakes[outcome.kind]++;
+      this.#ctx.waits.wakes[outcome.kind]++;
       const deletedAt = outcome.kind === 'deleted' ? outcome.revision : undefined;
       return { next: await this.#read(stop, deletedAt), woke: deletedAt !== undefined };
     }
@@ -110,12 +100,12 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
     this.#session.leave(this);
   }
 
-  #watch(predecessor: Buffer): void {
+  #watch(ahead: readonly Buffer[]): void {
     this.#cancel?.();
     this.#pending = undefined;
-    this.#watched = predecessor;
+    this.#watched = ahead;
     const own = this.#ctx.rpc.key(this.key);
-    this.#cancel = this.#ctx.watches.watchDeletes([predecessor, own], {
+    this.#cancel = this.#ctx.watches.watchDeletes([...ahead, own], {
       live: (revision) => this.#wake({ kind: 'live', revision }),
       deleted: (revision) => this.#ended({ kind: 'deleted', revision }),
       broken: () => this.#ended(BROKEN),
@@ -141,7 +131,7 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
       return Promise.resolve(pending);
     }
     if (stop.aborted || this.lost.aborted) return Promise.resolve(STOP);
-    const spacedMs = Math.max(fallbackMs, (this.#locks.waiting * 1_000) / FALLBACK_RATE);
+    const spacedMs = Math.max(fallbackMs, (this.#ctx.waits.waiting * 1_000) / FALLBACK_RATE);
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.#resume?.(TIMER), jitter(spacedMs));
       timer.unref();
@@ -169,4 +159,8 @@ export class QueueWaiter implements QueueStrategy<Predecessor>, LeaseKey {
       }
     }
   }
+}
+
+function sameKeys(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  return a.length === b.length && a.every((key, i) => key.equals(b[i]!));
 }

@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Coordinator } from '@lockstep/core';
+import type { Etcd3 } from 'etcd3';
 import { driverFor, type EtcdDriver } from '../coordinator.js';
 
 /** The driver behind an etcd coordinator, for looking at round-trip counts, sessions and wake-ups. */
@@ -34,4 +35,12 @@ export function aborted(signal: AbortSignal): Promise<unknown> {
     if (signal.aborted) return resolve(signal.reason);
     signal.addEventListener('abort', () => resolve(signal.reason), { once: true });
   });
+}
+
+/** Resolves once `n` keys start with `prefix` (a queue's contenders, as a raw client sees them). */
+export async function keysUnder(client: Etcd3, prefix: string, n: number): Promise<void> {
+  await until(
+    `${n} keys under ${prefix}`,
+    async () => (await client.getAll().prefix(prefix).keys()).length === n,
+  );
 }
