@@ -3,29 +3,61 @@
  * operator), written against the documented API with plain fetch — independent of the adapter.
  */
 
-/** A fetch that records every request (method and path) it sends. */
+/** One recorded request. */
+export interface CountedCall {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  /**
+   * A session's own upkeep, sent on its timers whatever the operations do: a renewal, the
+   * blocking query on the session, a batch of `check-session` transactions over its held keys.
+   */
+  upkeep: boolean;
+}
+
+/** Whether a request is a session's upkeep (see {@link CountedCall.upkeep}). */
+function isUpkeep(method: string, path: string, body: unknown): boolean {
+  if (path.startsWith('/v1/session/renew/') || path.startsWith('/v1/session/info/')) return true;
+  if (method !== 'PUT' || path !== '/v1/txn' || typeof body !== 'string') return false;
+  const ops = JSON.parse(body) as Array<{ KV?: { Verb?: string } }>;
+  return ops.length > 0 && ops.every((op) => op.KV?.Verb === 'check-session');
+}
+
+/**
+ * A fetch that records every request (method and path) it sends. `work()` lists the requests an
+ * operation sent, without the sessions' upkeep, which runs on its own timers (every TTL/3 at the
+ * 1 s TTLs of these tests) and lands in any window of a slow enough run; `count` counts those too.
+ */
 export function countingFetch(): {
   fetch: (input: string, init: RequestInit) => Promise<Response>;
-  calls: Array<{ method: string; path: string; query: string; headers: Record<string, string> }>;
+  calls: CountedCall[];
+  work(): string[];
   count(method: string, path: string | RegExp): number;
   reset(): void;
 } {
-  const calls: Array<{ method: string; path: string; query: string; headers: Record<string, string> }> = [];
+  const calls: CountedCall[] = [];
   return {
     calls,
     fetch: (input, init) => {
       const url = new URL(input);
+      const method = init.method ?? 'GET';
       calls.push({
-        method: init.method ?? 'GET',
+        method,
         path: url.pathname,
         query: url.search,
         headers: { ...(init.headers as Record<string, string>) },
+        upkeep: isUpkeep(method, url.pathname, init.body),
       });
       return fetch(input, init);
     },
+    work: () => calls.filter((c) => !c.upkeep).map((c) => `${c.method} ${c.path}`),
     count: (method, path) =>
       calls.filter(
-        (c) => c.method === method && (typeof path === 'string' ? c.path === path : path.test(c.path)),
+        (c) =>
+          !c.upkeep &&
+          c.method === method &&
+          (typeof path === 'string' ? c.path === path : path.test(c.path)),
       ).length,
     reset: () => {
       calls.length = 0;
