@@ -1,14 +1,15 @@
 /**
- * Building a file:// coordinator: a directory, its layout, the lock, semaphore and counter drivers.
+ * Building a file:// coordinator: a directory, its layout, and the drivers of each primitive.
  * @module
  */
 import type { Coordinator } from '@lockstep/core';
 import { type BackendDriver, createCoordinator, encodeName } from '@lockstep/core/driver';
 import { FILE_CAPABILITIES } from './capabilities.js';
 import { fileCounters } from './counters.js';
+import { fileElections } from './elections.js';
 import { loadLockBinding } from './flock.js';
 import { Layout, prepareRoot } from './layout.js';
-import { fileLocks, fileSemaphores } from './locks.js';
+import { fileLocks, fileReadWriteLocks, fileSemaphores } from './locks.js';
 import { type FileConnectOptions, resolveOptions } from './options.js';
 
 /**
@@ -26,6 +27,8 @@ export function connectFile(dir: string, options: FileConnectOptions = {}): Coor
     capabilities: FILE_CAPABILITIES,
     locks: fileLocks(layout),
     semaphores: fileSemaphores(layout),
+    readWriteLocks: fileReadWriteLocks(layout),
+    elections: fileElections(layout),
     counters: fileCounters(layout),
     // Nothing to close: every file is opened and closed within one critical section.
     close: async () => {},

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, LockLostError } from '@lockstep/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectFile } from './index.js';
+import { fileOf, stopOutsideSection } from './test-support/children.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lockstep-file-test-'));
 const children = new Set<ChildProcess>();
@@ -70,7 +71,7 @@ describe('file:// backend', () => {
   it('a SIGSTOPped holder loses the lock after its lease and learns it on resume', async () => {
     const h = holder('paused', 400);
     const { token } = await h.next('acquired');
-    h.child.kill('SIGSTOP');
+    await stopOutsideSection(h.child, fileOf(dir, 'paused'));
     const coord = connectFile(dir);
     const next = await coord.lock('paused').acquire({ waitMs: 5_000 });
     expect(next.fencingToken).toBeGreaterThan(BigInt(token!));

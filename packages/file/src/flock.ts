@@ -60,11 +60,36 @@ export function criticalSectionCount(): number {
  * Opens (creating if needed) `path`, takes its lock without blocking a thread (non-blocking
  * attempts with short sleeps), runs `fn(fd)` synchronously, unlocks and closes.
  */
-export async function withFileLock<T>(path: string, fn: (fd: number) => T): Promise<T> {
-  const lock = loadLockBinding();
-  // Read-write, created if missing; not O_APPEND, which would ignore the record's offset 0.
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+export function withFileLock<T>(path: string, fn: (fd: number) => T): Promise<T> {
+  let fd: number;
   try {
+    // Read-write, created if missing; not O_APPEND, which would ignore the record's offset 0.
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return underLock(path, fd, fn);
+}
+
+/**
+ * Like {@link withFileLock} for a section that only reads: a missing file is not created (a
+ * question about a name never used leaves nothing behind), and `fn` is not run: `undefined`.
+ */
+export function withExistingFileLock<T>(path: string, fn: (fd: number) => T): Promise<T | undefined> {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve(undefined);
+    return Promise.reject(error);
+  }
+  return underLock(path, fd, fn);
+}
+
+/** Runs `fn(fd)` under the lock of `fd` (open on `path`), then unlocks and closes it. */
+async function underLock<T>(path: string, fd: number, fn: (fd: number) => T): Promise<T> {
+  try {
+    const lock = loadLockBinding();
     const deadline = performance.now() + CRITICAL_SECTION_PATIENCE_MS;
     for (let attempt = 0; !lock.tryLock(fd); attempt++) {
       if (performance.now() > deadline) {

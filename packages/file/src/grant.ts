@@ -1,6 +1,7 @@
 /**
- * A granted lock or permit: renew, release and ownership checks, each one critical section that
- * changes the record only while we are still one of its holders.
+ * A granted lock, permit, read-write grant or leadership: renew, release, proclaim and ownership
+ * checks, each one critical section that changes the record only while we are still one of its
+ * holders.
  *
  * A holder of this process whose lease ended is told the moment a section of this process gives
  * its place to another, before that grant is handed out: its own expiry timer may not have run
@@ -8,10 +9,11 @@
  * no handle here may say "held" while another handle here holds its place.
  * @module
  */
-import { type LeaseGrant, LockLostError, LossFlag } from '@lockstep/core';
+import { LockLostError } from '@lockstep/core';
+import { type LeadershipGrant, type LeaseGrant, LossFlag } from '@lockstep/core/driver';
 import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { withFileLock } from './flock.js';
-import { type Holder, holderOf, type LeaseRecord, withHolders } from './queue.js';
+import { type Holder, holderOf, holds, type LeaseRecord, withHolders } from './queue.js';
 import { readRecord, writeRecord } from './record.js';
 
 /** Where a grant lives and what it carries. */
@@ -34,35 +36,22 @@ export function leaseGrant(lease: GrantedLease, afterRelease: () => void): Lease
   const { path, owner } = lease;
   const lost = new LossFlag();
   heldHere.set(owner, lost);
-  /** Writes `change(record, index)` inside a section; `false` when we are no longer a holder. */
-  const asHolder = (
-    change: (record: LeaseRecord, holders: readonly Holder[], index: number) => LeaseRecord,
-  ) =>
-    withFileLock(path, (fd) => {
-      const record = readRecord<LeaseRecord>(fd);
-      const holders = record?.holders ?? [];
-      const index = holders.findIndex((holder) => holder.owner === owner);
-      if (index < 0) return false;
-      writeRecord(fd, change(record!, holders, index));
-      return true;
-    });
   return {
     fencingToken: lease.fencingToken,
     validUntil: lease.validUntil,
     lost,
     renew: async (ttlMs) => {
-      const renewed = await asHolder((record, holders, index) => {
-        const next = holders.slice();
-        next[index] = { ...holders[index]!, deadline: monotonicNowMs() + ttlMs };
-        return withHolders(record, next);
-      });
+      const renewed = await rewriteHolder(path, owner, (holder, now) => ({
+        ...holder,
+        deadline: now + ttlMs,
+      }));
       if (!renewed) heldHere.delete(owner);
       return renewed;
     },
     release: async () => {
       heldHere.delete(owner);
       // The token stays in the record, so the next grant gets a larger one.
-      const released = await asHolder((record, holders, index) =>
+      const released = await asHolder(path, owner, (record, holders, index) =>
         withHolders(
           record,
           holders.filter((_, i) => i !== index),
@@ -77,6 +66,56 @@ export function leaseGrant(lease: GrantedLease, afterRelease: () => void): Lease
         (fd) => (holderOf(readRecord<LeaseRecord>(fd), owner)?.deadline ?? 0) > monotonicNowMs(),
       ),
   };
+}
+
+/** The lease of a leadership: `grant`, whose token is the term, and a proclaim guarded by it. */
+export function leadershipGrant(grant: LeaseGrant, path: string, owner: string): LeadershipGrant {
+  return {
+    ...grant,
+    fencingToken: grant.fencingToken!,
+    proclaim: (value) => rewriteHolder(path, owner, (holder) => ({ ...holder, value })),
+  };
+}
+
+/**
+ * Replaces our holder entry by `rewrite(entry, now)` inside a section, only while it still holds:
+ * `false` when it is gone (another took its place) or its lease ended. A lease that ended is
+ * over even while nobody has taken its place yet: renewing it would bring back a lock that
+ * observers, `inspect` and `leader()` already report free, and a proclaim would name a leader
+ * that no longer leads.
+ */
+function rewriteHolder(
+  path: string,
+  owner: string,
+  rewrite: (holder: Holder, now: number) => Holder,
+): Promise<boolean> {
+  return asHolder(path, owner, (record, holders, index) => {
+    const now = monotonicNowMs();
+    if (!holds(holders[index]!, now)) return undefined;
+    const next = holders.slice();
+    next[index] = rewrite(holders[index]!, now);
+    return withHolders(record, next);
+  });
+}
+
+/**
+ * Writes `change(record, holders, index)` inside a section where `owner` is the holder at
+ * `index`; `false` when it is not a holder there, or `change` gives `undefined` (nothing written).
+ */
+function asHolder(
+  path: string,
+  owner: string,
+  change: (record: LeaseRecord, holders: readonly Holder[], index: number) => LeaseRecord | undefined,
+): Promise<boolean> {
+  return withFileLock(path, (fd) => {
+    const record = readRecord<LeaseRecord>(fd);
+    const holders = record?.holders ?? [];
+    const index = holders.findIndex((holder) => holder.owner === owner);
+    const next = index < 0 ? undefined : change(record!, holders, index);
+    if (next === undefined) return false;
+    writeRecord(fd, next);
+    return true;
+  });
 }
 
 /**

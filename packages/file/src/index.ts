@@ -1,6 +1,7 @@
 /**
- * @lockstep/file — `file:///abs/dir`: locks, semaphores and counters shared by the processes of
- * one host through a local directory. No server; safe only on a local file system.
+ * @lockstep/file — `file:///abs/dir`: locks, semaphores, read-write locks, elections and counters
+ * shared by the processes of one host through a local directory. No server; safe only on a local
+ * file system.
  * @packageDocumentation
  */
 import { fileURLToPath } from 'node:url';

@@ -3,10 +3,13 @@
  *
  *   <dir>/<prefix>/locks/<name>.lock            lease record: the holder, the queue
  *   <dir>/<prefix>/semaphores/<name>.semaphore  lease record: up to K holders, the queue
+ *   <dir>/<prefix>/rwlocks/<name>.rwlock        lease record: readers or one writer, the queue
+ *   <dir>/<prefix>/elections/<name>.election    lease record: the leader and its value, the candidates
  *   <dir>/<prefix>/counters/<name>.counter      counter record: value
  *
- * Each primitive has its own directory (and suffix), so lock `x`, semaphore `x` and counter `x`
- * are three files that never collide, and a lock's waiters are not woken by a semaphore's writes.
+ * Each primitive has its own directory (and suffix), so lock `x`, semaphore `x`, read-write lock
+ * `x`, election `x` and counter `x` are five files that never collide, and a lock's waiters are
+ * not woken by a semaphore's writes.
  *
  * `<name>` is core's injective `encodeName`; segments too long for a file name become
  * `#<sha256>` (`#` never appears in an encoded name, so the two forms cannot collide) and the
@@ -29,16 +32,25 @@ export function fileSegment(segment: string): string {
 export class Layout {
   readonly locksDir: string;
   readonly semaphoresDir: string;
+  readonly rwlocksDir: string;
+  readonly electionsDir: string;
   readonly countersDir: string;
 
   constructor(root: string, prefixSegment: string) {
     const base = join(root, fileSegment(prefixSegment));
     this.locksDir = join(base, 'locks');
     this.semaphoresDir = join(base, 'semaphores');
+    this.rwlocksDir = join(base, 'rwlocks');
+    this.electionsDir = join(base, 'elections');
     this.countersDir = join(base, 'counters');
-    mkdirSync(this.locksDir, { recursive: true });
-    mkdirSync(this.semaphoresDir, { recursive: true });
-    mkdirSync(this.countersDir, { recursive: true });
+    for (const dir of [
+      this.locksDir,
+      this.semaphoresDir,
+      this.rwlocksDir,
+      this.electionsDir,
+      this.countersDir,
+    ])
+      mkdirSync(dir, { recursive: true });
   }
 
   lockFile(ref: ResourceRef): string {
@@ -47,6 +59,14 @@ export class Layout {
 
   semaphoreFile(ref: ResourceRef): string {
     return join(this.semaphoresDir, `${fileSegment(ref.segment)}.semaphore`);
+  }
+
+  rwlockFile(ref: ResourceRef): string {
+    return join(this.rwlocksDir, `${fileSegment(ref.segment)}.rwlock`);
+  }
+
+  electionFile(ref: ResourceRef): string {
+    return join(this.electionsDir, `${fileSegment(ref.segment)}.election`);
   }
 
   counterFile(ref: ResourceRef): string {

@@ -8,7 +8,13 @@ import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { criticalSectionCount } from './flock.js';
 import { holds, ticketCounts } from './queue.js';
 import { queueArrivals } from './test-support/arrivals.js';
-import { eventually, startContender, ticketsOf } from './test-support/children.js';
+import {
+  eventually,
+  fileOf,
+  startContender,
+  stopOutsideSection,
+  ticketsOf,
+} from './test-support/children.js';
 import { scratchDirectory } from './test-support/scratch.js';
 
 const { dir, coordinator } = scratchDirectory('queue');
@@ -81,7 +87,7 @@ describe('file:// waiting queue', () => {
     const held = await owner.lock(name).acquire();
     const sleeper = startContender({ dir, name, ttlMs: ticketLeaseMs, mode: 'hold' });
     await eventually('the sleeper ticket', () => ticketsOf(dir, name).some((t) => t.pid === sleeper.pid));
-    sleeper.child.kill('SIGSTOP');
+    await stopOutsideSection(sleeper.child, fileOf(dir, name));
     const waiting = coordinator().lock(name).acquire({ waitMs: 10_000 });
     await eventually('two tickets', () => ticketsOf(dir, name).length === 2);
     const sleeperUntil = ticketsOf(dir, name)[0]!.until;

@@ -1,21 +1,31 @@
 /**
- * The lease record and the rules that read it: who holds the lock or the semaphore's permits,
- * which waiting tickets still count, who fits, and what a grant writes. Pure functions: the
- * callers run them inside a critical section (or, to decide whether one is worth entering, on a
- * lock-free read).
+ * The lease record and the rules that read it: who holds a lock, a semaphore's permits, a
+ * read-write lock's sides or an election, which waiting tickets still count, who fits, and what a
+ * grant writes. Pure functions: the callers run them inside a critical section (or, to decide
+ * whether one is worth entering, on a lock-free read).
  *
- * A record holds the current holders (owner, pid, fencing token, lease deadline, declared
- * permits), the token of the latest grant, and the queue of waiting tickets in arrival order. A
- * lock is a semaphore of one permit: both are one algorithm. A holder counts while its process
- * is alive and its lease has not passed; a ticket counts while its process is alive and its own
- * lease (`until`) has not passed — waiters push `until` forward while they wait, so a killed
- * waiter is dropped at once and a stopped one once its ticket lease runs out.
+ * A record holds the current holders (owner, pid, fencing token, lease deadline, and the claim
+ * each was granted: a declared permit count, or a read or write side), the token of the latest
+ * grant, and the queue of waiting tickets in arrival order. Every primitive is this one
+ * algorithm with a different claim: a lock is a semaphore of one permit, an election is a lock
+ * whose holder carries the leader's value. A holder counts while its process is alive and its
+ * lease has not passed; a ticket counts while its process is alive and its own lease (`until`)
+ * has not passed — waiters push `until` forward while they wait, so a killed waiter is dropped at
+ * once and a stopped one once its ticket lease runs out.
  * @module
  */
 import type { AcquireRequest } from '@lockstep/core';
 import { PID_NAMESPACE, processAlive } from './clock.js';
 
-/** One granted lock or permit. */
+/**
+ * What a request asks for: `permits` of a semaphore (1 for a lock and an election, whose
+ * candidate also brings the `value` it proclaims), or one side of a read-write lock.
+ */
+export type Claim =
+  | { readonly permits: number; readonly value?: string }
+  | { readonly mode: 'read' | 'write' };
+
+/** One granted lock, permit, read-write grant or leadership. */
 export interface Holder {
   /** The granted attempt's owner id. */
   readonly owner: string;
@@ -26,8 +36,12 @@ export interface Holder {
   readonly token: string;
   /** Monotonic instant at which the holder's lease ends. */
   readonly deadline: number;
-  /** The permit count the holder declared: 1 for a lock. */
-  readonly permits: number;
+  /** The permit count the holder declared: 1 for a lock and an election (absent for read-write grants). */
+  readonly permits?: number;
+  /** The side a read-write grant holds. */
+  readonly mode?: 'read' | 'write';
+  /** An election leader's proclaimed value. */
+  readonly value?: string;
 }
 
 /** One waiting acquire. */
@@ -68,13 +82,21 @@ export function liveHolders(record: LeaseRecord | undefined, now: number): reado
 const NOBODY: readonly Holder[] = [];
 
 /**
- * Whether one more holder declaring `permits` fits beside `holders`: fewer holders than the
+ * Whether one more holder of `claim` fits beside `holders`. A permit: fewer holders than the
  * smallest count declared by it and by every holder, so clients that declare different counts
- * never let in more holders than the smallest of them.
+ * never let in more holders than the smallest of them. A read: no writer holds. A write: nobody
+ * holds.
  */
-export function fits(holders: readonly Holder[], permits: number): boolean {
-  let limit = permits;
-  for (const holder of holders) if (holder.permits < limit) limit = holder.permits;
+export function fits(holders: readonly Holder[], claim: Claim): boolean {
+  if ('mode' in claim) {
+    if (claim.mode === 'write') return holders.length === 0;
+    for (const holder of holders) if (holder.mode === 'write') return false;
+    return true;
+  }
+  let limit = claim.permits;
+  for (const holder of holders) {
+    if (holder.permits !== undefined && holder.permits < limit) limit = holder.permits;
+  }
   return holders.length < limit;
 }
 
@@ -91,27 +113,29 @@ export function firstDeadline(holders: readonly Holder[]): number | undefined {
 }
 
 /**
- * The record after granting `request` (declaring `permits`) at `now` beside the holders that
- * still hold: the next token, the given queue. Holders that no longer hold are dropped here, so a
- * lapsed holder can never renew itself back in beside the one that took its place.
+ * The record after granting `request` (for `claim`) at `now` beside the holders that still hold:
+ * the next token, the given queue. Holders that no longer hold are dropped here, so a lapsed
+ * holder can never renew itself back in beside the one that took its place.
  */
 export function granted(
   record: LeaseRecord | undefined,
   holders: readonly Holder[],
   request: AcquireRequest,
-  permits: number,
+  claim: Claim,
   now: number,
   queue: readonly Ticket[],
 ): LeaseRecord {
   const token = (BigInt(record?.token ?? '0') + 1n).toString();
-  const holder: Holder = {
-    owner: request.ownerId,
-    pid: process.pid,
-    pidns: PID_NAMESPACE,
-    token,
-    deadline: now + request.ttlMs,
-    permits,
-  };
+  const owner = request.ownerId;
+  const deadline = now + request.ttlMs;
+  const pid = process.pid;
+  // Built literally per claim (no spread): a lock's grant is on every cycle.
+  const holder: Holder =
+    'mode' in claim
+      ? { owner, pid, pidns: PID_NAMESPACE, token, deadline, mode: claim.mode }
+      : claim.value === undefined
+        ? { owner, pid, pidns: PID_NAMESPACE, token, deadline, permits: claim.permits }
+        : { owner, pid, pidns: PID_NAMESPACE, token, deadline, permits: claim.permits, value: claim.value };
   return recordOf(request.lock.name, token, [...holders, holder], queue);
 }
 

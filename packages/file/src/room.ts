@@ -1,11 +1,11 @@
 /**
- * Waiting for a file lock or a semaphore's permit, first come first served, across every
- * process of the host.
+ * Waiting for a lock, a semaphore's permit, a side of a read-write lock or an election's
+ * leadership, first come first served, across every process of the host.
  *
  * Each waiter holds a ticket in the record's queue. Only the first ticket that still counts may
- * take a free lock or permit, and nobody behind it goes first: a releaser that asks again goes
- * to the back instead of winning the race, and a waiter that would fit does not pass a head that
- * does not (it declared a smaller count).
+ * take what is free, and nobody behind it goes first: a releaser that asks again goes to the back
+ * instead of winning the race, and a waiter that would fit does not pass a head that does not (it
+ * declared a smaller count, or it is a writer while readers hold).
  *
  * The waiters of this process for one file share one waiting room, and the room does their work
  * together: one critical section enqueues every newcomer, removes every ticket whose wait was
@@ -25,6 +25,7 @@ import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { withFileLock } from './flock.js';
 import { leaseGrant, tellDropped } from './grant.js';
 import {
+  type Claim,
   firstDeadline,
   fits,
   granted,
@@ -55,8 +56,8 @@ type WaiterState =
 
 interface Waiter {
   readonly request: AcquireRequest;
-  /** The permit count it declared: 1 for a lock. */
-  readonly permits: number;
+  /** What it asks for. */
+  readonly claim: Claim;
   readonly signal: AbortSignal;
   state: WaiterState;
   /** The `until` of its ticket as this process last wrote it. */
@@ -69,14 +70,13 @@ interface Waiter {
 const rooms = new Map<string, WaitingRoom>();
 
 /**
- * Waits in the queue of the file at `path` until a lock or permit is ours (`permits` is the count
- * the request declares: 1 for a lock). When `signal` aborts, the ticket is removed first and the
- * wait then rejects with `signal.reason`.
+ * Waits in the queue of the file at `path` until `claim` is granted to `request`. When `signal`
+ * aborts, the ticket is removed first and the wait then rejects with `signal.reason`.
  */
 export function waitForTurn(
   path: string,
   request: AcquireRequest,
-  permits: number,
+  claim: Claim,
   signal: AbortSignal,
 ): Promise<LeaseGrant> {
   let room = rooms.get(path);
@@ -84,7 +84,7 @@ export function waitForTurn(
     room = new WaitingRoom(path);
     rooms.set(path, room);
   }
-  return room.join(request, permits, signal);
+  return room.join(request, claim, signal);
 }
 
 /** Lets this process's waiters of `path`, if any, look at the record now (after a local release). */
@@ -125,12 +125,12 @@ class WaitingRoom {
     this.#path = path;
   }
 
-  join(request: AcquireRequest, permits: number, signal: AbortSignal): Promise<LeaseGrant> {
+  join(request: AcquireRequest, claim: Claim, signal: AbortSignal): Promise<LeaseGrant> {
     return new Promise<LeaseGrant>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const waiter: Waiter = {
         request,
-        permits,
+        claim,
         signal,
         state: 'joining',
         ticketUntil: 0,
@@ -216,7 +216,7 @@ class WaitingRoom {
     if (this.#waiters.some((w) => !present.has(w.request.ownerId))) return true;
     const first = this.#firstCounting(record, now);
     return (
-      first?.ours === true && fits(liveHolders(record, now), this.#byOwner.get(first.ticket.owner)!.permits)
+      first?.ours === true && fits(liveHolders(record, now), this.#byOwner.get(first.ticket.owner)!.claim)
     );
   }
 
@@ -268,9 +268,9 @@ class WaitingRoom {
     let next = record;
     const live = liveHolders(record, now);
     let holders = live;
-    for (let head = this.#headOf(queue); head && fits(holders, head.permits); head = this.#headOf(queue)) {
+    for (let head = this.#headOf(queue); head && fits(holders, head.claim); head = this.#headOf(queue)) {
       queue.shift();
-      next = granted(next, holders, head.request, head.permits, now, NO_TICKETS);
+      next = granted(next, holders, head.request, head.claim, now, NO_TICKETS);
       holders = next.holders!;
       winners.add(head);
     }

@@ -7,7 +7,17 @@ import type { LockHandle } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
 import { criticalSectionCount } from './flock.js';
 import { queueArrivals } from './test-support/arrivals.js';
-import { type Contender, eventually, holdersOf, startContender, ticketsOf } from './test-support/children.js';
+import {
+  type Contender,
+  eventually,
+  holdersOf,
+  killed,
+  renewalsSeen,
+  startContender,
+  startHolder,
+  ticketsOf,
+} from './test-support/children.js';
+import { holdsOf, mostAtOnce, tokenInversions } from './test-support/holds.js';
 import { scratchDirectory } from './test-support/scratch.js';
 
 const { dir, coordinator } = scratchDirectory('semaphore');
@@ -15,73 +25,11 @@ const { dir, coordinator } = scratchDirectory('semaphore');
 const tickets = (name: string) => ticketsOf(dir, name, 'semaphore');
 const holders = (name: string) => holdersOf(dir, name, 'semaphore');
 
-/** A recorded permit: `acquiredAt` after its grant, `releasedAt` before its release, so inside the real hold. */
-interface Hold {
-  readonly requestedAt: number;
-  readonly acquiredAt: number;
-  readonly releasedAt: number;
-  readonly token: bigint;
-}
-
-/** The most recorded holds that shared one moment (a release and a grant at one instant do not). */
-function mostAtOnce(holds: readonly Hold[]): number {
-  const edges = holds
-    .flatMap((h) => [
-      { at: h.acquiredAt, step: 1 },
-      { at: h.releasedAt, step: -1 },
-    ])
-    .sort((a, b) => a.at - b.at || a.step - b.step);
-  let inside = 0;
-  let most = 0;
-  for (const edge of edges) {
-    inside += edge.step;
-    most = Math.max(most, inside);
-  }
-  return most;
-}
-
-/** Pairs where a permit certainly granted after another (requested after its grant) has a token not larger. */
-function tokenInversions(holds: readonly Hold[]): Array<[Hold, Hold]> {
-  return holds.flatMap((earlier) =>
-    holds
-      .filter((later) => later.requestedAt > earlier.acquiredAt && later.token <= earlier.token)
-      .map((later): [Hold, Hold] => [earlier, later]),
-  );
-}
-
-/** A contender process that waits for one permit (declaring `permits`) and holds it until killed. */
-async function holdingProcess(name: string, permits: number, ttlMs = 30_000): Promise<Contender> {
-  const contender = startContender({ dir, name, ttlMs, mode: 'hold', permits });
-  await contender.next('acquired');
-  return contender;
-}
-
 /** Critical sections the contender has entered, asked now. */
 async function sectionsOf(contender: Contender): Promise<number> {
   const answered = contender.events.filter((e) => e.event === 'count').length;
   contender.send('count');
   return (await contender.next('count', answered)).sections!;
-}
-
-/**
- * Resolves after the holders of `name` renewed `times` times: each renewal is a write to the
- * file, which wakes every waiting room watching it, so by then every waiter has looked again.
- */
-async function renewalsSeen(name: string, times: number): Promise<void> {
-  const deadlines = () =>
-    holders(name)
-      .map((h) => h.deadline)
-      .join(' ');
-  let seen = 0;
-  let last = deadlines();
-  await eventually(`${times} renewals of ${name}`, () => {
-    const now = deadlines();
-    if (now !== last) {
-      seen++;
-      last = now;
-    }
-    return seen >= times;
-  });
 }
 
 describe('file:// semaphores', () => {
@@ -96,20 +44,7 @@ describe('file:// semaphores', () => {
     for (const c of contenders) c.send('go');
     await Promise.all(contenders.map((c) => c.next('done')));
 
-    // Instants come from the host's monotonic clock, shared by the processes.
-    const holds: Hold[] = contenders.flatMap((c) => {
-      const released = new Map(
-        c.events.filter((e) => e.event === 'releasing').map((e) => [e.token!, e.at!] as const),
-      );
-      return c.events
-        .filter((e) => e.event === 'acquired')
-        .map((e) => ({
-          requestedAt: e.requestedAt!,
-          acquiredAt: e.at!,
-          releasedAt: released.get(e.token!)!,
-          token: BigInt(e.token!),
-        }));
-    });
+    const holds = holdsOf(contenders);
     expect(holds).toHaveLength(5 * cycles);
     expect(holds.every((h) => h.releasedAt !== undefined)).toBe(true);
     // Never more than K, and all K were used by the contending processes.
@@ -122,24 +57,20 @@ describe('file:// semaphores', () => {
 
   it("a SIGKILLed holder's permit is free as soon as its pid is gone, long before its lease ends", async () => {
     const name = 'killed-holder';
-    const victim = await holdingProcess(name, 2);
-    const survivor = await holdingProcess(name, 2);
+    const victim = await startHolder({ dir, name, ttlMs: 30_000, permits: 2 });
+    const survivor = await startHolder({ dir, name, ttlMs: 30_000, permits: 2 });
     const semaphore = coordinator().semaphore(name, { permits: 2 });
     expect(await semaphore.tryAcquire()).toBeNull();
     const waiting = semaphore.acquire({ waitMs: 10_000 });
     await eventually('the waiter ticket', () => tickets(name).length === 1);
 
-    victim.child.kill('SIGKILL');
-    await new Promise((resolve) => victim.child.once('exit', resolve));
+    await killed(victim);
     const killedAt = performance.now();
     const permit = await waiting;
     // Both leases run for 30 s: only the dead pid can have let the waiter in.
     expect(performance.now() - killedAt).toBeLessThan(2_000);
-    const tokens = [victim, survivor].map((c) =>
-      BigInt(c.events.find((e) => e.event === 'acquired')!.token!),
-    );
-    expect(permit.fencingToken).toBeGreaterThan(tokens[0]!);
-    expect(permit.fencingToken).toBeGreaterThan(tokens[1]!);
+    expect(permit.fencingToken).toBeGreaterThan(victim.token);
+    expect(permit.fencingToken).toBeGreaterThan(survivor.token);
     // The dead holder's entry went with the grant; the live one kept its permit.
     expect(holders(name).map((h) => h.pid)).toEqual([survivor.pid, process.pid]);
     expect(await coordinator().semaphore(name, { permits: 2 }).tryAcquire()).toBeNull();
@@ -170,14 +101,14 @@ describe('file:// semaphores', () => {
     const behind = startContender({ dir, name, ttlMs: 5_000, mode: 'hold', permits: 3 });
     await eventually('the wide ticket behind it', () => tickets(name).length === 2);
 
-    await renewalsSeen(name, 3);
+    await renewalsSeen(dir, name, 'semaphore', 3);
     expect(behind.events.some((e) => e.event === 'acquired')).toBe(false);
     expect(holders(name)).toHaveLength(2);
 
     await first.release();
     const narrowPermit = await narrow;
     // Now a holder declared 2 and 2 hold: the client declaring 3 still does not fit.
-    await renewalsSeen(name, 3);
+    await renewalsSeen(dir, name, 'semaphore', 3);
     expect(behind.events.some((e) => e.event === 'acquired')).toBe(false);
     expect(holders(name).map((h) => h.permits)).toEqual([3, 2]);
 

@@ -1,6 +1,7 @@
 /**
- * Waiters that arrive one after another, in coordinators of this process and in contender
- * processes, and the order in which they were granted.
+ * Waiters (for a lock, a semaphore's permit or an election's leadership) that arrive one after
+ * another, in coordinators of this process and in contender processes, and the order in which
+ * they were granted.
  * @module
  */
 import type { Coordinator } from '@lockstep/core';
@@ -12,6 +13,8 @@ export interface Arrivals {
   readonly name: string;
   /** The lock, or the semaphore declaring `permits`. */
   readonly permits?: number;
+  /** Campaign in the election `name` instead (each waiter's value is its label). */
+  readonly election?: boolean;
   /** Labels in arrival order: those starting with `p` wait in a process of their own. */
   readonly labels: readonly string[];
   /** A new coordinator of this process, for each waiter that is not a process. */
@@ -24,13 +27,21 @@ export interface Arrivals {
  * token order: the order of their grants, wherever the grantee runs.
  */
 export async function queueArrivals(arrivals: Arrivals): Promise<() => Promise<string[]>> {
-  const { dir, name, permits, labels } = arrivals;
-  const primitive: Primitive = permits === undefined ? 'lock' : 'semaphore';
+  const { dir, name, permits, labels, election } = arrivals;
+  const primitive: Primitive = election ? 'election' : permits === undefined ? 'lock' : 'semaphore';
   const grants: Array<{ label: string; token: bigint }> = [];
   const settled: Array<Promise<unknown>> = [];
   for (const [position, label] of labels.entries()) {
     if (label.startsWith('p')) {
-      const contender = startContender({ dir, name, ttlMs: 5_000, mode: 'cycle', cycles: 1, permits });
+      const contender = startContender({
+        dir,
+        name,
+        ttlMs: 5_000,
+        mode: 'cycle',
+        cycles: 1,
+        permits,
+        ...(election ? { electionValue: label } : {}),
+      });
       settled.push(
         contender.next('ready').then(async () => {
           contender.send('go');
@@ -40,12 +51,10 @@ export async function queueArrivals(arrivals: Arrivals): Promise<() => Promise<s
         }),
       );
     } else {
-      const coord = arrivals.coordinator();
-      const source = permits === undefined ? coord.lock(name) : coord.semaphore(name, { permits });
       settled.push(
-        source.acquire({ waitMs: 20_000 }).then(async (handle) => {
-          grants.push({ label, token: handle.fencingToken });
-          await handle.release();
+        waitIn(arrivals.coordinator(), arrivals, label).then(async ({ token, release }) => {
+          grants.push({ label, token });
+          await release();
         }),
       );
     }
@@ -55,4 +64,20 @@ export async function queueArrivals(arrivals: Arrivals): Promise<() => Promise<s
     await Promise.all(settled);
     return grants.sort((a, b) => (a.token < b.token ? -1 : 1)).map((g) => g.label);
   };
+}
+
+/** One waiter of this process in the queue `arrivals` describes, until granted. */
+async function waitIn(
+  coord: Coordinator,
+  { name, permits, election }: Arrivals,
+  label: string,
+): Promise<{ token: bigint; release: () => Promise<unknown> }> {
+  const waitMs = 20_000;
+  if (election) {
+    const leadership = await coord.election(name).campaign({ value: label, waitMs });
+    return { token: leadership.term, release: () => leadership.resign() };
+  }
+  const source = permits === undefined ? coord.lock(name) : coord.semaphore(name, { permits });
+  const handle = await source.acquire({ waitMs });
+  return { token: handle.fencingToken, release: () => handle.release() };
 }

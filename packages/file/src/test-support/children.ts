@@ -7,6 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { encodeName, type ResourceRef } from '@lockstep/core';
+import { withFileLock } from '../flock.js';
 import { Layout } from '../layout.js';
 import type { Holder, LeaseRecord, Ticket } from '../queue.js';
 import type { ContenderConfig } from './contender.js';
@@ -22,6 +23,9 @@ export interface ContenderEvent {
   readonly requestedAt?: number;
   /** Critical sections the contender had entered (a `count` answer). */
   readonly sections?: number;
+  /** Whether a proclaim was accepted (a `proclaimed` answer), and the error code if not. */
+  readonly ok?: boolean;
+  readonly code?: string;
 }
 
 /** A running contender process. */
@@ -75,22 +79,74 @@ export function startContender(config: ContenderConfig): Contender {
   return { child, pid: child.pid!, events, next, send: (line) => child.stdin!.write(`${line}\n`) };
 }
 
+/**
+ * Starts a contender that holds (`mode: 'hold'`) and resolves once it reported its grant, with
+ * the grant's fencing token (the term, in an election).
+ */
+export async function startHolder(
+  config: Omit<ContenderConfig, 'mode'>,
+): Promise<Contender & { readonly token: bigint }> {
+  const contender = startContender({ ...config, mode: 'hold' });
+  const { token } = await contender.next('acquired');
+  return { ...contender, token: BigInt(token!) };
+}
+
+/** SIGKILLs `contender` and resolves once it has exited. */
+export async function killed(contender: Contender): Promise<void> {
+  const exited = new Promise((resolve) => contender.child.once('exit', resolve));
+  contender.child.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * SIGSTOPs `child` while this process holds the critical section of the file at `path`, and
+ * lets go only once the kernel shows it stopped: a process stopped inside a section would hold
+ * up every section of the file for as long as their patience lasts, where a test means a process
+ * stopped between them (a waiter or holder that merely stops renewing).
+ */
+export function stopOutsideSection(child: ChildProcess, path: string): Promise<void> {
+  return withFileLock(path, () => {
+    child.kill('SIGSTOP');
+    const deadline = performance.now() + 5_000;
+    while (!isStopped(child.pid!) && performance.now() < deadline) {}
+  });
+}
+
+/** Whether the process is stopped, as /proc says (`true` where there is no /proc to ask). */
+function isStopped(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true;
+  }
+  // The state follows the parenthesised command name, which may itself hold spaces.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'T' || state === 't';
+}
+
 /** SIGKILLs every contender still running (after a test, passing or not). */
 export function killContenders(): void {
   for (const child of running) child.kill('SIGKILL');
 }
 
 /** Which primitive's file a helper reads. */
-export type Primitive = 'lock' | 'semaphore';
+export type Primitive = 'lock' | 'semaphore' | 'rwlock' | 'election';
 
-/** The path of lock or semaphore `name` under `dir` with the default prefix. */
+/** The path of the `primitive` named `name` under `dir` with the default prefix. */
 export function fileOf(dir: string, name: string, primitive: Primitive = 'lock'): string {
   const layout = new Layout(realpathSync(dir), encodeName('lockstep'));
   const ref = { segment: encodeName(name) } as ResourceRef;
-  return primitive === 'lock' ? layout.lockFile(ref) : layout.semaphoreFile(ref);
+  const files = {
+    lock: layout.lockFile,
+    semaphore: layout.semaphoreFile,
+    rwlock: layout.rwlockFile,
+    election: layout.electionFile,
+  } as const;
+  return files[primitive].call(layout, ref);
 }
 
-/** The record of lock or semaphore `name`, or `undefined` before its first write. */
+/** The record of the `primitive` named `name`, or `undefined` before its first write. */
 export function recordOf(dir: string, name: string, primitive: Primitive = 'lock'): LeaseRecord | undefined {
   let text: string;
   try {
@@ -102,12 +158,12 @@ export function recordOf(dir: string, name: string, primitive: Primitive = 'lock
   return line === '' ? undefined : (JSON.parse(line) as LeaseRecord);
 }
 
-/** The waiting tickets of lock or semaphore `name`, first come first. */
+/** The waiting tickets of the `primitive` named `name`, first come first. */
 export function ticketsOf(dir: string, name: string, primitive: Primitive = 'lock'): readonly Ticket[] {
   return recordOf(dir, name, primitive)?.queue ?? [];
 }
 
-/** The holders recorded for lock or semaphore `name` (whether or not their leases still run). */
+/** The holders recorded for the `primitive` named `name` (whether or not their leases still run). */
 export function holdersOf(dir: string, name: string, primitive: Primitive = 'lock'): readonly Holder[] {
   return recordOf(dir, name, primitive)?.holders ?? [];
 }
@@ -123,4 +179,30 @@ export async function eventually(what: string, condition: () => boolean, timeout
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * Resolves after the holders of `name` renewed `times` times: each renewal is a write to the
+ * file, which wakes every waiting room watching it, so by then every waiter has looked again.
+ */
+export async function renewalsSeen(
+  dir: string,
+  name: string,
+  primitive: Primitive,
+  times: number,
+): Promise<void> {
+  const deadlines = () =>
+    holdersOf(dir, name, primitive)
+      .map((h) => h.deadline)
+      .join(' ');
+  let seen = 0;
+  let last = deadlines();
+  await eventually(`${times} renewals of ${name}`, () => {
+    const now = deadlines();
+    if (now !== last) {
+      seen++;
+      last = now;
+    }
+    return seen >= times;
+  });
 }

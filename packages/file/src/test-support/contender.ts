@@ -11,7 +11,9 @@
  *   the acquire) and each release (`releasing`, just before it); then `done` and exit.
  *
  * With `permits` set, it contends for a permit of the semaphore `name` (declaring that count)
- * instead of the lock `name`.
+ * instead of the lock `name`; with `side`, for that side of the read-write lock `name`; with
+ * `electionValue`, for the leadership of the election `name` (a release is a resignation), and a
+ * `proclaim:<value>` line is answered with `proclaimed` and whether it was accepted.
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +31,18 @@ export interface ContenderConfig {
   readonly holdMs?: number;
   /** Contend for a permit of the semaphore `name`, declaring this count. */
   readonly permits?: number;
+  /** Contend for this side of the read-write lock `name`. */
+  readonly side?: 'read' | 'write';
+  /** Campaign in the election `name` with this value. */
+  readonly electionValue?: string;
+}
+
+/** What the contender holds, whichever primitive it is. */
+interface Held {
+  readonly fencingToken: bigint;
+  readonly signal: AbortSignal;
+  release(): Promise<unknown>;
+  proclaim?(value: string): Promise<void>;
 }
 
 const config = JSON.parse(process.argv[2]!) as ContenderConfig;
@@ -37,15 +51,44 @@ const say = (event: string, extra: Record<string, unknown> = {}) =>
 
 const coord = connectFile(config.dir);
 const options = { ttlMs: config.ttlMs };
-const source =
-  config.permits === undefined
-    ? coord.lock(config.name, options)
-    : coord.semaphore(config.name, { ...options, permits: config.permits });
+function contend(): () => Promise<Held> {
+  const { name, permits, side, electionValue } = config;
+  if (electionValue !== undefined) {
+    const election = coord.election(name, options);
+    return async () => {
+      const leadership = await election.campaign({ value: electionValue });
+      return {
+        fencingToken: leadership.term,
+        signal: leadership.signal,
+        release: () => leadership.resign(),
+        proclaim: (value) => leadership.proclaim(value),
+      };
+    };
+  }
+  const source =
+    side !== undefined
+      ? coord.readWriteLock(name, options)[side]
+      : permits === undefined
+        ? coord.lock(name, options)
+        : coord.semaphore(name, { ...options, permits });
+  return () => source.acquire();
+}
+
+const acquire = contend();
 const input = createInterface({ input: process.stdin });
 
 if (config.mode === 'hold') {
-  input.on('line', (line) => line === 'count' && say('count', { sections: criticalSectionCount() }));
-  const held = await source.acquire();
+  let held: Held | undefined;
+  input.on('line', (line) => {
+    if (line === 'count') say('count', { sections: criticalSectionCount() });
+    if (line.startsWith('proclaim:') && held?.proclaim) {
+      held.proclaim(line.slice('proclaim:'.length)).then(
+        () => say('proclaimed', { ok: true }),
+        (error: Error & { code?: string }) => say('proclaimed', { ok: false, code: error.code }),
+      );
+    }
+  });
+  held = await acquire();
   held.signal.addEventListener('abort', () => say('lost'));
   say('acquired', { token: held.fencingToken.toString(), at: monotonicNowMs() });
   setInterval(() => {}, 1_000);
@@ -56,7 +99,7 @@ if (config.mode === 'hold') {
   input.close();
   for (let cycle = 0; cycle < (config.cycles ?? 1); cycle++) {
     const requestedAt = monotonicNowMs();
-    const held = await source.acquire();
+    const held = await acquire();
     say('acquired', { token: held.fencingToken.toString(), at: monotonicNowMs(), requestedAt });
     await sleep(config.holdMs ?? 0);
     say('releasing', { token: held.fencingToken.toString(), at: monotonicNowMs() });
