@@ -11,6 +11,17 @@ import type { Capabilities } from '@lockstep/core';
  */
 export const REDIS_MIN_TTL_MS = 10;
 
+/** What each grant of a queued lease (a permit, a read or write grant, a leadership) is on one server. */
+const QUEUED_LEASE = {
+  fencing: 'monotonic',
+  lease: 'per-lock',
+  minTtlMs: REDIS_MIN_TTL_MS,
+  ttlGranularityMs: 1,
+  waiting: 'notify',
+  fairness: 'fifo',
+  faultTolerance: 'single-node',
+} as const;
+
 /**
  * `redis://` and `rediss://` — one Redis server.
  *
@@ -63,35 +74,17 @@ export const REDIS_CAPABILITIES: Capabilities = {
   },
   semaphore: {
     supported: true,
-    fencing: 'monotonic',
-    lease: 'per-lock',
-    minTtlMs: REDIS_MIN_TTL_MS,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'single-node',
+    ...QUEUED_LEASE,
     mismatch: 'smallest',
   },
   readWrite: {
     supported: true,
-    fencing: 'monotonic',
-    lease: 'per-lock',
-    minTtlMs: REDIS_MIN_TTL_MS,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'single-node',
+    ...QUEUED_LEASE,
     writerProgress: 'queued',
   },
   election: {
     supported: true,
-    fencing: 'monotonic',
-    lease: 'per-lock',
-    minTtlMs: REDIS_MIN_TTL_MS,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'fifo',
-    faultTolerance: 'single-node',
+    ...QUEUED_LEASE,
     observe: 'notify',
     vacancies: true,
   },

@@ -1,16 +1,14 @@
 /**
  * redis:// elections against a real redis-server: the leader's record and the queue of
  * candidates in their own keys, an observer that tells a lapsed lease (nothing published) as a
- * vacancy, proclaim refused once the lease lapsed, the observer's ordering of what it hears,
- * and why redlock:// has none.
+ * vacancy, proclaim refused once the lease lapsed, and the observer's ordering of what it hears.
  */
 import { randomBytes } from 'node:crypto';
-import { type LeaderInfo, UnsupportedError } from '@lockstep/core';
+import type { LeaderInfo } from '@lockstep/core';
 import { encodeName } from '@lockstep/core/driver';
 import { describe, expect, it } from 'vitest';
 import { ELECTION_SCRIPTS, PROCLAIM } from './election-scripts.js';
 import { LeaderView } from './elections.js';
-import { redlockCoordinator } from './index.js';
 import { electionKeys } from './keys.js';
 import { commandCalls, delay, freshPrefix, open, rawClient, within } from './test-support/helpers.js';
 import { useRedisServer } from './test-support/servers.js';
@@ -153,17 +151,5 @@ describe('redis:// elections', () => {
     // A leader missed entirely while away: still one vacancy.
     view.offer({ term: 9n, vacant: true });
     expect(told).toEqual(['none', 'a@6', 'a2@6', 'none', 'b@7', 'none']);
-  });
-
-  it('redlock:// has none, and says why', async () => {
-    const raw = rawClient(url());
-    const coord = redlockCoordinator([raw]);
-    try {
-      expect(coord.capabilities.election).toMatchObject({ supported: false });
-      expect(() => coord.election('x')).toThrow(UnsupportedError);
-      expect(() => coord.election('x')).toThrow(/term must strictly increase/);
-    } finally {
-      await coord.close();
-    }
   });
 });

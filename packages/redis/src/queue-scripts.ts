@@ -98,6 +98,7 @@ local function judge(owner, d)
   return true, rank, 0
 end
 local function wake()
+  if redis.call('EXISTS', KEYS[4]) == 0 then return end
   local count = redis.call('ZCARD', KEYS[1])
   local limit = holdersLimit()
   local heads = {}

@@ -1,11 +1,9 @@
 /**
  * redis:// read-write locks against a real redis-server: their own keys, one script per
  * operation, a reader behind a waiting writer waits (and a writer that leaves the queue lets
- * it in at once), each reader's lease lapses on its own, and why redlock:// has none.
+ * it in at once), and each reader's lease lapses on its own.
  */
-import { type LockHandle, UnsupportedError } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
-import { redlockCoordinator } from './index.js';
 import {
   abortedAfter,
   commandCalls,
@@ -21,21 +19,24 @@ import { useRedisServer } from './test-support/servers.js';
 const redis = useRedisServer();
 const url = () => redis.handle.url;
 
-/** Resolves with the order in which `acquires` were granted. */
-function recordOrder(acquires: Record<string, Promise<LockHandle>>): {
-  order: string[];
-  handles: Record<string, Promise<LockHandle>>;
-} {
-  const order: string[] = [];
-  const handles: Record<string, Promise<LockHandle>> = {};
-  for (const [who, acquire] of Object.entries(acquires)) {
-    handles[who] = acquire.then((handle) => {
-      order.push(who);
-      return handle;
-    });
-    handles[who].catch(() => {});
-  }
-  return { order, handles };
+/**
+ * Three coordinators under a fresh prefix: `a` reads `name`, and `b`'s writer (with `signal`)
+ * is queued behind it; `c` is free to ask. `queue()` counts the waiters on the server.
+ */
+async function writerQueuedBehindReader(name: string, signal?: AbortSignal) {
+  const prefix = freshPrefix();
+  const [a, b, c] = [
+    await open(url(), { prefix }),
+    await open(url(), { prefix }),
+    await open(url(), { prefix }),
+  ];
+  const raw = rawClient(url());
+  const queue = () => raw.zcard(`${prefix}/rw-queue/${name}`);
+  const reading = await a.readWriteLock(name).read.acquire();
+  const writer = b.readWriteLock(name).write.acquire({ waitMs: 20_000, signal });
+  writer.catch(() => {});
+  await eventually(async () => expect(await queue()).toBe(1));
+  return { reader: () => c.readWriteLock(name).read, reading, writer, queue };
 }
 
 describe('redis:// read-write locks', () => {
@@ -74,61 +75,39 @@ describe('redis:// read-write locks', () => {
   });
 
   it('a reader that comes after a waiting writer waits behind it, across coordinators', async () => {
-    const prefix = freshPrefix();
-    const [a, b, c] = [
-      await open(url(), { prefix }),
-      await open(url(), { prefix }),
-      await open(url(), { prefix }),
-    ];
-    const raw = rawClient(url());
-    const queue = () => raw.zcard(`${prefix}/rw-queue/q`);
-    const reading = await a.readWriteLock('q').read.acquire();
-    const { order, handles } = recordOrder({
-      writer: b.readWriteLock('q').write.acquire({ waitMs: 20_000 }),
-    });
-    await eventually(async () => expect(await queue()).toBe(1));
+    const { reader, reading, writer, queue } = await writerQueuedBehindReader('q');
     // Readers hold, but a writer waits: a new reader neither passes it nor takes a lone try.
-    expect(await c.readWriteLock('q').read.tryAcquire()).toBeNull();
-    handles.reader = c
-      .readWriteLock('q')
-      .read.acquire({ waitMs: 20_000 })
+    expect(await reader().tryAcquire()).toBeNull();
+    let readerAt: number | undefined;
+    const read = reader()
+      .acquire({ waitMs: 20_000 })
       .then((handle) => {
-        order.push('reader');
+        readerAt = performance.now();
         return handle;
       });
     await eventually(async () => expect(await queue()).toBe(2));
     await reading.release();
-    const writer = await handles.writer!;
+    const writing = await writer;
+    const writerAt = performance.now();
     await delay(100);
-    expect(order).toEqual(['writer']);
-    await writer.release();
-    await (await handles.reader).release();
-    expect(order).toEqual(['writer', 'reader']);
+    expect(readerAt).toBeUndefined();
+    await writing.release();
+    await (await read).release();
+    expect(readerAt! > writerAt).toBe(true);
     expect(await queue()).toBe(0);
   }, 30_000);
 
   it('a writer that leaves the queue lets the readers it held back in at once', async () => {
-    const prefix = freshPrefix();
-    const [a, b, c] = [
-      await open(url(), { prefix }),
-      await open(url(), { prefix }),
-      await open(url(), { prefix }),
-    ];
-    const raw = rawClient(url());
-    const queue = () => raw.zcard(`${prefix}/rw-queue/leave`);
-    const reading = await a.readWriteLock('leave').read.acquire();
     const stop = new AbortController();
-    const writer = b.readWriteLock('leave').write.acquire({ signal: stop.signal });
-    writer.catch(() => {});
-    await eventually(async () => expect(await queue()).toBe(1));
-    const reader = c.readWriteLock('leave').read.acquire({ waitMs: 20_000 });
+    const { reader, reading, writer, queue } = await writerQueuedBehindReader('leave', stop.signal);
+    const read = reader().acquire({ waitMs: 20_000 });
     await eventually(async () => expect(await queue()).toBe(2));
     // Past the reader's first re-check (250 ms); its next is 500 ms later.
     await delay(400);
     const leftAt = performance.now();
     stop.abort(new Error('not now'));
     await expect(writer).rejects.toThrow('not now');
-    const granted = await reader;
+    const granted = await read;
     expect(performance.now() - leftAt).toBeLessThan(200);
     await granted.release();
     await reading.release();
@@ -156,16 +135,4 @@ describe('redis:// read-write locks', () => {
     expect(writer).not.toBeNull();
     await writer!.release();
   }, 30_000);
-
-  it('redlock:// has none, and says why', async () => {
-    const raw = rawClient(url());
-    const coord = redlockCoordinator([raw]);
-    try {
-      expect(coord.capabilities.readWrite).toMatchObject({ supported: false });
-      expect(() => coord.readWriteLock('x')).toThrow(UnsupportedError);
-      expect(() => coord.readWriteLock('x')).toThrow(/independent servers keep independent queues/);
-    } finally {
-      await coord.close();
-    }
-  });
 });

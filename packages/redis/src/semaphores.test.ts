@@ -338,15 +338,28 @@ describe('redis:// semaphores', () => {
     expect(() => coord.semaphore('x', { permits: 2, native: '' })).toThrow(InvalidArgumentError);
   });
 
-  it('redlock:// has none, and says why', async () => {
+  it('redlock:// has no semaphores, read-write locks or elections, and says why', async () => {
     const raw = rawClient(url());
     const coord = redlockCoordinator([raw]);
     try {
-      expect(coord.capabilities.semaphore).toMatchObject({ supported: false });
-      expect(() => coord.semaphore('x', { permits: 2 })).toThrow(UnsupportedError);
-      expect(() => coord.semaphore('x', { permits: 2 })).toThrow(
-        /three clients can each hold a different pair/,
-      );
+      const cases = [
+        [
+          coord.capabilities.semaphore,
+          () => coord.semaphore('x', { permits: 2 }),
+          /three clients can each hold a different pair/,
+        ],
+        [
+          coord.capabilities.readWrite,
+          () => coord.readWriteLock('x'),
+          /independent servers keep independent queues/,
+        ],
+        [coord.capabilities.election, () => coord.election('x'), /term must strictly increase/],
+      ] as const;
+      for (const [support, open, reason] of cases) {
+        expect(support).toMatchObject({ supported: false });
+        expect(open).toThrow(UnsupportedError);
+        expect(open).toThrow(reason);
+      }
     } finally {
       await coord.close();
     }
