@@ -24,15 +24,38 @@ export const POSTGRES_MIN_TTL_MS = 1_000;
  * - `faultTolerance: 'single-node'`: locks live in one server's memory; a failover to a replica
  *   loses them.
  */
+const LOCK = {
+  fencing: 'monotonic',
+  lease: 'per-session',
+  minTtlMs: POSTGRES_MIN_TTL_MS,
+  ttlGranularityMs: 1,
+  waiting: 'notify',
+  fairness: 'none',
+  faultTolerance: 'single-node',
+} as const;
+
+/**
+ * The other primitives ride on the same sessions, with the same lease, fencing and fault
+ * tolerance:
+ *
+ * - `semaphore`: a permit is one of K slot keys. `waiting: 'notify'`: a release notifies the
+ *   semaphore's channel (LISTEN/NOTIFY) when a waiter listens; `fairness: 'none'`: every
+ *   coordinator wakes its longest waiter, and any of them may win. `mismatch: 'stored'`: the
+ *   first holder's count holds while the semaphore is in use; another count is refused.
+ * - `readWrite`: PostgreSQL's shared and exclusive advisory locks on one key, waiting in the
+ *   server's queue. `writerProgress: 'queued'`: a writer waiting there holds back every later
+ *   reader — blocking requests queue behind it, and `pg_try_advisory_lock_shared` is refused
+ *   while it waits (measured: see the README). A writer past `maxWaitingSessions` concurrent
+ *   waits of its coordinator re-tries until a waiting connection frees, and is only queued
+ *   from then on.
+ * - `election`: leading is holding the election's lock; `observe: 'notify'` (LISTEN/NOTIFY on
+ *   every change, with a re-read each second), `vacancies: true` (a resignation is notified, and
+ *   a leader whose connection ended is seen gone by the next re-read).
+ */
 export const POSTGRES_CAPABILITIES: Capabilities = {
-  lock: {
-    fencing: 'monotonic',
-    lease: 'per-session',
-    minTtlMs: POSTGRES_MIN_TTL_MS,
-    ttlGranularityMs: 1,
-    waiting: 'notify',
-    fairness: 'none',
-    faultTolerance: 'single-node',
-  },
+  lock: LOCK,
   counter: { supported: true, bounds: true },
+  semaphore: { ...LOCK, supported: true, mismatch: 'stored' },
+  readWrite: { ...LOCK, supported: true, writerProgress: 'queued' },
+  election: { ...LOCK, supported: true, observe: 'notify', vacancies: true },
 };

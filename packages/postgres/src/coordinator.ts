@@ -8,8 +8,10 @@ import { type BackendDriver, createCoordinator, withTimeout } from '@lockstep/co
 import pg from 'pg';
 import { POSTGRES_CAPABILITIES } from './capabilities.js';
 import { counterDriver } from './counters.js';
+import { PostgresElections } from './elections.js';
 import { connectFailure, NoConnectionInTimeError } from './errors.js';
-import { PostgresLocks } from './locks.js';
+import { Listener } from './listener.js';
+import { LOCK_RECIPE, PostgresLocks, READ_WRITE_RECIPE } from './locks.js';
 import {
   ADAPTER_OPTION_NAMES,
   PG_URL_PARAMETERS,
@@ -20,12 +22,14 @@ import {
   resolveOptions,
 } from './options.js';
 import { TableGuard } from './schema.js';
+import { PostgresSemaphores } from './semaphores.js';
 import { SessionSet } from './sessions.js';
 
 /**
  * A coordinator over your own `pg.Pool`. lockstep pins at most `1 + maxWaitingSessions` of
- * its connections for locks (the first on first lock use) and gives them back on `close()`,
- * which leaves the pool itself open. Counters use `pool.query()`.
+ * its connections for locks (the first on first lock use), plus one for listening while a
+ * semaphore has waiters or an election observers, and gives them back on `close()`, which
+ * leaves the pool itself open. Counters and election reads use `pool.query()`.
  *
  * The pool must connect straight to PostgreSQL (or through a session-mode pooler with
  * `allowSessionPooler: true`): transaction-mode poolers are detected and refused.
@@ -83,19 +87,26 @@ interface PostgresDriver extends BackendDriver {
   readonly tables: TableGuard;
 }
 
-/** The driver over `pool`: sessions for locks, the pool for counters, one table guard for both. */
+/**
+ * The driver over `pool`: sessions for everything held, a listening connection for waits and
+ * observers, the pool for counters and election reads, one table guard for all.
+ */
 function postgresDriver(pool: pg.Pool, options: ResolvedOptions, ownsPool: boolean): PostgresDriver {
   const sessions = new SessionSet({ pool, ...options });
   const tables = new TableGuard(pool, options.schema, options.createTables);
+  const listener = new Listener(pool, options.commandTimeoutMs);
   return {
     backend: 'postgres',
     capabilities: POSTGRES_CAPABILITIES,
-    locks: new PostgresLocks(sessions, tables),
+    locks: new PostgresLocks(sessions, tables, LOCK_RECIPE),
+    semaphores: new PostgresSemaphores(sessions, tables, listener),
+    readWriteLocks: new PostgresLocks(sessions, tables, READ_WRITE_RECIPE),
+    elections: new PostgresElections(sessions, tables, listener, options.schema),
     counters: counterDriver(pool, options.schema, tables, options.commandTimeoutMs),
     sessions,
     tables,
     async close() {
-      await sessions.close();
+      await Promise.all([sessions.close(), listener.close()]);
       if (ownsPool) await pool.end().catch(() => {});
     },
   };

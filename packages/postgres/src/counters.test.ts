@@ -126,6 +126,7 @@ describe('tables', () => {
     );
     expect(objects.rows).toEqual([
       { relname: 'lockstep_counters', relkind: 'r' },
+      { relname: 'lockstep_elections', relkind: 'r' },
       { relname: 'lockstep_fencing_tokens', relkind: 'S' },
       { relname: 'lockstep_locks', relkind: 'r' },
     ]);

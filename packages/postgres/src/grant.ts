@@ -1,6 +1,7 @@
 /**
- * A granted lock as core sees it. Its session (the connection's, for its TTL) keeps it alive:
- * core sends no renewals of its own and learns of a loss from the lock's `lost` flag.
+ * A granted lock (or read or write grant, leadership, permit) as core sees it. Its session (the
+ * connection's, for its TTL) keeps it alive: core sends no renewals of its own and learns of a
+ * loss from the lock's `lost` flag.
  * @module
  */
 import { backendFailure, type LeaseGrant } from '@lockstep/core/driver';
@@ -15,12 +16,15 @@ import type { LockSql } from './sql.js';
  *   server cannot be asked the connection is abandoned (so `lost` trips) and the call throws. A
  *   renewal with another TTL moves the lock to that TTL's session, raising the idle timeout in
  *   the same statement.
- * - `release`: `pg_advisory_unlock` on the holding connection, only while this grant holds the
- *   lock there; a stale grant never touches a later holder's lock (false, no I/O).
+ * - `release`: the lock's release statement (`pg_advisory_unlock`, or its kind's) on the
+ *   holding connection, only while this grant holds the lock there; a stale grant never touches
+ *   a later holder's lock (false, no I/O). Read grants of one coordinator that share one hold
+ *   each release once; the last one unlocks.
  */
 export function grantFor(lock: HeldLock, fencingToken: bigint, sql: LockSql): LeaseGrant {
   const { connection, placement } = lock;
-  const ours = () => lock.held && connection.lockOn(placement.id) === lock;
+  let released = false;
+  const ours = () => !released && lock.held && connection.lockOn(placement.id) === lock;
   // A connection that lives but cannot answer (or refused an unlock, leaving us unsure what it
   // holds) is abandoned: the server frees everything on it when it closes.
   const abandon = (doing: string, error: unknown) => {
@@ -54,9 +58,14 @@ export function grantFor(lock: HeldLock, fencingToken: bigint, sql: LockSql): Le
     isHeld: () => check(),
     release: async () => {
       if (!ours()) return false;
+      released = true;
+      if (lock.readers > 1) {
+        lock.readers--;
+        return true;
+      }
       // Queued, then forgotten, at once: statements on one connection run in order, so a later
       // local claim of the key reaches the server after this unlock.
-      const unlocking = connection.run(sql.unlock(placement.advisory));
+      const unlocking = connection.run(connection.releaseOf(lock));
       connection.forget(lock);
       try {
         return (await unlocking).rows[0].released as boolean;

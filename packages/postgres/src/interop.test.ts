@@ -1,5 +1,5 @@
 /**
- * Interop on PostgreSQL (`interop.sql-advisory`): `lock(name, { native: KEY })` takes the
+ * Interop on PostgreSQL (`interop.sql-advisory`, `interop.sql-advisory.shared`): `lock(name, { native: KEY })` takes the
  * plain advisory lock KEY — a bigint or a pair of int4 — so `SELECT pg_advisory_lock(KEY)` from
  * psql or any other client excludes lockstep and the other way round, both ways, while
  * lockstep's fencing tokens (from its sequence; the key is recorded beside the name) keep increasing.
@@ -18,7 +18,7 @@ import { POSTGRES_INTEROP } from './testing/index.js';
 
 const server = useServer('postgres');
 
-describe('interop.sql-advisory: plain SQL advisory locks and lockstep exclude each other', () => {
+describe('interop.sql-advisory: plain SQL advisory locks and lockstep exclude (and share) each other', () => {
   for (const scenario of POSTGRES_INTEROP) {
     it(scenario.title, (context) =>
       runInteropTest(context, scenario, {

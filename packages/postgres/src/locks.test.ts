@@ -232,6 +232,41 @@ describe('sessions', () => {
   });
 });
 
+describe('inspect', () => {
+  it("names the holder's backend and counts the waiters, as pg_locks shows them", async () => {
+    const prefix = freshPrefix();
+    const [holder, waiter, onlooker] = [
+      await open(server.url, { prefix }),
+      await open(server.url, { prefix }),
+      await open(server.url, { prefix }),
+    ];
+    const raw = await rawClient(server.url);
+    expect(await onlooker.inspect('looked-at')).toEqual({ name: 'looked-at', holders: [], waiting: 0 });
+    const held = await holder.lock('looked-at').acquire();
+    const { classid, objid } = identityOf(prefix, 'looked-at');
+    const pids = await raw.query(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid`,
+      [classid, objid],
+    );
+    const waiting = waiter.lock('looked-at').acquire({ waitMs: 20_000 });
+    await eventually(
+      async () => (await onlooker.inspect('looked-at')).waiting === 1,
+      5_000,
+      'the waiter counted',
+    );
+    expect((await onlooker.inspect('looked-at')).holders).toEqual([{ owner: `pid ${pids.rows[0].pid}` }]);
+    // Only that key's rows count.
+    expect((await onlooker.inspect('looked-at/other')).holders).toEqual([]);
+    await held.release();
+    const next = await within(waiting, 10_000, 'the waiter');
+    const after = await onlooker.inspect('looked-at');
+    expect(after.holders).toHaveLength(1);
+    expect(after.holders[0]?.owner).not.toBe(`pid ${pids.rows[0].pid}`);
+    expect(after.waiting).toBe(0);
+    await next.release();
+  });
+});
+
 describe('aborts and timeouts', () => {
   it('an aborted wait leaves nothing queued or held, and its connection goes back to the pool', async () => {
     const prefix = freshPrefix();

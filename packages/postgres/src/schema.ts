@@ -12,12 +12,24 @@
  *   native key) show up as two rows with one `advisory_key`; they then contend for one lock,
  *   which costs waiting, never safety (tokens are global).
  * - `lockstep_counters(namespace, name, value)`: one row per counter.
+ * - `lockstep_elections(namespace, name, term, revision, value, vacant)`: the leader of each
+ *   election that ever had one — its term, its proclaimed value, and the token-sequence value of
+ *   the last write (observers order what they hear by it). Checked at `connect()` only with the
+ *   others' privileges in mind: a deployment migrated before elections existed gets it on first
+ *   use (or from `migrate()` run again).
  * @module
  */
 import { BackendUnavailableError, hash64 } from '@lockstep/core';
 import type pg from 'pg';
 import { isMissingTable, sqlState } from './errors.js';
-import { COUNTERS_TABLE, LOCKS_TABLE, quoteIdentifier, type Statement, TOKENS_SEQUENCE } from './sql.js';
+import {
+  COUNTERS_TABLE,
+  ELECTIONS_TABLE,
+  LOCKS_TABLE,
+  quoteIdentifier,
+  type Statement,
+  TOKENS_SEQUENCE,
+} from './sql.js';
 
 /** The DDL, in order. */
 export function schemaStatements(schema: string): string[] {
@@ -29,6 +41,9 @@ export function schemaStatements(schema: string): string[] {
     `CREATE INDEX IF NOT EXISTS ${LOCKS_TABLE}_advisory_key ON ${s}.${LOCKS_TABLE} (advisory_key)`,
     `CREATE TABLE IF NOT EXISTS ${s}.${COUNTERS_TABLE} (namespace text NOT NULL, name text NOT NULL,
   value bigint NOT NULL, PRIMARY KEY (namespace, name))`,
+    `CREATE TABLE IF NOT EXISTS ${s}.${ELECTIONS_TABLE} (namespace text NOT NULL, name text NOT NULL,
+  term bigint NOT NULL, revision bigint NOT NULL, value text NOT NULL, vacant boolean NOT NULL,
+  PRIMARY KEY (namespace, name))`,
   ];
 }
 
@@ -40,7 +55,7 @@ export function schemaStatements(schema: string): string[] {
  * Needs a plain pool or connection (not a transaction-mode pooler: it uses a transaction).
  * A pool client is taken and returned; a `pg.Client` is used as is.
  * @param db a `pg.Pool` or `pg.Client`
- * @param schema default `"public"`
+ * @param options.schema default `"public"`
  */
 export async function migrate(db: pg.Pool | pg.Client, options: { schema?: string } = {}): Promise<void> {
   const schema = options.schema ?? 'public';

@@ -8,7 +8,10 @@
  * statement's send time + that TTL. Any answered statement proves the connection alive, so a
  * keep-alive goes out only after a third of a TTL of silence, and it checks every lock on the
  * connection at once: one `pg_locks` count, the per-lock query only when the count disagrees.
- * Locks of all TTLs share the connection: connections are a server's scarcest resource.
+ * Locks of all TTLs share the connection: connections are a server's scarcest resource. Every
+ * primitive held as advisory locks rides here the same way: a lock, a read or write grant, a
+ * leadership, a semaphore's permit (its slot, plus the shared markers its semaphore's holders
+ * keep, counted once per connection however many permits share them).
  *
  * The server's `idle_session_timeout` follows the longest TTL on the connection, so a silent
  * (paused, hung) holder loses it — and its locks — one TTL after it went quiet, never sooner
@@ -27,7 +30,7 @@ import {
 import type pg from 'pg';
 import { isSessionFatal, poolerError } from './errors.js';
 import type { LockPlacement } from './keys.js';
-import type { LockSql, Statement } from './sql.js';
+import type { AdvisoryMode, LockSql, Statement } from './sql.js';
 
 /** What the probe of a fresh connection found. */
 export interface SessionInfo {
@@ -66,11 +69,22 @@ export class LockSession extends Session<HeldLock> {
 
 /** One lock held (or being taken) on a connection. */
 export class HeldLock implements SessionMember {
-  /** Tripped once when the lock is lost (one per grant: core listens to it). */
+  /** Tripped once when the lock is lost (one per held lock: core listens to it). */
   readonly lost = new LossFlag();
   held = false;
   /** The session of its TTL: from the claim on the primary, from the grant on a waiting connection. */
   session: LockSession | undefined;
+  /** How the server holds it. */
+  mode: AdvisoryMode = 'exclusive';
+  /** The statement that gives it back, when it is not the plain unlock of its key and mode. */
+  release: Statement | undefined;
+  /** Shared locks that come and go with it (a permit's semaphore markers), by `pg_locks` identity. */
+  markers: readonly string[] | undefined;
+  /** The semaphore whose slot it fills, and the slot. */
+  group: string | undefined;
+  slot = -1;
+  /** Read grants of this coordinator riding on this one shared hold (it is unlocked after the last). */
+  readers = 1;
 
   constructor(
     readonly name: string,
@@ -105,6 +119,10 @@ export class LockConnection {
   readonly #locks = new Map<string, HeldLock>();
   readonly #sessions = new Map<number, LockSession>();
   #heldCount = 0;
+  /** How many held locks keep each marker (`pg_locks` identity) on this session. */
+  readonly #markers = new Map<string, number>();
+  /** Held permits per semaphore. */
+  readonly #groups = new Map<string, Set<HeldLock>>();
   /** Whether the last keep-alive found the server holding as many locks as we think we hold. */
   #countsAgree = true;
   /** The send time of the last statement the server answered. */
@@ -152,6 +170,16 @@ export class LockConnection {
     return this.#locks.get(id);
   }
 
+  /** The permits of semaphore `group` held here. */
+  permitsOf(group: string): ReadonlySet<HeldLock> | undefined {
+    return this.#groups.get(group);
+  }
+
+  /** The statement that gives `lock` back. */
+  releaseOf(lock: HeldLock): Statement {
+    return lock.release ?? this.#sql.unlock(lock.placement.advisory, lock.mode);
+  }
+
   /**
    * The live session for locks of `ttlMs`, opened when there is none. `confirmedAt`: the send
    * time of a statement the server answered, when the caller has one; without it a new session
@@ -195,6 +223,18 @@ export class LockConnection {
    * its held locks back already, and this one was not among them).
    */
   hold(lock: HeldLock, session = lock.session): void {
+    this.#join(lock, session);
+    lock.held = true;
+    this.#heldCount++;
+    if (lock.markers) for (const id of lock.markers) this.#markers.set(id, (this.#markers.get(id) ?? 0) + 1);
+    if (lock.group !== undefined) {
+      const permits = this.#groups.get(lock.group);
+      if (permits) permits.add(lock);
+      else this.#groups.set(lock.group, new Set([lock]));
+    }
+  }
+
+  #join(lock: HeldLock, session: LockSession | undefined): void {
     const live =
       session && (session.live || this.#ended) ? session : this.session(lock.ttlMs, this.#answeredAt);
     if (live !== lock.session) {
@@ -202,8 +242,6 @@ export class LockConnection {
       live.retain();
     }
     lock.session = live;
-    lock.held = true;
-    this.#heldCount++;
     live.join(lock);
   }
 
@@ -211,7 +249,7 @@ export class LockConnection {
   forget(lock: HeldLock): void {
     if (this.#locks.get(lock.placement.id) !== lock) return;
     this.#locks.delete(lock.placement.id);
-    if (lock.held) this.#heldCount--;
+    if (lock.held) this.#release(lock);
     lock.session?.leave(lock);
     lock.session?.unretain();
     if (this.#locks.size > 0 || this.#ended) return;
@@ -219,13 +257,25 @@ export class LockConnection {
     this.#armRestore();
   }
 
+  #release(lock: HeldLock): void {
+    this.#heldCount--;
+    for (const id of lock.markers ?? []) {
+      const left = (this.#markers.get(id) ?? 1) - 1;
+      if (left > 0) this.#markers.set(id, left);
+      else this.#markers.delete(id);
+    }
+    if (lock.group === undefined) return;
+    const permits = this.#groups.get(lock.group);
+    permits?.delete(lock);
+    if (permits?.size === 0) this.#groups.delete(lock.group);
+  }
+
   /** Moves a held lock to the session of `ttlMs` (`extend()` with a new TTL), confirmed at `sentAt`. */
   retime(lock: HeldLock, ttlMs: number, sentAt: number): void {
     if (lock.ttlMs === ttlMs || this.#locks.get(lock.placement.id) !== lock) return;
     lock.ttlMs = ttlMs;
     lock.session?.leave(lock);
-    this.#heldCount--;
-    this.hold(lock, this.session(ttlMs, sentAt));
+    this.#join(lock, this.session(ttlMs, sentAt));
   }
 
   /**
@@ -376,11 +426,12 @@ export class LockConnection {
   /** The recipe's half of the session `session()` returns. */
   #strategy(session: () => LockSession): SessionStrategy<HeldLock> {
     return {
-      // One statement: the backend's pid (the pooler check) and how many advisory locks it holds.
+      // One statement: the backend's pid (the pooler check) and how many advisory locks it holds
+      // (each held lock is one, and each marker one however many permits keep it).
       keepAlive: async () => {
         if (this.#ended) return false;
         const { held } = (await this.run(this.#sql.keepalive())).rows[0] as { held: number };
-        this.#countsAgree = held === this.#heldCount;
+        this.#countsAgree = held === this.#heldCount + this.#markers.size;
         return true;
       },
       // Only when the count disagreed (a lock dropped behind our back, or a release on its way):
@@ -406,7 +457,7 @@ export class LockConnection {
         if (this.#sessions.get(ended.ttlMs) === ended) this.#sessions.delete(ended.ttlMs);
         for (const lock of [...this.#locks.values()]) {
           if (lock.session !== ended || !lock.held) continue;
-          this.run(this.#sql.unlock(lock.placement.advisory)).catch((error: unknown) =>
+          this.run(this.releaseOf(lock)).catch((error: unknown) =>
             this.die(backendFailure('postgres', 'giving back an expired lock', error)),
           );
           this.forget(lock);

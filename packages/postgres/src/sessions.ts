@@ -60,6 +60,16 @@ export class SessionSet {
     this.#options = options;
   }
 
+  /** The pool the connections come from (also serves statements that need no pinned session). */
+  get pool(): pg.Pool {
+    return this.#options.pool;
+  }
+
+  /** Longest wait for the reply to a statement that does not block. */
+  get commandTimeoutMs(): number {
+    return this.#options.commandTimeoutMs;
+  }
+
   /** The lock statements; known once the first connection has told us the server's version. */
   get sql(): LockSql {
     if (!this.#sql) throw new Error('no lock session was opened yet');

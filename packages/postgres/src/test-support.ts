@@ -69,9 +69,11 @@ export async function advisoryLocks(
 export function countingPool(
   url: string,
   max = 10,
-): { pool: pg.Pool; clients: pg.Client[]; readonly statements: number } {
+): { pool: pg.Pool; clients: pg.Client[]; readonly statements: number; named(kind: string): number } {
   const clients: CountingClient[] = [];
   let statements = 0;
+  // Per kind of lockstep's named statements (`lockstep_<kind>_<digest>`).
+  const byKind = new Map<string, number>();
   class CountingClient extends pg.Client {
     constructor(config?: pg.ClientConfig) {
       super(config);
@@ -80,6 +82,8 @@ export function countingPool(
     // biome-ignore lint/suspicious/noExplicitAny: pass-through of pg's overloads
     override query(...args: any[]): any {
       statements++;
+      const kind = /^lockstep_(.+)_[0-9a-f]{16}$/.exec(args[0]?.name ?? '')?.[1];
+      if (kind) byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
       // biome-ignore lint/suspicious/noExplicitAny: pass-through of pg's overloads
       return (super.query as any)(...args);
     }
@@ -97,6 +101,7 @@ export function countingPool(
     get statements() {
       return statements;
     },
+    named: (kind) => byKind.get(kind) ?? 0,
   };
 }
 

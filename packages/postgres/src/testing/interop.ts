@@ -4,6 +4,11 @@
  * psql or any other client excludes lockstep and the other way round, both ways, while
  * lockstep's fencing tokens (kept in a row beside the key) keep increasing.
  *
+ * `interop.sql-advisory.shared`: `readWriteLock(name, { native: KEY })` is the shared advisory
+ * lock KEY — lockstep's readers share it with `pg_advisory_lock_shared(KEY)` from SQL, and a
+ * writer on either side excludes the readers of both, waiting in the same server queue (a
+ * queued writer holds back later readers of both sides).
+ *
  * `psql` must be on PATH (a skip says so otherwise). Every prefix a scenario's coordinators
  * use is a place under the run's scratch root (`ctx.place`).
  * @module
@@ -141,7 +146,141 @@ async function tokensAcrossPrefixes(url: string, ctx: InteropContext): Promise<v
   check(strictlyIncreasing(tokens), `tokens not strictly increasing: ${tokens.join(', ')}`);
 }
 
-/** Every PostgreSQL interop scenario, all `interop.sql-advisory`. */
+/** Sessions of this database that hold (`granted`) or wait for (`!granted`) KEY in `mode`. */
+async function advisoryOn(
+  raw: pg.Client,
+  key: bigint,
+  mode: 'ShareLock' | 'ExclusiveLock',
+  granted: boolean,
+): Promise<number> {
+  const unsigned = BigInt.asUintN(64, key);
+  const result = await raw.query(
+    `SELECT count(*)::int AS n FROM pg_locks
+     WHERE locktype = 'advisory' AND classid = $1::oid AND objid = $2::oid AND objsubid = 1
+       AND mode = $3 AND granted = $4
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [String(unsigned >> 32n), String(unsigned & 0xffffffffn), mode, granted],
+  );
+  return result.rows[0].n as number;
+}
+
+/** SQL readers and lockstep readers share KEY; a writer on either side excludes both, both ways. */
+async function sharedBothWays(url: string, ctx: InteropContext): Promise<void> {
+  const key = randomKey();
+  const k = key.toString();
+  const coord = await ctx.open(withFreshPrefix(url, ctx));
+  const sql = await rawClient(ctx, url);
+  const observer = await rawClient(ctx, url);
+  const rw = coord.readWriteLock('catalog', { native: key });
+
+  // SQL reads: lockstep reads with it, lockstep's writer waits for it.
+  await sql.query('SELECT pg_advisory_lock_shared($1::bigint)', [k]);
+  const reader = await rw.read.tryAcquire();
+  check(reader !== null, "lockstep's reader was refused while only a SQL reader held the key");
+  checkEqual(
+    await advisoryOn(observer, key, 'ShareLock', true),
+    2,
+    'shared holders of the key (SQL and lockstep)',
+  );
+  await reader.release();
+  check((await rw.write.tryAcquire()) === null, "lockstep's writer got the key a SQL reader holds");
+  const writing = rw.write.acquire({ waitMs: 10_000 });
+  writing.catch(() => {});
+  await eventually(
+    async () => (await advisoryOn(observer, key, 'ExclusiveLock', false)) === 1,
+    5_000,
+    "lockstep's writer queued behind the SQL reader",
+  );
+  await sql.query('SELECT pg_advisory_unlock_shared($1::bigint)', [k]);
+  const writer = await within(writing, 5_000, "lockstep's writer getting the key after the SQL reader left");
+
+  // lockstep writes: SQL's readers are refused, and a blocking one waits for the release.
+  const tried = await sql.query('SELECT pg_try_advisory_lock_shared($1::bigint) AS ok', [k]);
+  checkEqual(tried.rows[0].ok, false, "pg_try_advisory_lock_shared while lockstep's writer holds the key");
+  let sqlRead = false;
+  const sqlWait = sql.query('SELECT pg_advisory_lock_shared($1::bigint)', [k]).then(() => {
+    sqlRead = true;
+  });
+  sqlWait.catch(() => {});
+  await eventually(
+    async () => (await advisoryOn(observer, key, 'ShareLock', false)) === 1,
+    5_000,
+    "the SQL reader queued behind lockstep's writer",
+  );
+  checkEqual(sqlRead, false, "SQL read while lockstep's writer holds the key");
+  await writer.release();
+  await within(sqlWait, 5_000, "the SQL reader getting the key after lockstep's writer released it");
+
+  // lockstep reads beside SQL again; psql's writer is refused until both are gone.
+  const again = await rw.read.acquire({ waitMs: 5_000 });
+  check(
+    again.fencingToken > writer.fencingToken,
+    `read token ${again.fencingToken} not above ${writer.fencingToken}`,
+  );
+  checkEqual(
+    await psql(url, `SELECT pg_try_advisory_lock(${k})`),
+    'f',
+    "psql's writer while both sides read",
+  );
+  await again.release();
+  await sql.query('SELECT pg_advisory_unlock_shared($1::bigint)', [k]);
+  checkEqual(
+    await psql(url, `SELECT pg_try_advisory_lock(${k}) AND pg_advisory_unlock(${k})`),
+    't',
+    "psql's writer once both sides released",
+  );
+}
+
+/** A writer queued in the server's queue holds back later readers, whichever side each is on. */
+async function queuedWriterHoldsBackReaders(url: string, ctx: InteropContext): Promise<void> {
+  const key = randomKey();
+  const k = key.toString();
+  const early = await ctx.open(withFreshPrefix(url, ctx));
+  const late = await ctx.open(withFreshPrefix(url, ctx));
+  const sqlWriter = await rawClient(ctx, url);
+  const sqlReader = await rawClient(ctx, url);
+  const observer = await rawClient(ctx, url);
+  const held = await early.readWriteLock('r', { native: key }).read.acquire({ waitMs: 5_000 });
+
+  // A SQL writer queues behind lockstep's reader...
+  const writing = sqlWriter.query('SELECT pg_advisory_lock($1::bigint)', [k]);
+  writing.catch(() => {});
+  await eventually(
+    async () => (await advisoryOn(observer, key, 'ExclusiveLock', false)) === 1,
+    5_000,
+    'the SQL writer queued behind the reader',
+  );
+  // ... and no reader that comes later gets in: not lockstep's (from another coordinator or from
+  // the one already reading), not SQL's.
+  check(
+    (await late.readWriteLock('r', { native: key }).read.tryAcquire()) === null,
+    'a later lockstep reader passed the queued SQL writer',
+  );
+  check(
+    (await early.readWriteLock('r', { native: key }).read.tryAcquire()) === null,
+    'a second reader of the reading coordinator passed the queued SQL writer',
+  );
+  const tried = await sqlReader.query('SELECT pg_try_advisory_lock_shared($1::bigint) AS ok', [k]);
+  checkEqual(
+    tried.rows[0].ok,
+    false,
+    'a later SQL reader (pg_try_advisory_lock_shared) passed the queued SQL writer',
+  );
+  const lateRead = late.readWriteLock('r', { native: key }).read.acquire({ waitMs: 10_000 });
+  lateRead.catch(() => {});
+  await held.release();
+  await within(writing, 5_000, 'the SQL writer getting the key once the reader released it');
+  checkEqual(
+    await advisoryOn(observer, key, 'ShareLock', true),
+    0,
+    'readers holding the key beside the SQL writer',
+  );
+  await sqlWriter.query('SELECT pg_advisory_unlock($1::bigint)', [k]);
+  const reader = await within(lateRead, 5_000, 'the later lockstep reader getting the key after the writer');
+  await reader.release();
+}
+
+/** Every PostgreSQL interop scenario: `interop.sql-advisory` (locks) and `.shared` (read-write locks). */
 export const POSTGRES_INTEROP: readonly InteropScenario[] = [
   {
     id: 'interop.sql-advisory',
@@ -157,5 +296,15 @@ export const POSTGRES_INTEROP: readonly InteropScenario[] = [
     id: 'interop.sql-advisory',
     title: 'fencing tokens of a native key keep increasing across coordinators, whatever their prefix',
     run: (target, ctx) => tokensAcrossPrefixes(target.url, ctx),
+  },
+  {
+    id: 'interop.sql-advisory.shared',
+    title: 'SQL and lockstep readers share a key; a writer on either side excludes both (both ways)',
+    run: (target, ctx) => sharedBothWays(target.url, ctx),
+  },
+  {
+    id: 'interop.sql-advisory.shared',
+    title: 'a writer queued in the server holds back every later reader, SQL or lockstep',
+    run: (target, ctx) => queuedWriterHoldsBackReaders(target.url, ctx),
   },
 ];
