@@ -46,7 +46,7 @@ describe('file:// elections', () => {
     const killedAt = performance.now();
     const leadership = await campaign;
     // The dead leader's lease runs for 30 s: only its pid gone can have let the candidate in.
-    expect(performance.now() - killedAt).toBeLessThan(2_000);
+    expect(performance.now() - killedAt).toBeLessThan(10_000);
     expect(leadership.term).toBeGreaterThan(child.token);
     await eventually('the new leader observed', () => seen.at(-1)?.value === 'parent');
     // An observer that sees the dead pid before the candidate does reports the vacancy between.
@@ -63,7 +63,7 @@ describe('file:// elections', () => {
     const stop = new AbortController();
     const seen = await observing(name, stop.signal);
     await killed(child);
-    await eventually('the vacancy', () => seen.length === 2, 2_000);
+    await eventually('the vacancy', () => seen.length === 2);
     expect(show(seen)).toBe(show([{ value: 'child', term: child.token }, null]));
     expect(await coordinator().election(name).leader()).toBeNull();
     stop.abort();
@@ -115,7 +115,7 @@ describe('file:// elections', () => {
         leadership.signal.addEventListener('abort', () => resolve(true), { once: true }),
       ),
       // A safety bound only: the abort comes with the refused renewal, within a turn or two.
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000)),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000)),
     ]);
     expect(lost, 'the stalled leadership was still held after its lease').toBe(true);
     expect(await election.leader()).toBeNull();

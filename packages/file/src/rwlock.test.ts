@@ -84,7 +84,7 @@ describe('file:// read-write locks', () => {
     const killedAt = performance.now();
     const granted = await Promise.all(readers);
     // The writer's lease runs for 30 s: only its dead pid can have let the readers in.
-    expect(performance.now() - killedAt).toBeLessThan(2_000);
+    expect(performance.now() - killedAt).toBeLessThan(10_000);
     for (const reader of granted) expect(reader.fencingToken).toBeGreaterThan(writer.token);
     // Both readers hold at once.
     expect(holders(name).map((h) => h.mode)).toEqual(['read', 'read']);
