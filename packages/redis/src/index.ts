@@ -15,7 +15,14 @@
 import { registerAdapter } from '@lockstep/core/driver';
 import { connectFromUrl } from './coordinator.js';
 
-export { REDIS_CAPABILITIES, REDIS_MIN_TTL_MS, REDLOCK_CAPABILITIES } from './capabilities.js';
+export {
+  REDIS_CAPABILITIES,
+  REDIS_MIN_TTL_MS,
+  REDLOCK_CAPABILITIES,
+  REDLOCK_ELECTION_REASON,
+  REDLOCK_READ_WRITE_REASON,
+  REDLOCK_SEMAPHORE_REASON,
+} from './capabilities.js';
 export { redisCoordinator, redlockCoordinator } from './coordinator.js';
 export { counterKey, type LockKeys, lockKeys } from './keys.js';
 export {
