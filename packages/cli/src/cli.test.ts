@@ -184,11 +184,18 @@ describe('lockstep inspect', () => {
     expect(JSON.parse(json.stdout)).toEqual({ name: 'job', holders: [], waiting: 0 });
   }, 60_000);
 
-  it('says in one line when the backend cannot tell (exit 69)', async () => {
-    // file:// keeps no queue or holder it can report yet.
-    const run = await lockstep(['inspect', fileUrl, 'job']).done;
-    expect(run.code).toBe(EXIT_UNAVAILABLE);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/inspecting locks/);
+  it('says in one line when the backend cannot tell (exit 69)', async (context) => {
+    // Redlock asks independent servers that know nothing of each other's holders or queues.
+    const provided = await startServerOrSkip('redis');
+    if (!provided.handle) return context.skip(provided.skipReason);
+    const redis = provided.handle;
+    try {
+      const run = await lockstep(['inspect', redis.url.replace(/^redis:/, 'redlock:'), 'job']).done;
+      expect(run.code).toBe(EXIT_UNAVAILABLE);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(/inspecting locks/);
+    } finally {
+      await redis.stop();
+    }
   }, 60_000);
 });
