@@ -34,11 +34,16 @@ export const ETCD_TTL_GRANULARITY_MS = 1_000;
  * - counters with atomic bounds: a compare-and-swap on the key's mod revision, checked
  *   against the value the comparison guards.
  *
- * Semaphores are the same queue of keys on the same leases, so each permit has every lock
- * guarantee above (its token is its own key's create revision):
+ * Semaphores, read-write locks and elections are the same queue of keys on the same leases, so
+ * each of their grants has every lock guarantee above (its token is its own key's create
+ * revision):
  * - semaphore, mismatch `smallest`: each key holds the count its client declared, and a permit is
  *   granted only while the keys ahead of it are fewer than the smallest of those counts and its
  *   own; FIFO in create-revision order.
+ * - read-write, writerProgress `queued`: a reader holds once no writer older than it is left, so
+ *   a waiting writer holds back every later reader.
+ * - election, observe `notify` (one watch of the candidates' prefix, applied event by event),
+ *   vacancies reported (`null` once the last candidate is gone).
  */
 const QUEUED_GRANT = {
   fencing: 'monotonic',
@@ -54,4 +59,6 @@ export const ETCD_CAPABILITIES: Capabilities = {
   lock: QUEUED_GRANT,
   counter: { supported: true, bounds: true },
   semaphore: { supported: true, ...QUEUED_GRANT, mismatch: 'smallest' },
+  readWrite: { supported: true, ...QUEUED_GRANT, writerProgress: 'queued' },
+  election: { supported: true, ...QUEUED_GRANT, observe: 'notify', vacancies: true },
 };

@@ -31,6 +31,7 @@ import {
 } from 'etcd3';
 import { ETCD_CAPABILITIES } from './capabilities.js';
 import { EtcdCounters } from './counters.js';
+import { EtcdElections } from './elections.js';
 import { isRetryable } from './errors.js';
 import type { GrantContext } from './grant.js';
 import { EtcdLocks } from './locks.js';
@@ -42,6 +43,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { EtcdRpc } from './rpc.js';
+import { etcdReadWriteLocks } from './rwlocks.js';
 import { etcdSemaphores } from './semaphores.js';
 import { grantLease } from './session.js';
 import { DEFAULT_ETCD_PORT, type EtcdTarget, parseEtcdUrl } from './url.js';
@@ -132,6 +134,8 @@ function coordinatorOver(
     capabilities: ETCD_CAPABILITIES,
     locks: new EtcdLocks(context),
     semaphores: etcdSemaphores(context),
+    readWriteLocks: etcdReadWriteLocks(context),
+    elections: new EtcdElections(context),
     counters: new EtcdCounters(rpc),
     context,
     async close() {

@@ -173,6 +173,28 @@ describe('etcd locks: round trips and the queue', () => {
     for (const w of waits.slice(1)) await (await w).release();
   });
 
+  it('inspect names the holder (its token and lease left) and counts the waiters, in two round trips', async () => {
+    const [holder, waiter, looker] = [await coordinator('look'), await coordinator('look'), await coordinator('look')];
+    expect(await looker.inspect('x')).toEqual({ name: 'x', holders: [], waiting: 0 });
+    const held = await holder.lock('x', { ttlMs: 5_000 }).acquire();
+    // One after the other, so that the first to be granted is the first in the list.
+    const waits = [waiter.lock('x').acquire()];
+    await queued('look', 'x', 2);
+    waits.push(waiter.lock('x').acquire());
+    await queued('look', 'x', 3);
+    const { rpc } = driverOf(looker).context;
+    const before = rpc.calls;
+    const seen = await looker.inspect('x');
+    expect(rpc.calls - before).toBe(2);
+    expect(seen.waiting).toBe(2);
+    expect(seen.holders).toHaveLength(1);
+    expect(seen.holders[0]!.fencingToken).toBe(held.fencingToken);
+    expect(seen.holders[0]!.leftMs).toBeGreaterThan(0);
+    expect(seen.holders[0]!.leftMs).toBeLessThanOrEqual(5_000);
+    await held.release();
+    for (const w of waits) await (await w).release();
+  });
+
   it('is not reentrant: a second acquire through the same coordinator queues', async () => {
     const c = await coordinator('reentrant');
     const held = await c.lock('x').acquire();

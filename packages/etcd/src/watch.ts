@@ -13,7 +13,14 @@
  * too: they re-read the queue, which is always safe, and watch again.
  * @module
  */
-import { FilterType, type IDuplexStream, type IWatchRequest, type IWatchResponse } from 'etcd3';
+import {
+  FilterType,
+  type IDuplexStream,
+  type IEvent,
+  type IWatchCreateRequest,
+  type IWatchRequest,
+  type IWatchResponse,
+} from 'etcd3';
 import type { EtcdRpc } from './rpc.js';
 
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
@@ -28,9 +35,19 @@ export interface DeleteWatcher {
   broken(): void;
 }
 
+/** What an observer hears of a range watch. After `broken` it hears nothing more. */
+export interface RangeWatcher {
+  /** Changes, in revision order. */
+  events(events: readonly IEvent[]): void;
+  /** The stream broke or the server cancelled the watch (compacted past its start): read again. */
+  broken(): void;
+}
+
 interface Entry {
   readonly ids: readonly string[];
   readonly watcher: DeleteWatcher;
+  /** A range watch's listener of every event. */
+  readonly events?: (events: IEvent[]) => void;
   /** Watches the server has confirmed, and the largest revision they start after. */
   confirmed: number;
   liveAfter: bigint;
@@ -51,22 +68,44 @@ export class WatchChannel {
 
   /** Watches deletes of `keys`; returns the cancel (idempotent; nothing is reported after it). */
   watchDeletes(keys: readonly Buffer[], watcher: DeleteWatcher): () => void {
+    return this.#add(
+      keys.map((key) => ({ key, filters: [FilterType.Noput] })),
+      watcher,
+    );
+  }
+
+  /**
+   * Watches every change of the keys in `[key, rangeEnd)` from `startRevision` on (a start in
+   * the past is served once etcd's sync loop catches the watch up: up to 100 ms late, never
+   * lost). Returns the cancel.
+   */
+  watchRange(key: Buffer, rangeEnd: Buffer, startRevision: bigint, watcher: RangeWatcher): () => void {
+    const quiet = () => {};
+    return this.#add(
+      [{ key, range_end: rangeEnd, start_revision: startRevision.toString() }],
+      { live: quiet, deleted: quiet, broken: () => watcher.broken() },
+      (events) => watcher.events(events),
+    );
+  }
+
+  #add(requests: readonly IWatchCreateRequest[], watcher: DeleteWatcher, events?: (e: IEvent[]) => void) {
     if (this.#closed) {
       queueMicrotask(() => watcher.broken());
       return () => {};
     }
     const entry: Entry = {
-      ids: keys.map(() => String(this.#nextId++)),
+      ids: requests.map(() => String(this.#nextId++)),
       watcher,
       confirmed: 0,
       liveAfter: 0n,
+      ...(events ? { events } : {}),
     };
     for (const id of entry.ids) this.#entries.set(id, entry);
     this.#open().then(
       (stream) => {
         if (!this.#entries.has(entry.ids[0]!)) return;
-        for (const [i, key] of keys.entries()) {
-          stream.write({ create_request: { key, filters: [FilterType.Noput], watch_id: entry.ids[i]! } });
+        for (const [i, request] of requests.entries()) {
+          stream.write({ create_request: { ...request, watch_id: entry.ids[i]! } });
         }
       },
       () => this.#end(entry)?.broken(),
@@ -92,7 +131,11 @@ export class WatchChannel {
       if (revision > entry.liveAfter) entry.liveAfter = revision;
       if (++entry.confirmed === entry.ids.length) entry.watcher.live(entry.liveAfter);
     }
-    const deleted = res.events?.find((e) => String(e.type).toLowerCase() === 'delete');
+    if (entry.events) {
+      if (res.events?.length) entry.events(res.events);
+      return;
+    }
+    const deleted = res.events?.find(isDelete);
     if (deleted) this.#end(entry)?.deleted(BigInt(deleted.kv.mod_revision));
   }
 
@@ -140,4 +183,9 @@ export class WatchChannel {
     this.#entries.clear();
     for (const entry of entries) entry.watcher.broken();
   }
+}
+
+/** Whether `event` is a delete (etcd3 spells the type in more than one case). */
+export function isDelete(event: IEvent): boolean {
+  return String(event.type).toLowerCase() === 'delete';
 }
