@@ -3,7 +3,13 @@
  * each of two quick proclaims), terms as create revisions, proclaim keeping the lease, and which
  * waiters a read-write release wakes.
  */
-import { type Coordinator, connect, type LeaderInfo, type LockHandle, LockTimeoutError } from '@lockstep/core';
+import {
+  type Coordinator,
+  connect,
+  type LeaderInfo,
+  type LockHandle,
+  LockTimeoutError,
+} from '@lockstep/core';
 import { useServer } from '@lockstep/testing/vitest';
 import type { Etcd3 } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -95,7 +101,9 @@ describe('etcd elections', () => {
     await keysUnder(raw(), 'el-try/elections/x/', 2);
     await lead.resign();
     const next = await waiting;
-    await expect(c!.election('x').campaign({ value: 'c', waitMs: 0 })).rejects.toBeInstanceOf(LockTimeoutError);
+    await expect(c!.election('x').campaign({ value: 'c', waitMs: 0 })).rejects.toBeInstanceOf(
+      LockTimeoutError,
+    );
     expect(await raw().getAll().prefix('el-try/elections/x/').keys()).toHaveLength(1);
     await next.resign();
     const alone = await c!.election('x').campaign({ value: 'c', waitMs: 0 });

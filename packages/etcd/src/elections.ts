@@ -89,7 +89,8 @@ export class EtcdElections implements ElectionDriver {
         const layout = electionQueue(election);
         return { layout, holdsBack: layout.queue, value: Buffer.from(election.value, 'utf8') };
       },
-      (grantCtx, seat, key, token, request) => new EtcdLeadership(grantCtx, seat, key, token, request.lock.name),
+      (grantCtx, seat, key, token, request) =>
+        new EtcdLeadership(grantCtx, seat, key, token, request.lock.name),
     );
   }
 
@@ -148,7 +149,12 @@ class Observer {
   #told: LeaderState | null | undefined;
   #cancel: (() => void) | undefined;
 
-  constructor(ctx: GrantContext, queue: string, onChange: (leader: LeaderState | null) => void, signal: AbortSignal) {
+  constructor(
+    ctx: GrantContext,
+    queue: string,
+    onChange: (leader: LeaderState | null) => void,
+    signal: AbortSignal,
+  ) {
     this.#ctx = ctx;
     this.#queue = queue;
     this.#onChange = onChange;

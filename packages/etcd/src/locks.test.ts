@@ -174,7 +174,11 @@ describe('etcd locks: round trips and the queue', () => {
   });
 
   it('inspect names the holder (its token and lease left) and counts the waiters, in two round trips', async () => {
-    const [holder, waiter, looker] = [await coordinator('look'), await coordinator('look'), await coordinator('look')];
+    const [holder, waiter, looker] = [
+      await coordinator('look'),
+      await coordinator('look'),
+      await coordinator('look'),
+    ];
     expect(await looker.inspect('x')).toEqual({ name: 'x', holders: [], waiting: 0 });
     const held = await holder.lock('x', { ttlMs: 5_000 }).acquire();
     // One after the other, so that the first to be granted is the first in the list.
