@@ -1,5 +1,6 @@
 /** consul:// counters against the server from @lockstep/testing (the emulator here; titles say so). */
-import { CounterBoundError, resourceRef } from '@lockstep/core';
+import { CounterBoundError } from '@lockstep/core';
+import { resourceRef } from '@lockstep/core/driver';
 import { describe, expect, it } from 'vitest';
 import { consulCoordinator } from './index.js';
 import { counterKey } from './keys.js';

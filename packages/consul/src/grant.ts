@@ -12,7 +12,7 @@
  * gone or held by another session, or `isHeld` found the same. Then `lost` trips, once.
  * @module
  */
-import type { LeaseGrant } from '@lockstep/core';
+import type { LeaseGrant } from '@lockstep/core/driver';
 import { LossFlag, type Sweeper } from '@lockstep/core/driver';
 import type { ConsulHttp } from './http.js';
 import { readKey, type TxnOp, transaction } from './kv.js';

@@ -1,5 +1,5 @@
 /** Key layout: injective, and inside what Consul agents accept as KV keys. No server needed. */
-import { encodeName, resourceRef } from '@lockstep/core';
+import { encodeName, resourceRef } from '@lockstep/core/driver';
 import { describe, expect, it } from 'vitest';
 import {
   counterKey,

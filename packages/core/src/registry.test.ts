@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdapterNotInstalledError, InvalidArgumentError } from './errors.js';
-import { connect, queryOptions, registerAdapter } from './index.js';
+import { connect } from './index.js';
+import { queryOptions, registerAdapter } from './kit.js';
 import { loadAdapterPackage } from './registry.js';
 
 describe('connect(url)', () => {

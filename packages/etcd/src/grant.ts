@@ -4,8 +4,8 @@
  * lease's key check finds our key gone.
  * @module
  */
-import { type LeaseGrant, LockLostError } from '@lockstep/core';
-import { LossFlag, type SessionPool, type Sweeper } from '@lockstep/core/driver';
+import { LockLostError } from '@lockstep/core';
+import { type LeaseGrant, LossFlag, type SessionPool, type Sweeper } from '@lockstep/core/driver';
 import type { ExtraLeases } from './native.js';
 import { remove, stillThere } from './queue.js';
 import type { EtcdRpc } from './rpc.js';

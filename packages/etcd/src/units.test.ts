@@ -1,7 +1,8 @@
 /**
  * Pure functions: URL parsing, key layout, option checks (no server).
  */
-import { InvalidArgumentError, resourceRef } from '@lockstep/core';
+import { InvalidArgumentError } from '@lockstep/core';
+import { resourceRef } from '@lockstep/core/driver';
 import type { ITxnRequest } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { counterKey, lockQueue, memberKey, prefixEnd } from './keys.js';

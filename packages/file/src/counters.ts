@@ -3,7 +3,7 @@
  * flock critical section, so bounds hold and no increment is lost.
  * @module
  */
-import { applyDelta, type CounterDriver, type CounterRef } from '@lockstep/core';
+import { applyDelta, type CounterDriver, type CounterRef } from '@lockstep/core/driver';
 import { withFileLock } from './flock.js';
 import type { Layout } from './layout.js';
 import { readRecord, writeRecord } from './record.js';

@@ -11,7 +11,8 @@
  */
 import { closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { BackendUnavailableError, sleep } from '@lockstep/core';
+import { BackendUnavailableError } from '@lockstep/core';
+import { sleep } from '@lockstep/core/driver';
 
 /** The npm package that provides the file lock (prebuilt N-API binaries, no build step). */
 export const LOCK_BINDING = 'fs-native-extensions';

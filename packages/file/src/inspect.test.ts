@@ -3,7 +3,7 @@
  * left), holders in other processes included, and how many tickets still count.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { encodeName } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 import { describe, expect, it } from 'vitest';
 import { Layout } from './layout.js';
 import { fileSemaphores } from './locks.js';

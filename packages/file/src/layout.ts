@@ -19,7 +19,8 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { InvalidArgumentError, type ResourceRef } from '@lockstep/core';
+import { InvalidArgumentError } from '@lockstep/core';
+import type { ResourceRef } from '@lockstep/core/driver';
 
 const MAX_SEGMENT = 200;
 

@@ -14,7 +14,7 @@
  * once and a stopped one once its ticket lease runs out.
  * @module
  */
-import type { AcquireRequest } from '@lockstep/core';
+import type { AcquireRequest } from '@lockstep/core/driver';
 import { PID_NAMESPACE, processAlive } from './clock.js';
 
 /**

@@ -20,7 +20,7 @@
  * process writes nothing to notice, and a notification can be missed).
  * @module
  */
-import type { AcquireRequest, LeaseGrant } from '@lockstep/core';
+import type { AcquireRequest, LeaseGrant } from '@lockstep/core/driver';
 import { monotonicNowMs, PID_NAMESPACE } from './clock.js';
 import { withFileLock } from './flock.js';
 import { leaseGrant, tellDropped } from './grant.js';

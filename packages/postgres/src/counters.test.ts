@@ -2,7 +2,8 @@
  * Counters and the tables behind them, on a real server.
  */
 import { randomBytes } from 'node:crypto';
-import { BackendUnavailableError, CounterBoundError, encodeName } from '@lockstep/core';
+import { BackendUnavailableError, CounterBoundError } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 import { useServer } from '@lockstep/testing/vitest';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';

@@ -6,7 +6,8 @@
  */
 
 import { runInteropTest } from '@lockstep/conformance/vitest';
-import { connect, hash64, InvalidArgumentError } from '@lockstep/core';
+import { connect, InvalidArgumentError } from '@lockstep/core';
+import { hash64 } from '@lockstep/core/driver';
 import { useServer } from '@lockstep/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { advisoryKeyOf } from './index.js';

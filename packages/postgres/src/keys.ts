@@ -15,14 +15,9 @@
  * - A semaphore is a family of keys (see {@link placeSemaphore}).
  * @module
  */
-import {
-  hash64,
-  InvalidArgumentError,
-  type LockRef,
-  type NativeLockLocation,
-  validateName,
-} from '@lockstep/core';
+import { InvalidArgumentError, type NativeLockLocation, validateName } from '@lockstep/core';
 import type { SemaphoreRef } from '@lockstep/core/driver';
+import { hash64, type LockRef } from '@lockstep/core/driver';
 
 const INT64 = 2n ** 63n;
 const INT32 = 2 ** 31;

@@ -4,13 +4,8 @@
  * aborts. (The shared suite runs in conformance.test.ts.)
  */
 import { readFile } from 'node:fs/promises';
-import {
-  BackendUnavailableError,
-  hash64,
-  LockLostError,
-  LockTimeoutError,
-  UnsupportedError,
-} from '@lockstep/core';
+import { BackendUnavailableError, LockLostError, LockTimeoutError, UnsupportedError } from '@lockstep/core';
+import { hash64 } from '@lockstep/core/driver';
 import { useServer } from '@lockstep/testing/vitest';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';

@@ -4,15 +4,8 @@
  * `postgresCoordinator(pool, options)`. Checked before any I/O.
  * @module
  */
-import {
-  type ConnectOptions,
-  InvalidArgumentError,
-  optionNames,
-  rejectUnknownOptions,
-  validateBoolean,
-  validateName,
-  validateTimeoutMs,
-} from '@lockstep/core';
+import { type ConnectOptions, InvalidArgumentError, validateName } from '@lockstep/core';
+import { optionNames, rejectUnknownOptions, validateBoolean, validateTimeoutMs } from '@lockstep/core/driver';
 
 /** Options shared by both ways of building a coordinator. */
 export interface PostgresAdapterOptions {

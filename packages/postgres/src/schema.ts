@@ -19,7 +19,8 @@
  *   use (or from `migrate()` run again).
  * @module
  */
-import { BackendUnavailableError, hash64 } from '@lockstep/core';
+import { BackendUnavailableError } from '@lockstep/core';
+import { hash64 } from '@lockstep/core/driver';
 import type pg from 'pg';
 import { isMissingTable, sqlState } from './errors.js';
 import {

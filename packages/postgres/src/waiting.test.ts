@@ -2,7 +2,7 @@
  * Waiting on a real server, as seen from other processes and coordinators: a waiter paused
  * while queued, and the order waiters from several coordinators are served in.
  */
-import { hash64 } from '@lockstep/core';
+import { hash64 } from '@lockstep/core/driver';
 import { useServer } from '@lockstep/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { pgLocksIdentity } from './keys.js';

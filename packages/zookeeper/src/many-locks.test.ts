@@ -6,7 +6,8 @@
  * fails by orders of magnitude.
  */
 import type { Coordinator, LockHandle } from '@lockstep/core';
-import { connect, encodeName } from '@lockstep/core';
+import { connect } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 import { heapAfterGc } from '@lockstep/testing';
 import { useServer } from '@lockstep/testing/vitest';
 import { afterEach, describe, expect, it } from 'vitest';

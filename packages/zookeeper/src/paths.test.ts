@@ -1,7 +1,8 @@
 /**
  * Pure functions: URL parsing, the path layout, native path checks and Curator's queue order.
  */
-import { InvalidArgumentError, resourceRef } from '@lockstep/core';
+import { InvalidArgumentError } from '@lockstep/core';
+import { resourceRef } from '@lockstep/core/driver';
 import { describe, expect, it } from 'vitest';
 import { resolveOptions } from './options.js';
 import { ancestry, asUuid, contenderPrefix, counterPath, lockLayout, validateNativePath } from './paths.js';

@@ -5,7 +5,8 @@
  * and leftover nodes removed.
  */
 import { randomUUID } from 'node:crypto';
-import { type Coordinator, connect, encodeName } from '@lockstep/core';
+import { type Coordinator, connect } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 import { useServer } from '@lockstep/testing/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { zookeeperCoordinator } from './index.js';

@@ -7,11 +7,11 @@ import type { EventEmitter } from 'node:events';
 import {
   type Coordinator,
   connect,
-  encodeName,
   InvalidArgumentError,
   LockLostError,
   LockTimeoutError,
 } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 import { faultProxy } from '@lockstep/testing';
 import { useServer } from '@lockstep/testing/vitest';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -25,7 +25,7 @@ import {
   provisionServerTarget,
   scopedName,
 } from '@lockstep/conformance/profile';
-import { encodeName } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 import { CompareResult, CompareTarget, type Etcd3, EtcdLockFailedError, type Lock } from 'etcd3';
 import { deleteByPrefix, etcdVersion, rawClient } from './raw.js';
 

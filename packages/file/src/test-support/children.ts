@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { encodeName, type ResourceRef } from '@lockstep/core';
+import { encodeName, type ResourceRef } from '@lockstep/core/driver';
 import { withFileLock } from '../flock.js';
 import { Layout } from '../layout.js';
 import type { Holder, LeaseRecord, Ticket } from '../queue.js';

@@ -34,7 +34,8 @@ import {
   type BenchScope,
   type BenchSubject,
 } from '@lockstep/conformance/profile';
-import { connect, encodeName } from '@lockstep/core';
+import { connect } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 
 /** Lease for the suite's lease tests (file:// accepts 50 ms and up). */
 export const FILE_TEST_TTL_MS = 600;

@@ -26,7 +26,7 @@ import {
   provisionServerTarget,
   scopedName,
 } from '@lockstep/conformance/profile';
-import { encodeName } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 import { redisSemaphoreKey, redisSemaphoreSetKey } from './libraries.js';
 import { CYCLE_TTL_MS, disconnectAll, redisPeers } from './peers.js';
 import { deleteByPrefix, rawClient, redisVersion } from './raw.js';

@@ -24,7 +24,7 @@ import {
   provisionServerTarget,
   scopedName,
 } from '@lockstep/conformance/profile';
-import { encodeName } from '@lockstep/core';
+import { encodeName } from '@lockstep/core/driver';
 import { calls, chrootOf, errorCode, rawClient, removeIfEmpty, removeTree, zookeeperVersion } from './raw.js';
 
 /** Lease for the suite's lease tests, and the session timeout lockstep asks for (the same: with a per-session lease the session timeout is how long a dead holder keeps its locks). */
