@@ -1,0 +1,3 @@
+import { lockstepVitestConfig } from '../../vitest.shared.js';
+
+export default lockstepVitestConfig();
