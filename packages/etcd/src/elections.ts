@@ -17,8 +17,16 @@
  *   order, including vacancies (`null` once the last candidate is gone), which etcd's own
  *   `Observe` never reports. A broken watch (or one compacted past its start) reads again.
  * - resign: ONE delete of our key.
+ *
+ * At a native location (`election(name, { native: PREFIX })`) the keys are
+ * `concurrency.Election`'s own (`PREFIX/<lease id in hex>`, value = the candidate's value), and
+ * its algorithm is the one above (oldest create revision leads, proclaim guarded by the create
+ * revision, resign deletes the key), so lockstep candidates and `etcdctl elect PREFIX` share one
+ * election and observers on either side see both.
  * @module
  */
+
+import type { NativeLockLocation } from '@lockstep/core';
 import {
   type AcquireRequest,
   Backoff,
@@ -31,7 +39,7 @@ import {
 import { CompareResult, CompareTarget, type IEvent, type IKeyValue, SortOrder, SortTarget } from 'etcd3';
 import { unavailable } from './errors.js';
 import { EtcdGrant, type GrantContext, type Seat } from './grant.js';
-import { electionQueue } from './keys.js';
+import { electionQueue, validateNativePrefix } from './keys.js';
 import { EtcdQueues } from './locks.js';
 import type { EtcdRpc } from './rpc.js';
 import { isDelete } from './watch.js';
@@ -92,6 +100,10 @@ export class EtcdElections implements ElectionDriver {
       (grantCtx, seat, key, token, request) =>
         new EtcdLeadership(grantCtx, seat, key, token, request.lock.name),
     );
+  }
+
+  validateNative(native: NativeLockLocation): void {
+    validateNativePrefix(native);
   }
 
   campaign(request: AcquireRequest<ElectionRef>, signal: AbortSignal): Promise<LeadershipGrant> {

@@ -1,7 +1,8 @@
 /**
  * interop.etcdctl: a lock at a native location (`lock(name, { native: '/locks/x' })`) and
  * `etcdctl lock /locks/x` (etcd's own `concurrency.Mutex`, the real binary) exclude each other,
- * in both directions, and under mixed contention.
+ * in both directions, and under mixed contention. interop.etcdctl.elect: an election at a native
+ * location and `etcdctl elect` (`concurrency.Election`) are one election, seen from both sides.
  */
 
 import { runInteropTest } from '@lockstep/conformance/vitest';
@@ -32,13 +33,17 @@ async function coordinator(): Promise<Coordinator> {
   return c;
 }
 
-describe('interop.etcdctl: native locks and `etcdctl lock` exclude each other', () => {
+describe('interop.etcdctl: native locks and elections shared with etcdctl lock and etcdctl elect', () => {
   it('validates native locations before any I/O', async () => {
     const c = await coordinator();
     for (const bad of ['', 42n, [1, 2] as const, 'a\0b', '\ud800']) {
       expect(() => c.lock('x', { native: bad as string })).toThrow(InvalidArgumentError);
     }
     expect(() => c.lock('x', { native: '/locks/ok' })).not.toThrow();
+    for (const bad of ['', 42n, 'a\0b', '\ud800']) {
+      expect(() => c.election('x', { native: bad as string })).toThrow(InvalidArgumentError);
+    }
+    expect(() => c.election('x', { native: '/elections/ok' })).not.toThrow();
   });
 
   it('a process taking a native lock again reuses its lease, and so the key name', async () => {

@@ -18,7 +18,10 @@
  * A lock with a `native` location uses exactly the layout of etcd's `concurrency.Mutex` and
  * `etcdctl lock NATIVE`: the queue is `NATIVE/` and a contender's key is `NATIVE/<lease id in
  * lowercase hex>`, so one lease carries at most one contender of it. Both recipes order the
- * queue by create revision and let the oldest key hold, so they exclude each other.
+ * queue by create revision and let the oldest key hold, so they exclude each other. An election
+ * with a `native` location is laid out the same way, which is `concurrency.Election`'s layout
+ * and `etcdctl elect NATIVE`'s (the candidate's value is the key's value), so lockstep and Go
+ * candidates stand in one election.
  *
  * When the coordinator was built over a namespaced etcd3 client (`etcd.namespace('app/')`),
  * the namespace is prepended to every key by the RPC layer, not here.
@@ -54,8 +57,9 @@ export function readWriteQueue(lock: ResourceRef): string {
   return `${lock.prefixSegment}/rwlocks/${lock.segment}/`;
 }
 
-/** An election's candidates. */
-export function electionQueue(election: ResourceRef): QueueLayout {
+/** An election's candidates: lockstep's layout, or at a native prefix `concurrency.Election`'s. */
+export function electionQueue(election: LockRef): QueueLayout {
+  if (election.native !== undefined) return { queue: `${nativePrefix(election.native)}/`, native: true };
   return { queue: `${election.prefixSegment}/elections/${election.segment}/`, native: false };
 }
 

@@ -8,89 +8,23 @@
  * Every native location is a place under the run's scratch root (`ctx.place`).
  * @module
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { hostList } from '@lockstep/conformance';
 import {
   check,
   checkEqual,
   delay,
   type InteropContext,
   type InteropScenario,
-  skipInterop,
   strictlyIncreasing,
 } from '@lockstep/conformance/interop';
+import { type EtcdctlProcess, etcdctl, etcdctlPath, location, scratchDir } from './etcdctl.js';
+import { ETCDCTL_ELECT_INTEROP } from './interop-elect.js';
 import { rawClient } from './raw.js';
 
-/** The `etcdctl` binary, or a skip saying it is missing. */
-function etcdctlPath(): string {
-  let found = '';
-  try {
-    found = execFileSync('sh', ['-c', 'command -v etcdctl'], { encoding: 'utf8' }).trim();
-  } catch {
-    found = '';
-  }
-  if (found === '') skipInterop('etcdctl is not installed (Debian: etcd-client)');
-  return found;
-}
-
-/** `etcd://h1:p1,h2:p2?…` → `h1:p1,h2:p2` (etcdctl's `--endpoints`). */
-function endpointsOf(url: string): string {
-  return hostList(url)
-    .map(({ host, port }) => `${decodeURIComponent(host)}:${port ?? 2379}`)
-    .join(',');
-}
-
-/** A fresh scratch directory, removed when the scenario ends. */
-function scratchDir(ctx: InteropContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lockstep-etcdctl-'));
-  ctx.defer(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A native lock location no other run uses, under the scratch root. */
-const location = (ctx: InteropContext, what: string) => `/${ctx.place(what)}`;
-
-/** `etcdctl lock PREFIX -- sh -c SCRIPT`, with its output lines; killed when the scenario ends. */
-function etcdctlLock(ctx: InteropContext, url: string, prefix: string, script: string) {
-  const child: ChildProcess = spawn(
-    etcdctlPath(),
-    ['--endpoints', endpointsOf(url), 'lock', prefix, '--', 'sh', '-c', script],
-    { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  ctx.defer(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const lines: Array<{ line: string; at: number }> = [];
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => {
-    stderr += String(chunk);
-  });
-  createInterface({ input: child.stdout! }).on('line', (line) => lines.push({ line, at: performance.now() }));
-  return {
-    lines,
-    exited,
-    stderr: () => stderr,
-    /** When `text` was printed; fails after `timeoutMs` or when etcdctl exits without it. */
-    async seen(text: string, timeoutMs: number): Promise<number> {
-      const deadline = performance.now() + timeoutMs;
-      for (;;) {
-        const hit = lines.find((l) => l.line.includes(text));
-        if (hit) return hit.at;
-        if (performance.now() > deadline || child.exitCode !== null) {
-          throw new Error(`etcdctl never printed "${text}" (exit ${child.exitCode}): ${stderr}`);
-        }
-        await delay(10);
-      }
-    },
-  };
+/** `etcdctl lock PREFIX -- sh -c SCRIPT`. */
+function etcdctlLock(ctx: InteropContext, url: string, prefix: string, script: string): EtcdctlProcess {
+  return etcdctl(ctx, url, ['lock', prefix, '--', 'sh', '-c', script]);
 }
 
 /** lockstep's keys: `<prefix>/<lease id in hex>`, each on its own lease, queue order by create revision. */
@@ -227,7 +161,7 @@ async function mixedContention(url: string, ctx: InteropContext): Promise<void> 
   );
 }
 
-/** Every etcd interop scenario, all `interop.etcdctl`. */
+/** Every etcd interop scenario: `interop.etcdctl` (locks) and `interop.etcdctl.elect`. */
 export const ETCD_INTEROP: readonly InteropScenario[] = [
   {
     id: 'interop.etcdctl',
@@ -250,4 +184,5 @@ export const ETCD_INTEROP: readonly InteropScenario[] = [
     timeoutMs: 120_000,
     run: (target, ctx) => mixedContention(target.url, ctx),
   },
+  ...ETCDCTL_ELECT_INTEROP,
 ];
