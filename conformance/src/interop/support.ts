@@ -11,18 +11,26 @@ export const delay = (ms: number): Promise<void> => sleep(ms).then(() => {});
 /** A name no other run uses. */
 export const uniqueSuffix = (): string => randomBytes(4).toString('hex');
 
-/** Counts entries into a critical section shared by lockstep and a peer; overlaps must stay 0. */
+/**
+ * A section shared by up to `capacity` holders (1: a lock's), entered by holders of both sides:
+ * counts the entries that found it full, and the most inside at once.
+ */
 export class CriticalSection {
-  private inside = 0;
-  /** How many entries found someone else already inside. */
+  #inside = 0;
+  /** How many entries found `capacity` others already inside. */
   overlaps = 0;
+  /** The most holders inside at once. */
+  most = 0;
+
+  constructor(readonly capacity = 1) {}
 
   /** Enters, stays `holdMs`, leaves. */
   async visit(holdMs: number): Promise<void> {
-    this.inside++;
-    if (this.inside > 1) this.overlaps++;
+    this.#inside++;
+    this.most = Math.max(this.most, this.#inside);
+    if (this.#inside > this.capacity) this.overlaps++;
     await delay(holdMs);
-    this.inside--;
+    this.#inside--;
   }
 }
 

@@ -4,6 +4,8 @@
  * session, flags 0x2ddccbc058a50c18 — so each excludes the other, both ways. The Go side is a
  * TypeScript transcription of api/lock.go's algorithm (no Go toolchain or Consul binary can be
  * installed here), and the server is the emulator: these are emulator results, not Consul results.
+ * interop.consul-lock.semaphore: `semaphore(name, { permits, native: PREFIX })` and
+ * `consul lock -n` (api/semaphore.go, transcribed likewise) count the same slots.
  */
 
 import { runInteropTest } from '@lockstep/conformance/vitest';
@@ -25,7 +27,7 @@ describe.skipIf(SKIP_REASON !== undefined)(
   () => {
     for (const scenario of CONSUL_INTEROP) {
       it(
-        `interop.consul-lock: ${scenario.title} (${SERVER_LABEL})`,
+        `${scenario.id}: ${scenario.title} (${SERVER_LABEL})`,
         (context) =>
           runInteropTest(context, scenario, {
             name: 'consul',
@@ -45,6 +47,7 @@ describe.skipIf(SKIP_REASON !== undefined)(
       );
       for (const bad of ['', 'a//b', 'a/../b', 'a b', 42n, [1, 2] as const]) {
         expect(() => coord.lock('x', { native: bad })).toThrow(InvalidArgumentError);
+        expect(() => coord.semaphore('x', { permits: 2, native: bad })).toThrow(InvalidArgumentError);
       }
       expect(counting.calls).toHaveLength(0);
     });

@@ -164,6 +164,26 @@ export function admission(view: SemaphoreView, asker: Asker, permits: number): A
 }
 
 /**
+ * The write that takes `session` out of `.lock` when it is only a leftover there (an earlier
+ * permit of the session, released by deleting its contender, which queues again now): lockstep
+ * does not count it, but api/semaphore.go counts every holder whose session holds any key under
+ * the prefix, so until it is gone Go clients would see a slot taken that nobody holds — and wait
+ * behind a lockstep waiter that waits behind them. `undefined` when there is nothing to take out.
+ */
+export function leftoverPrune(
+  view: SemaphoreView,
+  session: string,
+): { readonly lockIndex: bigint; readonly value: string } | undefined {
+  const own = view.contenders.get(session);
+  const { limit, holders } = view.stored;
+  if (!own || !view.lock || limit === undefined || !holders.includes(session) || counts(view, own)) {
+    return undefined;
+  }
+  const rest = holders.filter((holder) => holder !== session);
+  return { lockIndex: view.lock.modifyIndex, value: encodeLock(limit, rest) };
+}
+
+/**
  * Whether others contend for the semaphore besides `asker`: someone queues, or the permits are
  * all taken with it. Then a holder keeps following the prefix, so that its release can hand the
  * permit over.

@@ -17,6 +17,7 @@ import {
 } from './test-support/helpers.js';
 import { RawConsul } from './test-support/raw.js';
 import { MIN_TTL_MS, SERVER_LABEL, SKIP_REASON, useConsul } from './test-support/server.js';
+import { ApiSemaphore } from './testing/api-semaphore.js';
 
 const consul = useConsul();
 const raw = () => new RawConsul(consul().httpUrl);
@@ -252,6 +253,40 @@ describe.skipIf(SKIP_REASON !== undefined)(`consul:// semaphores (${SERVER_LABEL
     await held.release();
     const now = await b.semaphore('limit', { permits: 2, ttlMs: MIN_TTL_MS }).acquire({ waitMs: 1_000 });
     await now.release();
+  });
+
+  it(`a session queueing again takes its earlier permit out of .lock, so api/semaphore.go clients count the slot free (${SERVER_LABEL})`, async () => {
+    // api/semaphore.go counts every holder in .lock whose session holds any key under the prefix.
+    // A plain release leaves our session there (deleting the contender is the release); queueing
+    // again with that session would make Go clients count a slot nobody holds, and wait behind a
+    // lockstep waiter that waits behind them.
+    const at = `${freshPrefix()}/native-semaphore`;
+    const coord = await open(consul().url);
+    const semaphore = coord.semaphore('jobs', { permits: 2, native: at, ttlMs: MIN_TTL_MS });
+    const sessionTtl = `${MIN_TTL_MS / 1000}s`;
+    const go = new ApiSemaphore({ httpUrl: consul().httpUrl, prefix: at, limit: 2, sessionTtl });
+    await go.acquire();
+    const permit = await semaphore.acquire();
+    const ourKey = (await contenders(at)).find((key) => !key.endsWith(`/${go.session}`))!;
+    const ourSession = ourKey.slice(at.length + 1);
+    // A Go contender that waits (not in Holders), ahead of our next request.
+    const waiter = await raw().createSession({ TTL: sessionTtl, Behavior: 'delete' });
+    expect(await raw().put(`${at}/${waiter}`, '', `?acquire=${waiter}&flags=${SEMAPHORE_FLAG_VALUE}`)).toBe(
+      true,
+    );
+    expect(await permit.release()).toBe(true);
+    const holders = async () =>
+      Object.keys(JSON.parse((await raw().get(`${at}/.lock`))!.Value).Holders).sort();
+    expect(await holders()).toEqual([go.session, ourSession].sort()); // the plain release's leftover
+
+    const again = semaphore.acquire({ waitMs: 5_000 });
+    await eventually(async () => (await raw().get(ourKey))?.Value.startsWith('queued') ?? false, 2_000);
+    // Queued behind the Go waiter with the same session: no longer counted by Go clients either.
+    expect(await holders()).toEqual([go.session]);
+    await raw().delete(`${at}/${waiter}`);
+    await (await again).release();
+    await go.release();
+    await coord.close();
   });
 
   it(`refuses more than 2^20 permits and TTLs past a day before any request (${SERVER_LABEL})`, async () => {

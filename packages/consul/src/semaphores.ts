@@ -41,6 +41,7 @@ import {
   contended,
   contenderNote,
   contenderValue,
+  leftoverPrune,
   type SemaphoreView,
   semaphoreView,
 } from './semaphore-view.js';
@@ -173,11 +174,45 @@ export class ConsulSemaphores implements LockDriver<SemaphoreRef> {
       throw new BackendUnavailableError('consul', why);
     }
     const { createIndex, modifyIndex } = own;
-    return {
-      contender: { session, claim, key, index: modifyIndex },
-      asker: { session: session.id, createIndex, modifyIndex },
-      tree: { entries, index: modifyIndex },
-    };
+    const contender = { session, claim, key, index: modifyIndex };
+    const tree = await this.#pruneLeftover(attempt, contender, { entries, index: modifyIndex });
+    return { contender, asker: { session: session.id, createIndex, modifyIndex }, tree };
+  }
+
+  /**
+   * Takes our session out of `.lock` where it is only an earlier permit's leftover (see
+   * `leftoverPrune`): `[check-index contender, cas .lock, get-tree prefix]`, read again and
+   * retried when another write to `.lock` came first. Returns the listing to judge on.
+   */
+  async #pruneLeftover(attempt: Attempt, contender: Contender, joined: KvTree): Promise<KvTree> {
+    const { http } = this.#scope;
+    let tree = joined;
+    for (let round = 0; round < MAX_TRY_RACES; round++) {
+      const prune = leftoverPrune(
+        semaphoreView(attempt.prefix, tree.index, tree.entries),
+        contender.session.id,
+      );
+      if (!prune) return tree;
+      const ops: TxnOp[] = [
+        { verb: 'check-index', key: contender.key, index: contender.index },
+        {
+          verb: 'cas',
+          key: attempt.lockKey,
+          value: prune.value,
+          index: prune.lockIndex,
+          flags: SEMAPHORE_FLAG_VALUE,
+        },
+        { verb: 'get-tree', key: `${attempt.prefix}/` },
+      ];
+      const outcome = await transaction(http, ops, 'queueing for a permit');
+      if (outcome.committed) {
+        // The CAS answers first (its new index, no value), then the listing as of that write.
+        const [written, ...entries] = outcome.entries;
+        return { entries, index: written?.modifyIndex ?? tree.index };
+      }
+      tree = await readTree(http, attempt.prefix, 'reading a semaphore');
+    }
+    return tree;
   }
 
   /** `tryAcquire`: takes what the listing owes us, reading again after a lost race; never waits. */

@@ -22,6 +22,7 @@ import {
 } from '@lockstep/conformance/interop';
 import { InvalidArgumentError, type LockHandle } from '@lockstep/core';
 import { ApiLock, getPair, LOCK_FLAG_VALUE, SEMAPHORE_FLAG_VALUE } from './api-lock.js';
+import { CONSUL_SEMAPHORE_INTEROP } from './interop-semaphore.js';
 import { agentOf } from './raw.js';
 
 /** The smallest session TTL the server accepts: the URL's `sessionTtlMinMs`, else Consul's 10 s. */
@@ -183,7 +184,7 @@ async function semaphoreConflict(target: ConformanceTarget, ctx: InteropContext)
   checkEqual(after?.Session, undefined, "the semaphore key's session");
 }
 
-/** Every Consul interop scenario, all `interop.consul-lock`. */
+/** Every Consul interop scenario: `interop.consul-lock` (locks) and `interop.consul-lock.semaphore`. */
 export const CONSUL_INTEROP: readonly InteropScenario[] = [
   {
     id: 'interop.consul-lock',
@@ -206,4 +207,5 @@ export const CONSUL_INTEROP: readonly InteropScenario[] = [
     title: 'refuses a prefix used by a Consul semaphore (ErrLockConflict) without touching it',
     run: semaphoreConflict,
   },
+  ...CONSUL_SEMAPHORE_INTEROP,
 ];

@@ -14,6 +14,7 @@
  */
 import type { ConformanceTarget } from '@lockstep/conformance';
 import {
+  CriticalSection,
   check,
   checkEqual,
   delay,
@@ -40,19 +41,6 @@ function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
-}
-
-/** Entries into a section shared by K permit holders of both libraries: the most inside at once. */
-class PermitRoom {
-  #inside = 0;
-  most = 0;
-
-  async visit(holdMs: number): Promise<void> {
-    this.#inside++;
-    this.most = Math.max(this.most, this.#inside);
-    await delay(holdMs);
-    this.#inside--;
-  }
 }
 
 const LEASE_MS = 5_000;
@@ -177,7 +165,7 @@ async function contention(target: ConformanceTarget, ctx: InteropContext): Promi
   await withKeyspaceEvents(ctx, raw, 'Kgxz');
   const name = ctx.place('contended');
   const key = redisSemaphoreSetKey(name);
-  const room = new PermitRoom();
+  const room = new CriticalSection(2);
   const tokensOf: bigint[][] = [];
   const lockstepWorker = async (coord: Coordinator) => {
     const tokens: bigint[] = [];
