@@ -7,10 +7,10 @@
 import { type ElectionCapabilities, type LeaderInfo, LockLostError } from '@lockstep/core';
 import { checkMutex, type HoldInterval } from '../checkers/mutex.js';
 import { spawnChild } from '../child/spawn.js';
-import { isInProcess } from '../target.js';
+import { isInProcess, isProxyable, schemeOf } from '../target.js';
 import { check, checkEqual, expectRejection } from './assert.js';
-import { primitiveCaps, requirePrimitive, requirePrimitiveInProcesses } from './support.js';
-import { fmt, leaseSlackMs, median } from './timing.js';
+import { primitiveCaps, proxyTarget, requirePrimitive, requirePrimitiveInProcesses } from './support.js';
+import { abortedWithin, fmt, leaseSlackMs, median } from './timing.js';
 import type { ConformanceTest, TestContext } from './types.js';
 
 /** How long a dead or frozen leader may keep an election (per-session leases may outlive the TTL). */
@@ -101,9 +101,10 @@ export const electionTerms: ConformanceTest = {
 
 export const electionFailover: ConformanceTest = {
   id: 'election.failover',
-  title: 'a SIGKILLed leader process: a new leader within its lease plus a bound',
+  title:
+    'a SIGKILLed leader process: a new leader within its lease plus a bound; a leader cut off by the network is told before the next one leads',
   requires: requirePrimitiveInProcesses('election', 'lead its elections'),
-  timeoutMs: 90_000,
+  timeoutMs: 180_000,
   async run(ctx) {
     const caps = primitiveCaps(ctx.capabilities, 'election')!;
     const [parent] = await ctx.clients(1);
@@ -134,8 +135,91 @@ export const electionFailover: ConformanceTest = {
     }
     await next.resign();
     ctx.log(`lease ${ctx.ttlMs} ms: a new leader ${fmt(after)} after the leader process was SIGKILLed`);
+    if (isProxyable(ctx.target)) await cutLeaderConnection(ctx, caps);
+    else
+      ctx.log(
+        `cut connection: not checked (${schemeOf(ctx.target.url)}:// has no address a TCP proxy can front)`,
+      );
   },
 };
+
+/**
+ * The leader's connection cut (fault proxy) while two others campaign and one observes: its
+ * signal aborts (LockLostError) no later than the next leader is granted, exactly one of the two
+ * leads with a larger term, the observer ends on that leader, and the deposed leader's proclaim
+ * is refused once its connection heals.
+ */
+async function cutLeaderConnection(ctx: TestContext, caps: ElectionCapabilities): Promise<void> {
+  const proxy = await proxyTarget(ctx);
+  const cutOff = await ctx.client(proxy.url);
+  const [a, b, observer] = await ctx.clients(3);
+  const name = ctx.name('failover-cut');
+  const bound = leaderLossBoundMs(ctx, caps);
+  const old = await cutOff
+    .election(name, { ttlMs: ctx.ttlMs })
+    .campaign({ value: 'cut-off', waitMs: 30_000, signal: ctx.signal });
+  const stop = new AbortController();
+  ctx.defer(() => stop.abort());
+  const iterator = observer!.election(name).observe({ signal: stop.signal });
+  const seen: Array<LeaderInfo | null> = [];
+  await collect(iterator, seen, 1, 10_000);
+  checkEqual(seen[0]?.value, 'cut-off', 'the leader the observer saw first');
+
+  const grantedAt = new Map<string, number>();
+  const candidates = [a!, b!].map((client, i) => {
+    const value = `direct-${i}`;
+    const campaign = client
+      .election(name, { ttlMs: ctx.ttlMs })
+      .campaign({ value, waitMs: bound + 30_000, signal: ctx.signal });
+    void campaign.then(
+      () => grantedAt.set(value, performance.now()),
+      () => {},
+    );
+    return campaign;
+  });
+  const cutAt = performance.now();
+  proxy.cut();
+  const abortedAt = await abortedWithin(old.signal, bound);
+  check(
+    abortedAt !== undefined,
+    `the leader's connection was cut but its signal did not abort within ${bound} ms`,
+  );
+  check(old.signal.reason instanceof LockLostError, `the signal's reason is ${String(old.signal.reason)}`);
+  const winner = await Promise.race(candidates);
+  const wonAt = grantedAt.get(winner.value) ?? performance.now();
+  check(
+    abortedAt <= wonAt,
+    `the next leader was granted ${fmt(abortedAt - wonAt)} before the cut-off leader's signal aborted`,
+  );
+  check(
+    winner.term > old.term,
+    `the new term ${winner.term} is not larger than the cut-off leader's ${old.term}`,
+  );
+  const loser = candidates[winner.value === 'direct-0' ? 1 : 0]!;
+  const loserValue = winner.value === 'direct-0' ? 'direct-1' : 'direct-0';
+  const deadline = performance.now() + 10_000;
+  while (seen.at(-1)?.term !== winner.term && performance.now() < deadline) {
+    await collect(iterator, seen, seen.length + 1, deadline - performance.now());
+  }
+  const observedAt = performance.now();
+  checkEqual(seen.at(-1)?.value, winner.value, 'the leader the observer saw last');
+  check(!grantedAt.has(loserValue), 'both candidates lead at once after the cut');
+  proxy.heal();
+  await expectRejection(old.proclaim('stale'), LockLostError, 'proclaim by the cut-off leader after healing');
+  checkEqual(
+    (await observer!.election(name).leader())?.value,
+    winner.value,
+    'the leader after the stale proclaim',
+  );
+  await winner.resign();
+  const last = await loser;
+  check(last.term > winner.term, `the third term ${last.term} is not larger than ${winner.term}`);
+  await last.resign();
+  stop.abort();
+  ctx.log(
+    `cut connection: the leader's signal aborted after ${fmt(abortedAt - cutAt)}, the next leader after ${fmt(wonAt - cutAt)}, the observer saw it after ${fmt(observedAt - cutAt)}`,
+  );
+}
 
 const RESIGN_ROUNDS = 5;
 
