@@ -140,9 +140,11 @@ describe('a waiting process', () => {
   it('stays alive while it waits for a lock, even when nothing else holds the event loop', async () => {
     const { spawnSync } = await import('node:child_process');
     const indexUrl = new URL('./index.ts', import.meta.url).href;
+    const kitUrl = new URL('./kit.ts', import.meta.url).href;
     // Only a silent watch and the fallback re-check timer are pending while the child waits.
     const script = `
-      import { createCoordinator, MEMORY_CAPABILITIES, ReleaseHub } from ${JSON.stringify(indexUrl)};
+      import { MEMORY_CAPABILITIES } from ${JSON.stringify(indexUrl)};
+      import { createCoordinator, ReleaseHub } from ${JSON.stringify(kitUrl)};
       const hub = new ReleaseHub();
       let held = true;
       setTimeout(() => { held = false; }, 600).unref();
@@ -158,7 +160,7 @@ describe('a waiting process', () => {
       encoding: 'utf8',
       timeout: 30_000,
     });
-    expect(result.stdout).toContain('acquired');
+    expect({ stdout: result.stdout, stderr: result.stderr }).toMatchObject({ stdout: 'acquired\n' });
     expect(result.status).toBe(0);
   });
 });
