@@ -11,6 +11,8 @@
 
 export * from './checkers/index.js';
 export { scriptCommand } from './child/command.js';
+export type { ChildEvent, ChildOptions } from './child/protocol.js';
+export { type ChildClient, spawnChild } from './child/spawn.js';
 export {
   type ConformanceProgress,
   DEFAULT_TEST_TIMEOUT_MS,

@@ -92,11 +92,17 @@ describe('bench harness', () => {
         'naive.counter.throughput64',
         'semaphore.handoff',
         'rwlock.read.cycle',
+        'rwlock.writer-wait',
+        'rwlock.read.throughput8',
+        'rwlock.write.throughput8',
+        'election.resign',
+        'election.observe.lag',
       ].sort(),
     );
     expect(results.peers).toEqual({});
     expect(results.missing).toEqual([
       { metric: 'lock.cycle', library: 'broken', reason: expect.stringContaining('peer unavailable (test)') },
+      { metric: 'election.failover', reason: expect.stringContaining('lives in one process') },
     ]);
     // Every latency figure carries its mean (time over operations) beside p50 and p99.
     for (const metric of ['lock.cycle', 'floor.lock.cycle', 'lock.handoff', 'counter.increment']) {

@@ -7,7 +7,7 @@
  * measured is left out and the reason recorded.
  * @module
  */
-import type { ConformanceTarget } from '@lockstep/conformance';
+import { type ConformanceTarget, isInProcess, leaseTtlFor } from '@lockstep/conformance';
 import { describeError } from '@lockstep/conformance/interop';
 import type {
   BackendProfile,
@@ -35,6 +35,12 @@ import {
   measureThroughput,
   type TimeBox,
 } from './measure.js';
+import {
+  measureElectionFailover,
+  measureElectionHandoff,
+  measureReadWriteThroughput,
+  measureWriterWait,
+} from './primitives.js';
 
 /** Concurrent callers of the throughput metrics. */
 export const THROUGHPUT_CALLERS = 64;
@@ -306,6 +312,59 @@ export async function runBenchmarks(
       box,
       `${profile.name}:// has no read-write locks (capability readWrite.supported: false${readWrite && !readWrite.supported ? `: ${readWrite.reason}` : ''})`,
     ),
+  ]);
+  const rwMissing = `${profile.name}:// has no read-write locks (capability readWrite.supported: false${readWrite && !readWrite.supported ? `: ${readWrite.reason}` : ''})`;
+  await run.recipes(
+    ours,
+    readWrite?.supported
+      ? [
+          { metrics: ['rwlock.writer-wait'], measure: async () => [await measureWriterWait(target, box)] },
+          {
+            metrics: ['rwlock.read.throughput8'],
+            measure: async () => [await measureReadWriteThroughput(target, 'read', box)],
+          },
+          {
+            metrics: ['rwlock.write.throughput8'],
+            measure: async () => [await measureReadWriteThroughput(target, 'write', box)],
+          },
+        ]
+      : [
+          {
+            metrics: ['rwlock.writer-wait', 'rwlock.read.throughput8', 'rwlock.write.throughput8'],
+            skip: rwMissing,
+          },
+        ],
+  );
+  const elections = capabilities.election;
+  const noElections = `${profile.name}:// has no elections (capability election.supported: false${elections && !elections.supported ? `: ${elections.reason}` : ''})`;
+  await run.recipes(ours, [
+    elections?.supported
+      ? {
+          metrics: ['election.resign', 'election.observe.lag'],
+          measure: async () => {
+            const figures = await measureElectionHandoff(target, box);
+            return [figures.resign, figures.observeLag];
+          },
+        }
+      : { metrics: ['election.resign', 'election.observe.lag'], skip: noElections },
+    !elections?.supported
+      ? { metrics: ['election.failover'], skip: noElections }
+      : isInProcess(target)
+        ? {
+            metrics: ['election.failover'],
+            skip: `${profile.name}:// lives in one process: there is no leader process to kill`,
+          }
+        : {
+            metrics: ['election.failover'],
+            // Each run waits out a dead leader's lease: a few, fewer on a short time box.
+            measure: async () => [
+              await measureElectionFailover(
+                target,
+                leaseTtlFor(target, capabilities),
+                box.durationMs >= 1_000 ? 3 : 1,
+              ),
+            ],
+          },
   ]);
   const semaphores = capabilities.semaphore;
   await run.recipes(ours, [

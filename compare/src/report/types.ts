@@ -45,6 +45,12 @@ export const BENCH_METRICS = [
   'naive.counter.throughput64',
   'semaphore.handoff',
   'rwlock.read.cycle',
+  'rwlock.writer-wait',
+  'rwlock.read.throughput8',
+  'rwlock.write.throughput8',
+  'election.resign',
+  'election.observe.lag',
+  'election.failover',
 ] as const;
 /** One of {@link BENCH_METRICS}. */
 export type BenchMetric = (typeof BENCH_METRICS)[number];
