@@ -18,18 +18,12 @@ import {
   expectRejection,
   type InteropContext,
   type InteropScenario,
-  strictlyIncreasing,
 } from '@lockstep/conformance/interop';
-import { InvalidArgumentError, type LockHandle } from '@lockstep/core';
+import { InvalidArgumentError } from '@lockstep/core';
 import { getPair, SEMAPHORE_FLAG_VALUE } from './api-lock.js';
 import { ApiSemaphore } from './api-semaphore.js';
+import { contendBothSides, minTtlOf } from './contention.js';
 import { agentOf } from './raw.js';
-
-/** The smallest session TTL the server accepts: the URL's `sessionTtlMinMs`, else Consul's 10 s. */
-function minTtlOf(url: string): number {
-  const given = new URL(url).searchParams.get('sessionTtlMinMs');
-  return given === null ? 10_000 : Number(given);
-}
 
 /** The agent, the minimum TTL, api/semaphore.go semaphores released when the scenario ends. */
 function setting(target: ConformanceTarget, ctx: InteropContext) {
@@ -154,39 +148,18 @@ async function lockstepHoldsEverySlot(target: ConformanceTarget, ctx: InteropCon
 async function contention(target: ConformanceTarget, ctx: InteropContext): Promise<void> {
   const { apiSemaphore, minTtlMs } = setting(target, ctx);
   const prefix = ctx.place('shared');
-  const coords = [await ctx.open(), await ctx.open()];
+  const semaphores = [await ctx.open(), await ctx.open()].map((c) =>
+    c.semaphore('shared', { permits: 2, native: prefix, ttlMs: minTtlMs }),
+  );
+  const peer = async () => {
+    const semaphore = apiSemaphore(prefix, 2);
+    await semaphore.acquire();
+    return () => semaphore.release();
+  };
+  const lockstep = semaphores.map((semaphore) => () => semaphore.acquire({ waitMs: 20_000 }));
   const section = new CriticalSection(2);
-  const grants = { lockstep: 0, go: 0 };
-  const tokens: bigint[] = [];
-  const started = performance.now();
-  const enough = () => performance.now() - started >= 3_000 && grants.lockstep > 3 && grants.go > 3;
-  const running = () => !enough() && performance.now() - started < 15_000;
-  const lockstepWorker = async (i: number) => {
-    const semaphore = coords[i]!.semaphore('shared', { permits: 2, native: prefix, ttlMs: minTtlMs });
-    while (running()) {
-      const permit: LockHandle = await semaphore.acquire({ waitMs: 20_000 });
-      tokens.push(permit.fencingToken);
-      await section.visit(5);
-      grants.lockstep++;
-      await permit.release();
-    }
-  };
-  const goWorker = async () => {
-    while (running()) {
-      const semaphore = apiSemaphore(prefix, 2);
-      await semaphore.acquire();
-      await section.visit(5);
-      grants.go++;
-      await semaphore.release();
-    }
-  };
-  await Promise.all([lockstepWorker(0), lockstepWorker(1), goWorker(), goWorker()]);
-  checkEqual(section.overlaps, 0, 'entries that found both slots taken');
+  await contendBothSides(section, { lockstep, peer, peerName: 'api/semaphore.go' }, 5, 3_000);
   checkEqual(section.most, 2, 'the most holders inside at once (both slots used)');
-  const ms = Math.round(performance.now() - started);
-  check(grants.lockstep > 3, `only ${grants.lockstep} lockstep grants in ${ms} ms`);
-  check(grants.go > 3, `only ${grants.go} Go grants in ${ms} ms`);
-  check(strictlyIncreasing(tokens), `lockstep's tokens not strictly increasing: ${tokens.join(', ')}`);
 }
 
 /** A Limit other than the one in use is refused on both sides, and nothing is written. */

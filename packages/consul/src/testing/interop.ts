@@ -17,19 +17,13 @@ import {
   expectRejection,
   type InteropContext,
   type InteropScenario,
-  strictlyIncreasing,
   within,
 } from '@lockstep/conformance/interop';
-import { InvalidArgumentError, type LockHandle } from '@lockstep/core';
+import { InvalidArgumentError } from '@lockstep/core';
 import { ApiLock, getPair, LOCK_FLAG_VALUE, SEMAPHORE_FLAG_VALUE } from './api-lock.js';
+import { contendBothSides, minTtlOf } from './contention.js';
 import { CONSUL_SEMAPHORE_INTEROP } from './interop-semaphore.js';
 import { agentOf } from './raw.js';
-
-/** The smallest session TTL the server accepts: the URL's `sessionTtlMinMs`, else Consul's 10 s. */
-function minTtlOf(url: string): number {
-  const given = new URL(url).searchParams.get('sessionTtlMinMs');
-  return given === null ? 10_000 : Number(given);
-}
 
 /** What every scenario needs: the agent, the minimum TTL, and api/lock.go locks on it. */
 function setting(target: ConformanceTarget) {
@@ -97,45 +91,16 @@ async function bothWays(target: ConformanceTarget, ctx: InteropContext): Promise
 async function contention(target: ConformanceTarget, ctx: InteropContext): Promise<void> {
   const { apiLock, minTtlMs } = setting(target);
   const prefix = ctx.place('nightly');
-  const coords = [await ctx.open(), await ctx.open()];
-  const section = new CriticalSection();
-  const grants = { lockstep: 0, api: 0 };
-  const tokens: bigint[] = [];
-  // Run until both sides have had several grants (at least 4 s), or 15 s on a loaded machine;
-  // the checks below then require progress on both sides.
-  const started = performance.now();
-  const enough = () => performance.now() - started >= 4_000 && grants.lockstep > 3 && grants.api > 3;
-  const running = () => !enough() && performance.now() - started < 15_000;
-  const lockstepWorker = async (i: number) => {
-    const lock = coords[i]!.lock('shared', { native: prefix, ttlMs: minTtlMs });
-    while (running()) {
-      const held: LockHandle = await lock.acquire({ waitMs: 20_000 });
-      tokens.push(held.fencingToken);
-      await section.visit(3);
-      grants.lockstep++;
-      await held.release();
-    }
-  };
-  const apiWorker = async () => {
-    while (running()) {
-      const l = tracked(ctx, apiLock(prefix));
-      await l.lock();
-      await section.visit(3);
-      grants.api++;
-      await l.unlock();
-    }
-  };
-  await Promise.all([lockstepWorker(0), lockstepWorker(1), apiWorker(), apiWorker()]);
-  checkEqual(section.overlaps, 0, 'overlapping holders');
-  check(
-    grants.lockstep > 3,
-    `only ${grants.lockstep} lockstep grants in ${Math.round(performance.now() - started)} ms`,
+  const locks = [await ctx.open(), await ctx.open()].map((c) =>
+    c.lock('shared', { native: prefix, ttlMs: minTtlMs }),
   );
-  check(
-    grants.api > 3,
-    `only ${grants.api} api/lock.go grants in ${Math.round(performance.now() - started)} ms`,
-  );
-  check(strictlyIncreasing(tokens), `lockstep's tokens not strictly increasing: ${tokens.join(', ')}`);
+  const peer = async () => {
+    const lock = tracked(ctx, apiLock(prefix));
+    await lock.lock();
+    return () => lock.unlock();
+  };
+  const lockstep = locks.map((lock) => () => lock.acquire({ waitMs: 20_000 }));
+  await contendBothSides(new CriticalSection(), { lockstep, peer, peerName: 'api/lock.go' }, 3, 4_000);
 }
 
 async function lossAndLateUnlock(target: ConformanceTarget, ctx: InteropContext): Promise<void> {
