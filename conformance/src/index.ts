@@ -11,7 +11,7 @@
 
 export * from './checkers/index.js';
 export { scriptCommand } from './child/command.js';
-export type { ChildEvent, ChildOptions } from './child/protocol.js';
+export type { ChildCommand, ChildEvent, ChildOptions, WaitScenario } from './child/protocol.js';
 export { type ChildClient, spawnChild } from './child/spawn.js';
 export {
   type ConformanceProgress,

@@ -35,9 +35,11 @@ export interface ChildOptions {
  * which then holds nothing else open.
  */
 export interface WaitScenario {
+  /** What ends the wait: its `waitMs`, an aborted signal, or the holder's lease running out. */
   readonly ends: 'waitMs' | 'signal' | 'lease';
   /** How long the `waitMs` or `signal` variant waits. */
   readonly timeoutMs: number;
+  /** Who holds the lock the child waits for: the parent process or the child's second coordinator. */
   readonly holder: 'parent' | 'child';
 }
 
