@@ -39,4 +39,25 @@ describe('Sweeper', () => {
     expect(attempted).toEqual(['c']);
     expect(settled.sort()).toEqual(['a', 'b', 'c']);
   });
+
+  it('runs a round a few attempts at a time, so a burst of background deletes never floods the server', async () => {
+    const sweeper = new Sweeper({ initialMs: 1, concurrency: 8 });
+    let inFlight = 0;
+    let most = 0;
+    let settled = 0;
+    for (let i = 0; i < 200; i++) {
+      sweeper.add({
+        attempt: async () => {
+          most = Math.max(most, ++inFlight);
+          await delay(1);
+          inFlight--;
+          return 'done';
+        },
+        settled: () => settled++,
+      });
+    }
+    await sweeper.flush();
+    expect(settled).toBe(200);
+    expect(most).toBe(8);
+  });
 });

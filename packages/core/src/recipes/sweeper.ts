@@ -5,9 +5,12 @@
  * session lives as long as the coordinator. So the sweeper retries in the background, with
  * backoff, until each task is done, no longer matters, or the coordinator closes.
  *
- * One timer for all tasks (a lock cycle must not pay for one), attempts of one round run
- * together, and the number of tasks is bounded: past the bound the oldest is dropped (its
- * entry then waits for its session to end), so memory stays bounded during a long outage.
+ * One timer for all tasks (a lock cycle must not pay for one), and a round's attempts run a
+ * few at a time: thousands of deletes sent at once (a coordinator releasing 10,000 locks
+ * leaves as many queue nodes to remove) sit ahead of the session's keep-alive on the server,
+ * and a keep-alive answered only after the whole burst lets the session's trust window run
+ * out. The number of tasks is bounded too: past the bound the oldest is dropped (its entry
+ * then waits for its session to end), so memory stays bounded during a long outage.
  * @module
  */
 
@@ -36,6 +39,8 @@ export interface SweeperOptions {
   readonly maxMs?: number;
   /** Most tasks kept. Default 10 000. */
   readonly maxTasks?: number;
+  /** Most attempts in flight at once within a round. Default 32. */
+  readonly concurrency?: number;
 }
 
 /** Retries tasks in the background until each is done (see the module comment). */
@@ -44,6 +49,7 @@ export class Sweeper {
   readonly #initialMs: number;
   readonly #maxMs: number;
   readonly #maxTasks: number;
+  readonly #concurrency: number;
   #delayMs: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -52,6 +58,7 @@ export class Sweeper {
     this.#initialMs = options.initialMs ?? 100;
     this.#maxMs = options.maxMs ?? 2_000;
     this.#maxTasks = options.maxTasks ?? 10_000;
+    this.#concurrency = options.concurrency ?? 32;
     this.#delayMs = this.#initialMs;
   }
 
@@ -112,13 +119,22 @@ export class Sweeper {
 
   async #round(): Promise<void> {
     const now = performance.now();
-    await Promise.all(
-      [...this.#tasks].map(async (task) => {
-        if (task.until !== undefined && now > task.until) return this.#settle(task);
+    const due = [...this.#tasks];
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) {
+        const task = due[next++]!;
+        // Settled meanwhile (dropped past the bound, or closed): nothing left to try.
+        if (!this.#tasks.has(task)) continue;
+        if (task.until !== undefined && now > task.until) {
+          this.#settle(task);
+          continue;
+        }
         const outcome = await task.attempt().catch((): SweepOutcome => 'retry');
         if (outcome === 'done') this.#settle(task);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, due.length) }, worker));
   }
 
   #settle(task: SweepTask): void {
