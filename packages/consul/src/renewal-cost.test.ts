@@ -13,7 +13,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { LockHandle } from '@lockstep/core';
-import { useMachineSlot } from '@lockstep/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { consulCoordinator } from './index.js';
 import { delay, freshPrefix, open, track } from './test-support/helpers.js';
@@ -21,8 +20,6 @@ import { countingFetch } from './test-support/raw.js';
 import { MIN_TTL_MS, SERVER_LABEL, SKIP_REASON, useConsul } from './test-support/server.js';
 
 const consul = useConsul();
-// Load figures and 2 s sessions are only meaningful on a machine no other load test shares.
-useMachineSlot('load');
 const LOCKS = 10_000;
 const SAMPLE = 500;
 const TTL_MS = Math.max(MIN_TTL_MS, 5_000);

@@ -8,15 +8,13 @@
 import type { Coordinator, LockHandle } from '@lockstep/core';
 import { connect } from '@lockstep/core';
 import { heapAfterGc } from '@lockstep/testing';
-import { useMachineSlot, useServer } from '@lockstep/testing/vitest';
+import { useServer } from '@lockstep/testing/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import './index.js';
 import { driverOf, rawClient, until } from './test-support/etcd.js';
 import { FALLBACK_RATE } from './waiter.js';
 
 const etcd = useServer('etcd');
-// Load figures and 2 s sessions are only meaningful on a machine no other load test shares.
-useMachineSlot('load');
 /** etcd's minimum lease. */
 const TTL_MS = 2_000;
 const LOCKS = 10_000;

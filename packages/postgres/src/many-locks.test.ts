@@ -3,13 +3,11 @@
  * period however many locks ride on it (no per-lock renewals, no per-lock health checks).
  */
 import type { LockHandle } from '@lockstep/core';
-import { useMachineSlot, useServer } from '@lockstep/testing/vitest';
+import { useServer } from '@lockstep/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { countingPool, freshPrefix, open, overPool } from './test-support.js';
 
 const server = useServer('postgres');
-// Load figures and 2 s sessions are only meaningful on a machine no other load test shares.
-useMachineSlot('load');
 
 const LOCKS = 10_000;
 const TTL_MS = 2_000;

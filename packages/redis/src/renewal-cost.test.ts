@@ -7,14 +7,11 @@
  */
 import type { LockHandle } from '@lockstep/core';
 import { heapAfterGc } from '@lockstep/testing';
-import { useMachineSlot } from '@lockstep/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { commandCalls, delay, freshPrefix, open, rawClient } from './test-support/helpers.js';
 import { useRedisServer } from './test-support/servers.js';
 
 const redis = useRedisServer();
-// Load figures and 2 s sessions are only meaningful on a machine no other load test shares.
-useMachineSlot('load');
 const LOCKS = 10_000;
 const TTL_MS = 2_000;
 const IN_FLIGHT = 100;

@@ -24,7 +24,6 @@ export {
 export { type FaultProxy, faultProxy } from './fault-proxy.js';
 export { heapAfterGc } from './heap.js';
 export { ZOOKEEPER_TICK_MS } from './kinds/zookeeper.js';
-export { type MachineSlotOptions, takeMachineSlot } from './machine-slot.js';
 export { freePort } from './ports.js';
 export {
   probeConsul,

@@ -13,7 +13,6 @@
  * @module
  */
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { takeMachineSlot } from './machine-slot.js';
 import { type Provided, startClusterOrSkip, startServerOrSkip } from './require.js';
 import type { ClusterHandle, ServerHandle, ServerKind, StartServerOptions } from './types.js';
 
@@ -86,19 +85,4 @@ export function useCluster(
     (h) => h.stop(),
     180_000,
   );
-}
-
-/**
- * Holds the machine-wide slot `name` for the enclosing describe block (or file): load tests
- * use `useMachineSlot('load')` so that two packages' load tests, run side by side, never
- * share the machine. Waiting for it is printed.
- */
-export function useMachineSlot(name: string): void {
-  let release: (() => void) | undefined;
-  beforeAll(async () => {
-    release = await takeMachineSlot(name, {
-      onWait: (pid) => console.log(`waiting for the machine's "${name}" slot, held by pid ${pid}`),
-    });
-  }, 16 * 60_000);
-  afterAll(() => release?.());
 }

@@ -9,15 +9,13 @@ import type { Coordinator, LockHandle } from '@lockstep/core';
 import { connect } from '@lockstep/core';
 import { encodeName } from '@lockstep/core/driver';
 import { heapAfterGc } from '@lockstep/testing';
-import { useMachineSlot, useServer } from '@lockstep/testing/vitest';
+import { useServer } from '@lockstep/testing/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import './index.js';
 import type { ZooKeeperClient } from './raw.js';
 import { countRequests, driverOf, look, rawClient, until } from './test-support/raw.js';
 
 const zk = useServer('zookeeper');
-// Load figures and 2 s sessions are only meaningful on a machine no other load test shares.
-useMachineSlot('load');
 /** ZooKeeper's minimum TTL is 1 s; the load target is 2 s or the minimum, whichever is larger. */
 const TTL_MS = 2_000;
 const LOCKS = 10_000;
