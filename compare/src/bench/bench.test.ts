@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ConformanceTarget } from '@lockstep/conformance';
+import type { Contender } from '@lockstep/conformance/profile';
 import { connect } from '@lockstep/core';
 import { describe, expect, it } from 'vitest';
 import { loadProfile } from '../profiles.js';
 import { measureHandoff } from './handoff.js';
-import { lockContenders } from './lockstep.js';
+import { lockContenders, semaphoreContenders } from './lockstep.js';
 import { measureLatency, measureThroughput } from './measure.js';
 import { runBenchmarks } from './run.js';
 
@@ -59,6 +60,29 @@ describe('bench harness', () => {
     }
   });
 
+  it('counts a handoff only when a waiting contender is granted, never holders trading permits', async () => {
+    // Contenders 0 and 1 hold the two permits and take each back at once after releasing it;
+    // the other four are let in only after the window. Every grant in the window is a trade
+    // between the two holders: there is no handoff to a waiter to time.
+    const trading: Contender[] = Array.from({ length: 6 }, (_, i) => ({
+      acquire: () =>
+        new Promise<void>((resolve) => (i < 2 ? setImmediate(resolve) : setTimeout(resolve, 600))),
+      release: async () => {},
+      close: async () => {},
+    }));
+    await expect(measureHandoff(trading, { warmupMs: 50, durationMs: 300 }, 2)).rejects.toThrow(/no handoff/);
+
+    const target = memoryTarget();
+    const fifo = await semaphoreContenders(target, 6, 2);
+    try {
+      const figures = await measureHandoff(fifo, { warmupMs: 50, durationMs: 300 }, 2);
+      expect(figures.fairness.value).toBeGreaterThan(0.9);
+      expect(figures.handoff.p50).toBeLessThan(50);
+    } finally {
+      await Promise.all(fifo.map((c) => c.close()));
+    }
+  });
+
   it('runs every metric for the memory profile, says why a broken hook has none, never throws', async () => {
     const loaded = await loadProfile('memory');
     if (!loaded.ok) throw new Error(loaded.reason);
@@ -73,6 +97,11 @@ describe('bench harness', () => {
           lockCycle: async () => {
             throw new Error('peer unavailable (test)');
           },
+        },
+        // A peer with semaphores only: lockstep's own, standing in for a library.
+        semaphores: {
+          semaphoreHandoff: (_scope: unknown, n: number, permits: number) =>
+            semaphoreContenders(target, n, permits),
         },
       },
     };
@@ -91,6 +120,7 @@ describe('bench harness', () => {
         'lock.handoff',
         'naive.counter.throughput64',
         'semaphore.handoff',
+        'semaphore.fairness',
         'rwlock.read.cycle',
         'rwlock.writer-wait',
         'rwlock.read.throughput8',
@@ -99,7 +129,11 @@ describe('bench harness', () => {
         'election.observe.lag',
       ].sort(),
     );
-    expect(results.peers).toEqual({});
+    expect(Object.keys(results.peers)).toEqual(['semaphores']);
+    expect(Object.keys(results.peers.semaphores!).sort()).toEqual([
+      'semaphore.fairness',
+      'semaphore.handoff',
+    ]);
     expect(results.missing).toEqual([
       { metric: 'lock.cycle', library: 'broken', reason: expect.stringContaining('peer unavailable (test)') },
       { metric: 'election.failover', reason: expect.stringContaining('lives in one process') },

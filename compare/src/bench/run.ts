@@ -96,10 +96,14 @@ async function withSubject<F>(
 }
 
 /** Opens contenders, measures handoff and fairness, and always closes them. */
-async function withContenders(open: () => Promise<Contender[]>, box: TimeBox) {
+async function withContenders(open: () => Promise<Contender[]>, box: TimeBox, permits = 1) {
   const contenders = await open();
   try {
-    return await measureHandoff(contenders, { ...box, durationMs: Math.round(box.durationMs * 1.3) });
+    return await measureHandoff(
+      contenders,
+      { ...box, durationMs: Math.round(box.durationMs * 1.3) },
+      permits,
+    );
   } finally {
     await Promise.allSettled(contenders.map((c) => bounded('close', () => c.close())));
   }
@@ -248,16 +252,20 @@ function handoffRecipe(open: (() => Promise<Contender[]>) | undefined, box: Time
 /** Permits of the `semaphore.handoff` benchmark (8 contenders on 2 permits). */
 export const SEMAPHORE_HANDOFF_PERMITS = 2;
 
+/** `semaphore.handoff` and `semaphore.fairness`, measured as the lock's are (see {@link measureHandoff}). */
 function semaphoreHandoffRecipe(
   open: (() => Promise<Contender[]>) | undefined,
   box: TimeBox,
   why: string,
 ): Recipe {
-  const metrics = ['semaphore.handoff'];
+  const metrics = ['semaphore.handoff', 'semaphore.fairness'];
   if (!open) return { metrics, skip: why };
   return {
     metrics,
-    measure: async () => [(await withContenders(open, box)).handoff],
+    measure: async () => {
+      const figures = await withContenders(open, box, SEMAPHORE_HANDOFF_PERMITS);
+      return [figures.handoff, figures.fairness];
+    },
   };
 }
 
@@ -412,6 +420,13 @@ export async function runBenchmarks(
       [
         peer.lockHandoff
           ? handoffRecipe(() => peer.lockHandoff!(scope, HANDOFF_CONTENDERS), box, '')
+          : undefined,
+        peer.semaphoreHandoff
+          ? semaphoreHandoffRecipe(
+              () => peer.semaphoreHandoff!(scope, HANDOFF_CONTENDERS, SEMAPHORE_HANDOFF_PERMITS),
+              box,
+              '',
+            )
           : undefined,
         peer.counterIncrement
           ? latencyRecipe('counter.increment', hookOpener(peer.counterIncrement, scope), box, '')

@@ -44,6 +44,7 @@ export const BENCH_METRICS = [
   'counter.throughput64',
   'naive.counter.throughput64',
   'semaphore.handoff',
+  'semaphore.fairness',
   'rwlock.read.cycle',
   'rwlock.writer-wait',
   'rwlock.read.throughput8',

@@ -55,15 +55,27 @@ export interface Contender {
 export type ContenderFactory = (scope: BenchScope, n: number) => Promise<Contender[]>;
 
 /**
+ * Builds `n` {@link Contender}s on one semaphore of `permits`, each with its own connections;
+ * a contender's `acquire` waits for a permit and its `release` gives it back.
+ */
+export type SemaphoreContenderFactory = (
+  scope: BenchScope,
+  n: number,
+  permits: number,
+) => Promise<Contender[]>;
+
+/**
  * A library users would pick instead of lockstep for this backend (node-redlock,
  * redis-semaphore, etcd3's `lock()`, advisory-lock …), measured on the same metrics:
  * `lockCycle` → `lock.cycle`, `lockHandoff` → `lock.handoff` and `lock.fairness`,
- * `counterIncrement` → `counter.increment`, `counterThroughput64` → `counter.throughput64`.
+ * `counterIncrement` → `counter.increment`, `counterThroughput64` → `counter.throughput64`,
+ * `semaphoreHandoff` → `semaphore.handoff` and `semaphore.fairness`.
  * Supply what the library can do; leave out the rest.
  */
 export interface PeerBench {
   readonly lockCycle?: BenchHook;
   readonly lockHandoff?: ContenderFactory;
+  readonly semaphoreHandoff?: SemaphoreContenderFactory;
   readonly counterIncrement?: BenchHook;
   readonly counterThroughput64?: BenchHook;
 }

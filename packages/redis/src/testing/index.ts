@@ -15,7 +15,6 @@ export {
   redisPeerScenarios,
   redlockQuorumScenario,
 } from './interop.js';
-export { redisSemaphoreContenders } from './peers.js';
 export { cleanupInstances, REDIS_TEST_TTL_MS, redisProfile } from './profile.js';
 export { deleteByPrefix, rawClient, redisVersion, scenarioClient, withKeyspaceEvents } from './raw.js';
 export { instanceUrls, redlockProfile } from './redlock-profile.js';

@@ -5,11 +5,18 @@
  * - `redlock4` (redlock@4.2.0) and `redlock5` (redlock@5.0.0-beta.2): `retryCount: -1`,
  *   default retry delay 200 ms ± 100 ms.
  * - `redis-semaphore`: `Mutex` with `acquireTimeout: 60 s`, default retry interval 10 ms and
- *   its default auto-refresh (`RedlockMutex` over several instances). One object per
- *   contender, reused across cycles.
+ *   its default auto-refresh (`RedlockMutex` over several instances), and `Semaphore`
+ *   (`RedlockSemaphore`) likewise for `semaphore.handoff`. One object per contender, reused
+ *   across cycles.
  * @module
  */
-import { type BenchScope, type Contender, type PeerBench, scopedName } from '@lockstep/conformance/profile';
+import {
+  type BenchScope,
+  type Contender,
+  type PeerBench,
+  type SemaphoreContenderFactory,
+  scopedName,
+} from '@lockstep/conformance/profile';
 import type { Redis } from 'ioredis';
 import { redlock4, redlock5 } from './libraries.js';
 import { rawClient } from './raw.js';
@@ -92,32 +99,30 @@ function peerLockBench(lock: PeerLock, urlsOf: (url: string) => string[]): PeerB
 }
 
 /**
- * `semaphore.handoff` contenders of redis-semaphore's `Semaphore` (its defaults: 10 ms retry
- * interval, refresh at 80% of the lease): `n` clients, each its own connection, on one
- * semaphore of `permits`. Not yet a {@link PeerBench} hook (compare measures semaphores for
- * lockstep only); benchmarks call it directly.
+ * `semaphore.handoff` contenders of redis-semaphore's `Semaphore` (`RedlockSemaphore` over
+ * several instances) with its defaults (10 ms retry interval, refresh at 80% of the lease):
+ * `n` clients, each its own connection(s), on one semaphore of `permits`.
  */
-export async function redisSemaphoreContenders(
-  scope: BenchScope,
-  n: number,
-  permits: number,
-): Promise<Contender[]> {
-  const { Semaphore } = await import('redis-semaphore');
-  const name = scopedName(scope.prefix, 'peer-semaphore-handoff');
-  return Promise.all(
-    Array.from({ length: n }, async (): Promise<Contender> => {
-      const client = await rawClient(scope.url);
-      const semaphore = new Semaphore(client, name, permits, {
-        lockTimeout: CYCLE_TTL_MS,
-        acquireTimeout: 60_000,
-      });
-      return {
-        acquire: () => semaphore.acquire(),
-        release: () => semaphore.release(),
-        close: async () => disconnectAll([client]),
-      };
-    }),
-  );
+function redisSemaphoreContenders(urlsOf: (url: string) => string[]): SemaphoreContenderFactory {
+  return async (scope, n, permits) => {
+    const { Semaphore, RedlockSemaphore } = await import('redis-semaphore');
+    const name = scopedName(scope.prefix, 'peer-semaphore-handoff');
+    const options = { lockTimeout: CYCLE_TTL_MS, acquireTimeout: 60_000 };
+    return Promise.all(
+      Array.from({ length: n }, async (): Promise<Contender> => {
+        const clients = await Promise.all(urlsOf(scope.url).map(rawClient));
+        const semaphore =
+          clients.length === 1
+            ? new Semaphore(clients[0]!, name, permits, options)
+            : new RedlockSemaphore(clients, name, permits, options);
+        return {
+          acquire: () => semaphore.acquire(),
+          release: () => semaphore.release(),
+          close: async () => disconnectAll(clients),
+        };
+      }),
+    );
+  };
 }
 
 /** The peer libraries users pick instead of lockstep on Redis. */
@@ -125,6 +130,9 @@ export function redisPeers(urlsOf: (url: string) => string[]): Record<string, Pe
   return {
     redlock4: peerLockBench(redlock4Lock, urlsOf),
     redlock5: peerLockBench(redlock5Lock, urlsOf),
-    'redis-semaphore': peerLockBench(redisSemaphoreLock, urlsOf),
+    'redis-semaphore': {
+      ...peerLockBench(redisSemaphoreLock, urlsOf),
+      semaphoreHandoff: redisSemaphoreContenders(urlsOf),
+    },
   };
 }
