@@ -38,9 +38,10 @@ const LOCK = {
  * The other primitives ride on the same sessions, with the same lease, fencing and fault
  * tolerance:
  *
- * - `semaphore`: a permit is one of K slot keys. `waiting: 'notify'`: a release notifies the
- *   semaphore's channel (LISTEN/NOTIFY) when a waiter listens; `fairness: 'none'`: every
- *   coordinator wakes its longest waiter, and any of them may win. `mismatch: 'stored'`: the
+ * - `semaphore`: a permit is one of K slot keys. `waiting: 'notify'`: waiters line up in the
+ *   server's queue for a head key, and a release notifies the semaphore's channel
+ *   (LISTEN/NOTIFY), which only the head re-tries on; `fairness: 'none'`: a coordinator's
+ *   waiters join that line one at a time, so the order is FIFO among heads, not all waiters. `mismatch: 'stored'`: the
  *   first holder's count holds while the semaphore is in use; another count is refused.
  * - `readWrite`: PostgreSQL's shared and exclusive advisory locks on one key, waiting in the
  *   server's queue. `writerProgress: 'queued'`: a writer waiting there holds back every later

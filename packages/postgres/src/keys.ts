@@ -164,6 +164,12 @@ export interface SemaphorePlacement {
   readonly gate: bigint;
   readonly slots: bigint;
   readonly waiting: bigint;
+  /**
+   * The head of the line: held, exclusively, by the one waiter that is served next; the other
+   * waiters queue for it in the server's lock queue, and a new attempt is refused while it is
+   * held or queued for. Shared by every count.
+   */
+  readonly head: bigint;
   /** The markers of the declared count (as decimal texts, the statements' parameters). */
   readonly held: readonly string[];
   /** The markers a holder of any other count holds at least one of. */
@@ -203,6 +209,7 @@ export function placeSemaphore(ref: SemaphoreRef): SemaphorePlacement {
       gate: key('semaphore-gate'),
       slots,
       waiting,
+      head: key('semaphore-head'),
       held: held.map(String),
       refusing: refusing.map(String),
       markers: held.map(text),

@@ -34,9 +34,9 @@ import {
   type LockRef,
   mapFailures,
   type ReadWriteRef,
-  sleep,
 } from '@lockstep/core/driver';
 import type pg from 'pg';
+import { cancelUntilSettled } from './cancel.js';
 import { isSessionFatal } from './errors.js';
 import { grantFor } from './grant.js';
 import { type LockPlacement, parseNative, pgLocksIdentity, placeLock } from './keys.js';
@@ -262,7 +262,7 @@ export class PostgresLocks<R extends LockRef = LockRef> implements LockDriver<R>
     const waiting = this.#tables.run(() => connection.run(stmt, false));
     let cancelling: Promise<void> | undefined;
     const onAbort = () => {
-      cancelling = this.#cancelUntilSettled(connection, waiting);
+      cancelling = cancelUntilSettled(this.#sessions, connection, waiting);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     let row: { token: string; waited_ms: number };
@@ -286,25 +286,6 @@ export class PostgresLocks<R extends LockRef = LockRef> implements LockDriver<R>
     connection.hold(lock, connection.session(request.ttlMs, sentAt + Math.max(0, row.waited_ms)));
     if (register) this.#registered.add(placement);
     return this.#recipe.grant(lock, BigInt(row.token), sql, request);
-  }
-
-  /**
-   * Cancels the waiting statement until it has settled. One cancel is not always enough: sent
-   * while the statement is still on its way to the backend, it meets an idle backend and is
-   * ignored — and the statement would wait for the lock forever. Each cancel completes (the
-   * backend was signalled) before the next is sent or the connection is reused.
-   */
-  async #cancelUntilSettled(connection: LockConnection, waiting: Promise<unknown>): Promise<void> {
-    let settled = false;
-    const done = waiting.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    const backoff = new Backoff(10, 200);
-    while (!settled && !connection.ended) {
-      await this.#sessions.cancel(connection.pid);
-      await Promise.race([done, sleep(backoff.next())]);
-    }
   }
 
   /** Ends a wait that will not become a grant: the reset before its connection goes back drops any lock it got. */

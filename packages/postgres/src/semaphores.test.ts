@@ -1,9 +1,10 @@
 /**
  * PostgreSQL semaphores on a real server: one statement per take and per release, slots and
  * count markers as `pg_locks` shows them, the stored-count rule under concurrency, notifications
- * only when someone waits, and markers counted once by the keep-alive.
+ * only when someone waits, the line of waiters across coordinators, and markers counted once by
+ * the keep-alive.
  */
-import { InvalidArgumentError, type LockHandle } from '@lockstep/core';
+import { type Coordinator, InvalidArgumentError, type LockHandle } from '@lockstep/core';
 import { resourceRef } from '@lockstep/core/driver';
 import { useServer } from '@lockstep/testing/vitest';
 import type pg from 'pg';
@@ -291,6 +292,86 @@ describe('notifications', () => {
     await granted.release();
   });
 });
+
+describe('the line of waiters', () => {
+  it('serves waiters of several coordinators in the order they queued, one re-try per release, none past them', async () => {
+    const prefix = freshPrefix();
+    const name = 'line';
+    const holder = await open(server.url, { prefix });
+    const pools = [countingPool(server.url), countingPool(server.url), countingPool(server.url)];
+    const raw = await rawClient(server.url);
+    const semaphore = (coord: Coordinator) => coord.semaphore(name, { permits: 1 });
+    const takes = (i: number) =>
+      ['semaphore_take', 'semaphore_take_timeout', 'semaphore_take_head', 'semaphore_take_head_timeout']
+        .map((kind) => pools[i]!.named(kind))
+        .reduce((a, b) => a + b);
+    let permit = await semaphore(holder).acquire();
+    const waiting: Array<Promise<LockHandle>> = [];
+    for (const [i, counted] of pools.entries()) {
+      waiting.push(semaphore(overPool(counted.pool, { prefix })).acquire({ waitMs: 20_000 }));
+      // In line before the next one comes: the first holds the head key, the others queue for it.
+      await eventually(async () => (await inLine(raw, prefix, name)) === i + 1, 5_000, `waiter ${i} in line`);
+    }
+    for (let i = 0; i < pools.length; i++) {
+      const before = pools.map((_, j) => takes(j));
+      await permit.release();
+      // The releaser asks again at once: the permit is the head's, free or not.
+      expect(await semaphore(holder).tryAcquire(), `the releaser past waiter ${i}`).toBeNull();
+      permit = await within(waiting[i]!, 5_000, `waiter ${i}, next in line`);
+      // The grant made the next in line head, which tried once at most (in vain); those
+      // behind it sent nothing.
+      if (i + 1 < pools.length)
+        expect(takes(i + 1) - before[i + 1]!, `the next head's tries`).toBeLessThanOrEqual(1);
+      for (let j = i + 2; j < pools.length; j++)
+        expect(takes(j), `waiter ${j} behind the head`).toBe(before[j]);
+    }
+    await permit.release();
+    expect(await inLine(raw, prefix, name)).toBe(0);
+  });
+
+  it('a head that gives up leaves the line at once, and the next waiter is served', async () => {
+    const prefix = freshPrefix();
+    const name = 'line-abort';
+    const [holder, quitter, patient] = [
+      await open(server.url, { prefix }),
+      await open(server.url, { prefix }),
+      await open(server.url, { prefix }),
+    ];
+    const raw = await rawClient(server.url);
+    const permit = await holder.semaphore(name, { permits: 1 }).acquire();
+    const controller = new AbortController();
+    const quitting = quitter.semaphore(name, { permits: 1 }).acquire({ signal: controller.signal });
+    await eventually(
+      async () => (await inLine(raw, prefix, name)) === 1,
+      5_000,
+      'the first waiter at the head',
+    );
+    const waiting = patient.semaphore(name, { permits: 1 }).acquire({ waitMs: 20_000 });
+    await eventually(async () => (await inLine(raw, prefix, name)) === 2, 5_000, 'the second waiter in line');
+    controller.abort(new Error('gave up'));
+    await expect(quitting).rejects.toThrow('gave up');
+    await eventually(
+      async () => (await inLine(raw, prefix, name)) === 1,
+      5_000,
+      'the quitter out of the line',
+    );
+    await permit.release();
+    const granted = await within(waiting, 5_000, 'the second waiter');
+    await granted.release();
+    expect(await inLine(raw, prefix, name)).toBe(0);
+  });
+});
+
+/** Backends that hold or queue for `prefix`'s semaphore `name`'s head key. */
+async function inLine(raw: pg.Client, prefix: string, name: string): Promise<number> {
+  const key = BigInt.asUintN(64, placeSemaphore({ ...resourceRef(prefix, name), permits: 1 }).head);
+  const result = await raw.query(
+    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'
+       AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
+    [String(key >> 32n), String(key & 0xffffffffn)],
+  );
+  return result.rows[0].n;
+}
 
 /** Coordinators that listen for `prefix`'s semaphore `name` (hold its waiting marker). */
 async function waitingMarkers(raw: pg.Client, prefix: string, name: string): Promise<number> {

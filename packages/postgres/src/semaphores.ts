@@ -26,17 +26,29 @@
  * the markers every holder keeps — while the semaphore is in use; a client declaring another
  * count is refused with `InvalidArgumentError`, and may declare it once every permit is back.
  *
- * **Waiting** is try-then-wait: a waiter's coordinator listens on the semaphore's channel
- * (holding its waiting marker while it does), and a release notifies the channel in its own
- * statement only when the marker shows a listener — a release with nobody waiting writes
- * nothing. Each coordinator wakes its longest-waiting local waiter; any waiter may win
- * (`fairness: 'none'`).
+ * **Waiting** is one line across every coordinator, kept by PostgreSQL's lock queue. A waiter
+ * (the first of its coordinator: local waiters line up behind it) queues for the semaphore's
+ * head key on a waiting connection; the one that holds it is the head, and the head alone
+ * re-tries: on its own waiting connection, where the permit then stays, whenever a release
+ * notifies the semaphore's channel, and at least every third of its TTL, which also renews the
+ * idle lease of its connection (a paused head is cut off by the server after its TTL, and the
+ * next in line becomes head). The grant that serves the head gives the head key up in the
+ * same statement, so the next waiter in the server's queue is head at once. While the head key
+ * is held or queued for, every other attempt is refused (so `tryAcquire` returns `null` while
+ * others wait, though a permit may be free: it is the head's): a release wakes one re-try, not
+ * one per waiting coordinator, and a releaser cannot take its permit straight back past the
+ * waiters. A release notifies the channel, in its own statement, only when the waiting marker
+ * shows a listener — a release with nobody waiting writes nothing. Past `maxWaitingSessions`
+ * a waiter re-tries on notifications and a capped backoff instead. Waiters of one coordinator
+ * join the server's line one at a time, so the order is FIFO among the heads' coordinators,
+ * not among all waiters: `fairness: 'none'`.
  * @module
  */
 import { setMaxListeners } from 'node:events';
 import { InvalidArgumentError } from '@lockstep/core';
 import {
   type AcquireRequest,
+  Backoff,
   backendFailure,
   type LeaseGrant,
   type LockDriver,
@@ -44,17 +56,18 @@ import {
   ReleaseHub,
   type SemaphoreRef,
 } from '@lockstep/core/driver';
+import { cancelUntilSettled } from './cancel.js';
 import { grantFor } from './grant.js';
 import { type LockPlacement, pgLocksText, placeSemaphore, type SemaphorePlacement, slotKey } from './keys.js';
 import type { Listener, Subscription } from './listener.js';
 import type { TableGuard } from './schema.js';
 import type { LockConnection } from './session.js';
 import type { SessionSet } from './sessions.js';
-import { idleTimeoutCall, type LockSql, type Statement } from './sql.js';
+import { idleTimeoutCall, type LockSql, type Statement, setIdleTimeout } from './sql.js';
 import { Turnstile } from './turnstile.js';
 
 /** What the grant statement found, in its `slot` column. */
-const SLOT = { mismatch: -1, full: -4 } as const;
+const SLOT = { mismatch: -1, full: -4, queued: -5 } as const;
 
 /** The grant and release statements of semaphores, for one schema's token sequence. */
 export class SemaphoreSql {
@@ -67,13 +80,22 @@ export class SemaphoreSql {
   /**
    * One attempt (see the module comment). Columns: `slot` (the slot taken, or a negative
    * verdict), `token` (text, when a slot was taken), `pid`. `idleTimeout` is set only on a grant.
+   * `head`: the attempt of the head of the line, on the connection that holds the head key — it
+   * skips the line and gives the head key up when it takes a slot; any other attempt is
+   * refused (`queued`) while the head key is held or queued for.
    */
-  take(place: SemaphorePlacement, held: readonly number[], idleTimeout: string | null): Statement {
+  take(
+    place: SemaphorePlacement,
+    held: readonly number[],
+    idleTimeout: string | null,
+    head: boolean,
+  ): Statement {
     const setting = this.#sql.timeouts && idleTimeout !== null;
     const stmt = this.#sql.prepared(
-      `semaphore_take${setting ? '_timeout' : ''}`,
+      `semaphore_take${head ? '_head' : ''}${setting ? '_timeout' : ''}`,
       // Every step is a CASE branch: CASE is the one construct whose evaluation order SQL
-      // promises, and each step must see the one before it. The markers are waited for, not
+      // promises, and each step must see the one before it. The line is checked before any
+      // marker is taken, so a refusal has nothing to give back. The markers are waited for, not
       // tried: the grant before this one frees its transaction's locks in no set order, so the
       // gate may come free before the markers that grant checked exclusively. A shared wait
       // outlasts such a leftover (the rest of that commit); then only another session's share
@@ -81,10 +103,20 @@ export class SemaphoreSql {
       // not an AND, which the planner may reorder by cost.)
       () => `SELECT v.slot, CASE WHEN v.slot >= 0 THEN ${this.#sql.nextToken}::text END AS token,
   CASE WHEN v.slot IN (${SLOT.mismatch}, ${SLOT.full})
-    THEN (SELECT count(*) FROM unnest($2::bigint[]) k WHERE pg_advisory_unlock_shared(k)) END AS markers_back,
-  pg_backend_pid() AS pid${setting ? `, CASE WHEN v.slot >= 0 THEN ${idleTimeoutCall(7)} END AS t` : ''}
+    THEN (SELECT count(*) FROM unnest($2::bigint[]) k WHERE pg_advisory_unlock_shared(k)) END AS markers_back,${
+      head
+        ? `
+  CASE WHEN v.slot >= 0 THEN pg_advisory_unlock($7::bigint) END AS head_back,`
+        : ''
+    }
+  pg_backend_pid() AS pid${setting ? `, CASE WHEN v.slot >= 0 THEN ${idleTimeoutCall(8)} END AS t` : ''}
 FROM (SELECT CASE
-  WHEN pg_advisory_xact_lock($1::bigint)::text <> '' THEN -9
+  WHEN pg_advisory_xact_lock($1::bigint)::text <> '' THEN -9${
+    head
+      ? ''
+      : `
+  WHEN NOT pg_try_advisory_xact_lock_shared($7::bigint) THEN ${SLOT.queued}`
+  }
   WHEN (SELECT count(*) FROM unnest($2::bigint[]) k WHERE pg_advisory_lock_shared(k)::text = '') < 0 THEN -9
   WHEN EXISTS (SELECT 1 FROM unnest($3::bigint[]) k
     WHERE CASE WHEN pg_advisory_xact_lock_shared(k)::text = '' THEN NOT pg_try_advisory_xact_lock(k) END) THEN ${SLOT.mismatch}
@@ -100,9 +132,24 @@ END AS slot OFFSET 0) v`,
       place.slots.toString(),
       place.slotCount,
       held,
+      place.head.toString(),
     ];
     if (setting) values.push(idleTimeout);
     return { ...stmt, values };
+  }
+
+  /**
+   * Queues for the head key in the server's lock queue and returns once it is held, setting
+   * the connection's idle lease to `idleTimeout` (when timeouts are on). Columns: `pid`.
+   */
+  queue(place: SemaphorePlacement, idleTimeout: string): Statement {
+    const setting = this.#sql.timeouts;
+    const stmt = this.#sql.prepared(
+      `semaphore_queue${setting ? '_timeout' : ''}`,
+      () =>
+        `SELECT pg_advisory_lock($1::bigint)::text AS head, pg_backend_pid() AS pid${setting ? setIdleTimeout(2) : ''}`,
+    );
+    return { ...stmt, values: setting ? [place.head.toString(), idleTimeout] : [place.head.toString()] };
   }
 
   /**
@@ -135,14 +182,16 @@ FROM (SELECT pg_advisory_unlock($1::bigint) AS released OFFSET 0) r`,
 const NEVER = new AbortController().signal;
 setMaxListeners(0, NEVER);
 
-/** The semaphores of one coordinator: permits on the primary, waits on the listener. */
+/** The semaphores of one coordinator: permits on the primary, waits in the server's line. */
 export class PostgresSemaphores implements LockDriver<SemaphoreRef> {
   readonly #sessions: SessionSet;
   readonly #tables: TableGuard;
   readonly #listener: Listener;
-  // One attempt per semaphore at a time here: the next one must know which slots the previous
-  // one took (the statement skips them), and the reply says so.
+  // One attempt per semaphore and connection at a time here: the next one must know which slots
+  // the previous one took (the statement skips them), and the reply says so.
   readonly #attempts = new Turnstile();
+  // One waiter per semaphore at a time joins the server's line from here; the others wait behind it.
+  readonly #waits = new Turnstile();
   readonly #hub: ReleaseHub;
   /** The subscription of each channel with local waiters. */
   readonly #listening = new Map<string, Subscription>();
@@ -165,18 +214,91 @@ export class PostgresSemaphores implements LockDriver<SemaphoreRef> {
     return this.#attempts.run(place.id, NEVER, () => this.#take(request, place));
   }
 
-  // Core opens a watch before every first attempt, and most attempts succeed: the channel is
-  // only listened to once a waiter really waits (its attempt failed).
-  watch(ref: SemaphoreRef): LockWatch {
-    const place = placeSemaphore(ref);
+  acquire(request: AcquireRequest<SemaphoreRef>, signal: AbortSignal): Promise<LeaseGrant> {
+    const place = placeSemaphore(request.lock);
+    return this.#waits.run(place.id, signal, () => this.#acquireInTurn(request, place, signal));
+  }
+
+  async #acquireInTurn(
+    request: AcquireRequest<SemaphoreRef>,
+    place: SemaphorePlacement,
+    signal: AbortSignal,
+  ): Promise<LeaseGrant> {
+    // Watched before the first attempt, listened to only once it is refused (most attempts
+    // succeed): the listener wakes the watch once the server listens, so a release between the
+    // refusal and the LISTEN is not missed.
     const watch = this.#hub.watch(place.channel);
-    return {
-      next: (maxMs, signal) => {
-        if (!this.#listening.has(place.channel)) this.#listen(place);
-        return watch.next(maxMs, signal);
-      },
-      close: (granted) => watch.close(granted),
+    let granted = false;
+    try {
+      let grant = await this.tryAcquire(request);
+      if (!grant && !this.#listening.has(place.channel)) this.#listen(place);
+      const backoff = new Backoff(50, 1_000);
+      while (!grant) {
+        const connection = await this.#sessions.openWaiting(signal);
+        if (connection) {
+          grant = await this.#waitAsHead(connection, request, place, watch, signal);
+          break;
+        }
+        // Every waiting slot is taken: re-try on notifications, and at least on the backoff.
+        await watch.next(backoff.next(), signal);
+        signal.throwIfAborted();
+        grant = await this.tryAcquire(request);
+      }
+      if (signal.aborted) {
+        // The grant raced the abort: given back before the abort is reported.
+        await grant.release().catch(() => {});
+        throw signal.reason;
+      }
+      granted = true;
+      return grant;
+    } finally {
+      watch.close(granted);
+    }
+  }
+
+  /**
+   * Queues for the head of the line on `connection`, then re-tries there as the head on every
+   * wake until a slot is taken. Anything but a grant gives the connection back, which drops the
+   * head key (and whatever else the server may hold for it) before the error is reported.
+   */
+  async #waitAsHead(
+    connection: LockConnection,
+    request: AcquireRequest<SemaphoreRef>,
+    place: SemaphorePlacement,
+    watch: LockWatch,
+    signal: AbortSignal,
+  ): Promise<LeaseGrant> {
+    this.#sql ??= new SemaphoreSql(this.#sessions.sql);
+    const lease = String(request.ttlMs);
+    const queued = connection.run(this.#sql.queue(place, lease), false);
+    let cancelling: Promise<void> | undefined;
+    const onAbort = () => {
+      cancelling = cancelUntilSettled(this.#sessions, connection, queued);
     };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      try {
+        await queued;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+      await cancelling;
+      signal.throwIfAborted();
+      connection.applied(this.#sessions.sql.timeouts ? lease : null);
+      // The head re-tries at least every third of its TTL: each attempt renews its connection's lease.
+      const recheckMs = Math.max(10, Math.floor(request.ttlMs / 3));
+      for (;;) {
+        const grant = await this.#take(request, place, connection);
+        if (grant) return grant;
+        await watch.next(recheckMs, signal);
+        signal.throwIfAborted();
+      }
+    } catch (error) {
+      await cancelling;
+      await connection.giveBack();
+      if (signal.aborted) throw signal.reason;
+      throw backendFailure('postgres', 'waiting for a permit', error);
+    }
   }
 
   // Listens, then wakes a waiter once the server listens: a release between its failed attempt
@@ -192,10 +314,20 @@ export class PostgresSemaphores implements LockDriver<SemaphoreRef> {
     subscription.ready.then(wake, wake);
   }
 
-  async #take(request: AcquireRequest<SemaphoreRef>, place: SemaphorePlacement): Promise<LeaseGrant | null> {
-    const current = this.#sessions.session(request.ttlMs);
-    const session = current instanceof Promise ? await current : current;
-    const connection = session.connection;
+  /**
+   * One attempt on the primary, or — `head`, the waiting connection holding the head key — as
+   * the head of the line there.
+   */
+  async #take(
+    request: AcquireRequest<SemaphoreRef>,
+    place: SemaphorePlacement,
+    head?: LockConnection,
+  ): Promise<LeaseGrant | null> {
+    let connection = head;
+    if (!connection) {
+      const current = this.#sessions.session(request.ttlMs);
+      connection = (current instanceof Promise ? await current : current).connection;
+    }
     const permits = connection.permitsOf(place.id);
     const held: number[] = [];
     for (const permit of permits ?? []) {
@@ -206,7 +338,7 @@ export class PostgresSemaphores implements LockDriver<SemaphoreRef> {
     }
     this.#sql ??= new SemaphoreSql(this.#sessions.sql);
     const setting = connection.timeoutFor(request.ttlMs);
-    const stmt = this.#sql.take(place, held, setting);
+    const stmt = this.#sql.take(place, held, setting, head !== undefined);
     let row: { slot: number; token: string | null };
     try {
       row = (await this.#tables.run(() => connection.run(stmt))).rows[0];
